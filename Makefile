@@ -1,0 +1,41 @@
+# Every target sets up .venv itself on a fresh machine.
+# torch is installed first, pinned, so pip takes the CPU wheel on this machine's disk instead of a CUDA build.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+PIP := $(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt
+
+.PHONY: venv demo test test-unit test-integration lint bench clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) "torch==2.13.0"
+	$(PIP) -e ".[ray,demo,metrics,dev]"
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/stoker demo
+
+test: $(STAMP)
+	$(PY) -m pytest tests
+
+test-unit: $(STAMP)
+	$(PY) -m pytest tests/unit
+
+test-integration: $(STAMP)
+	$(PY) -m pytest tests/integration
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check stoker tests benchmarks examples
+	$(VENV)/bin/ruff format --check stoker tests benchmarks examples
+	$(VENV)/bin/mypy
+
+bench: $(STAMP)
+	$(VENV)/bin/stoker bench loader --quick
+	$(VENV)/bin/stoker bench elastic --quick
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,50 @@
+"""The ``stoker`` command line.
+
+Each subcommand lives in its own module under :mod:`stoker.commands` and exposes
+``register(subparsers)``; this file only lists them, so adding a command never edits
+another command's code. ``stoker bench NAME`` runs :mod:`stoker.bench.NAME`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+# One module per subcommand; each defines register(subparsers) -> None.
+COMMAND_MODULES: tuple[str, ...] = (
+    "stoker.commands.demo",
+    "stoker.commands.bench",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Builds the top-level parser with every registered subcommand."""
+    parser = argparse.ArgumentParser(prog="stoker", description="stoker keeps accelerators fed.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``stoker`` console script.
+
+    Returns:
+        The process exit status.
+    """
+    parser = build_parser()
+    args, rest = parser.parse_known_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    if rest and not getattr(args, "accepts_rest", False):
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    if getattr(args, "accepts_rest", False):
+        args.rest = rest
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

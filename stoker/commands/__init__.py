@@ -1,0 +1,1 @@
+"""Subcommands of the ``stoker`` CLI, one module each (see :mod:`stoker.cli`)."""
