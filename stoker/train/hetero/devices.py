@@ -8,10 +8,10 @@ can show a mixed fleet on a machine without GPUs; its figures are never a GPU's.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from stoker.train.hetero.records import DeviceSpec
+from stoker.train.hetero.records import DeviceSpec, Profile
 
 SIM_PREFIX = "sim-"
 
@@ -39,6 +39,19 @@ class SimulatedDevice:
             raise ValueError(f"SimulatedDevice {self.name!r}: speed={self.speed} should be > 0")
         if self.memory_bytes <= 0:
             raise ValueError(f"SimulatedDevice {self.name!r}: memory_bytes={self.memory_bytes} should be > 0")
+
+    def scale(self, host_profile: Profile) -> Profile:
+        """This device's profile from one measured on its host: times / speed, same memory.
+
+        Cheaper and steadier than profiling every simulated device again on the same host.
+        """
+        return replace(
+            host_profile,
+            device_type=self.name,
+            step_fixed_s=host_profile.step_fixed_s / self.speed,
+            step_per_sample_s=host_profile.step_per_sample_s / self.speed,
+            source=f"{host_profile.source}, simulated {self.name} (speed {self.speed})",
+        )
 
 
 def device_type(device: Any) -> str:

@@ -10,6 +10,16 @@ from stoker.train.profiling import ProfileTask, profile
 
 
 def test_cpu_profile_of_a_cnn_on_digits_predicts_an_unseen_batch() -> None:
+    # One intra-op thread: two threads on a shared 2-core machine make step times jump 100x.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        _check_cnn_profile()
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _check_cnn_profile() -> None:
     digits = load_digits()
     x = torch.tensor(digits.data, dtype=torch.float32).reshape(-1, 1, 8, 8) / 16
     y = torch.tensor(digits.target)

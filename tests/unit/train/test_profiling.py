@@ -40,6 +40,10 @@ def test_simulated_device_scales_time_and_keeps_memory() -> None:
     prof = profile(_mlp_task(), sim, batch_sizes=(4, 16), warmup=1, repeats=1)
     assert prof.device_type == "sim-quarter" and "simulated sim-quarter on cpu" in prof.source
     assert prof.mem_per_sample_bytes == 64 * 4 + 8 + 32 * 4 + 10 * 4
+    host = profile(_mlp_task(), "cpu", batch_sizes=(4, 16), warmup=1, repeats=1)
+    scaled = sim.scale(host)
+    assert scaled.step_s(16) == pytest.approx(4 * host.step_s(16))
+    assert scaled.memory_bytes(16) == host.memory_bytes(16) and scaled.device_type == "sim-quarter"
 
 
 def test_public_name_and_argument_errors() -> None:

@@ -33,13 +33,17 @@ def test_balanced_within_1_1x_of_optimum_and_beats_baselines_on_gavel(gavel: dic
     for _ in range(soak_trials(8)):
         tasks, devices = _gavel_case(gavel, rng)
         step = {}
-        for name in ("balanced", "optimal", "equal"):
+        for name in ("balanced", "optimal"):
             alloc = allocate(tasks, devices, name)
             _assert_valid(alloc, tasks, devices)
             step[name] = evaluate(alloc, tasks, devices).round_s
         assert step["optimal"] <= step["balanced"] * (1 + 1e-6), step
         assert step["balanced"] <= 1.1 * step["optimal"], (step, [t.name for t in tasks], devices)
-        assert step["balanced"] < step["equal"], step
+        try:
+            equal = evaluate(allocate(tasks, devices, "equal"), tasks, devices).round_s
+        except InfeasibleError:
+            continue  # an even share does not fit memory: nothing to compare
+        assert step["balanced"] < equal, step
 
 
 def test_three_gavel_tasks_on_two_of_each_type(gavel: dict) -> None:
