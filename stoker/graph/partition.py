@@ -1,0 +1,157 @@
+"""``stoker.partition``: split a training program into a data part and a training part.
+
+Steps: run one batch of the pipeline (measuring it), trace the step with ``torch.fx``, probe a
+copy of the step for written buffers and changed attributes, analyse every node, enumerate the
+valid cuts, measure each, and let the objective choose; then build the Send and the training half.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from torch import nn
+
+from stoker.data.loader import as_pipeline
+from stoker.graph.analysis import analyse, probe_pipeline
+from stoker.graph.capture import capture, capture_pipeline
+from stoker.graph.cut.base import get_objective
+from stoker.graph.cut.candidates import enumerate_cuts, evaluate, find_sides, resolve_pins
+from stoker.graph.ir import Graph
+from stoker.graph.measure import Costs, measure_step, run_pipeline
+from stoker.graph.plan import Plan
+from stoker.graph.probe import probe_step
+from stoker.graph.rules import Context
+from stoker.graph.split import Send, TrainTail, data_graph, elements, train_graph
+from stoker.graph.trace import Program, trace_program
+
+MEASURE_SAMPLES = 64  # at most this many samples run through the pipeline to measure it
+
+
+def _cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def _leaves_for(writes: Mapping[str, str], gm: Any) -> set[str]:
+    """Modules that change Python attributes: fx would run that code once at trace time, so keep them whole."""
+    leaves = {k.rsplit(".", 1)[0] for k, v in writes.items() if v == "attribute" and "." in k}
+    called = {n.target for n in gm.graph.nodes if n.op == "call_module"}
+    return {p for p in leaves if not any(p == c or p.startswith(c + ".") for c in called)}
+
+
+def _tail_index(name: str) -> int:
+    return int(name.split(":", 1)[0][1:].split(".")[0]) - 1
+
+
+def partition(
+    pipe: Any,
+    model: nn.Module,
+    loss_fn: Callable[..., Any] | None = None,
+    example: Any = None,
+    *,
+    pin: Mapping[str, str] | None = None,
+    objective: str = "fewest_bytes",
+    workers: int | None = None,
+    optimizer: Any = None,
+    seed: int = 0,
+) -> Plan:
+    """Splits ``pipe`` + ``model`` (+ ``loss_fn``) into a data part and a training part.
+
+    The batch the pipeline yields is the step's input: a tensor is the model's one input; a
+    tuple holds the model's inputs, followed by the target when ``loss_fn`` is given.
+
+    Args:
+        pipe: A :class:`stoker.Pipeline` (or a map-style Dataset).
+        model: The model, in the mode it trains in (``model.train()``).
+        loss_fn: ``(output, target) -> loss``; a module or a function, traced with the model.
+        example: The batch (or, for an unbatched pipeline, the sample) the model receives;
+            default: the pipeline's first batch, run here under the Loader's per-sample seeding.
+        pin: Node -> ``"data"`` or ``"train"``; keys are node names, labels or module paths
+            (``"model.norm"``). A pin to the data side overrides only *unsure* findings.
+        objective: How to choose the cut: ``"fewest_bytes"`` (default), ``"all_stateless"``, ``"nothing"``.
+        workers: Data workers the data side will have (default: CPU cores here).
+        optimizer: The optimiser, shown as the stateful last node.
+        seed: Seed of the measuring run's per-sample randomness.
+
+    Returns:
+        The :class:`Plan`.
+    """
+    pipe = as_pipeline(pipe)
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"partition() needs the model as an nn.Module, got {type(model).__name__}")
+    workers = _cores() if workers is None else workers
+    if workers < 1:
+        raise ValueError(f"{workers=} should be >= 1")
+    objective_fn = get_objective(objective)
+    batched = pipe.batch_op is not None
+    costs = Costs()
+    size = pipe.batch_op.args["size"] if pipe.batch_op else 1
+    batch = run_pipeline(pipe, capture_pipeline_only(pipe), costs, min(size, MEASURE_SAMPLES), seed)
+    if example is not None:
+        batch = example
+    single = not isinstance(batch, (tuple, list))
+    args = elements(batch, single)
+    if loss_fn is not None and len(args) < 2:
+        raise ValueError(
+            f"with loss_fn the batch should be (inputs..., target), got {type(batch).__name__} "
+            f"with {len(args)} element(s); add the target to the pipeline's output or pass loss_fn=None"
+        )
+    program = Program(model, loss_fn, len(args))
+    traced = trace_program(program)
+    try:
+        writes = probe_step(program, args)
+    except Exception as exc:
+        raise ValueError(
+            f"running the model on the pipeline's batch failed ({type(exc).__name__}: {exc}); "
+            f"check that the pipeline yields what the model takes, or pass example="
+        ) from exc
+    extra = _leaves_for(writes, traced.gm)
+    if extra and traced.failure is None:
+        traced = trace_program(program, extra)
+    if traced.failure:
+        warnings.warn(f"stoker.partition: {traced.failure}", stacklevel=2)
+    graph = capture(pipe, traced.gm, optimizer)
+    measure_step(traced.gm, args, costs)
+    ctx = Context(traced.gm, writes, probe_pipeline(pipe, graph, costs.first_inputs), traced.failure)
+    verdicts = analyse(graph, ctx)
+    sides = find_sides(graph, verdicts, resolve_pins(graph, pin), batched)
+    candidates = [evaluate(graph, costs, sides, moved) for moved in enumerate_cuts(graph, sides)]
+    chosen, why = objective_fn(candidates, workers)
+    naive, _ = get_objective("all_stateless")(candidates, workers)
+    tail = sorted({_tail_index(n) for n in sides.tail})
+    if tail:
+        fns = [op.fn for op in pipe.ops[tail[0] :] if op.fn is not None]
+        train: nn.Module = TrainTail(fns, traced.gm, single)
+        send = Send(None, True)  # the batch crosses whole: train_module(batch) runs the tail, then the step
+    else:
+        on_data = {n for n in sides.base | chosen.moved if graph[n].is_model}
+        send = Send(data_graph(traced.gm, on_data, chosen.crossing), single)
+        train = train_graph(traced.gm, on_data, chosen.crossing)
+    return Plan(
+        graph,
+        verdicts,
+        sides,
+        costs,
+        candidates,
+        chosen,
+        naive,
+        why,
+        objective,
+        workers,
+        pipe,
+        send,
+        train,
+        traced.gm,
+        traced.failure,
+        tail,
+        "train" if model.training else "eval",
+    )
+
+
+def capture_pipeline_only(pipe: Any) -> Graph:
+    """The pipeline's nodes alone (to run them before the model is traced)."""
+    graph = Graph()
+    capture_pipeline(pipe, graph)
+    return graph
