@@ -47,6 +47,9 @@ def capture_pipeline(pipe: Pipeline, graph: Graph) -> str:
             stage = "batch"
             prev = graph.add(Node(f"p{i}:batch", "batch", label, (prev,), stage, op.fn)).name
             continue
+        if op.kind == "shuffle":
+            prev = graph.add(Node(f"p{i}:shuffle", "shuffle", f"shuffle(seed={op.args['seed']})", (prev,), stage)).name
+            continue
         parts = transforms_of(op.fn) if op.kind == "map" else None
         if parts is None:
             prev = graph.add(Node(f"p{i}:{op.name}", op.kind, f"{op.kind}({op.name})", (prev,), stage, op.fn)).name

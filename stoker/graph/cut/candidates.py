@@ -74,17 +74,26 @@ def _stateful(node: Node, v: Verdict, pin: str | None, sides: Sides) -> bool:
     return True
 
 
-def _pipeline_sides(graph: Graph, verdicts: Mapping[str, Verdict], sides: Sides) -> set[str]:
+def _pipeline_sides(
+    graph: Graph, verdicts: Mapping[str, Verdict], pins: Mapping[str, str], sides: Sides
+) -> set[str]:
     state: set[str] = set()
     for node in graph:
         if node.is_model:
             continue
         v = verdicts[node.name]
+        if v.stateful and pins.get(node.name) == "data":
+            # Pipeline steps already run in worker processes without a split: the user vouches
+            # that what changes (a cache, a logging counter) need not be shared.
+            sides.overridden[node.name] = v.reason
+            sides.base.add(node.name)
+            continue
         if v.stateful and (node.stage == "sample" or node.kind == "batch"):
             raise ValueError(
                 f"the pipeline step {node.label!r} holds state ({v.reason}) and runs per sample on the data "
                 f"workers, where that state would be split among processes. Make it stateless (draw "
-                f"randomness from stoker.sample_rng()), or move it after .batch() so it can run in the trainer."
+                f"randomness from stoker.sample_rng()), move it after .batch() so it can run in the trainer, "
+                f"or pass pin={{{node.name!r}: 'data'}} if the change is harmless (a cache, a counter for logs)."
             )
         if v.stateful or sides.tail:
             sides.tail.append(node.name)
@@ -99,7 +108,7 @@ def find_sides(
 ) -> Sides:
     """Splits the nodes into always-data, never-data and movable, applying the user's pins."""
     sides = Sides()
-    state = _pipeline_sides(graph, verdicts, sides)
+    state = _pipeline_sides(graph, verdicts, pins, sides)
     train_pins: set[str] = set()
     for node in graph:
         if not node.is_model:
