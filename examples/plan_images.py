@@ -21,8 +21,8 @@ from stoker.io import IMAGENET_MEAN, IMAGENET_STD, random_hflip, random_resized_
 
 def jpeg_folder(count: int = 64) -> str:
     """Writes ``count`` JPEG crops of scikit-learn's sample photos to a temporary folder (once)."""
-    from sklearn.datasets import load_sample_images
     from PIL import Image
+    from sklearn.datasets import load_sample_images
 
     folder = os.path.join(tempfile.gettempdir(), f"stoker-plan-jpegs-{count}")
     if os.path.isdir(folder) and len(os.listdir(folder)) == count:

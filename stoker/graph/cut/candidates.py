@@ -74,9 +74,7 @@ def _stateful(node: Node, v: Verdict, pin: str | None, sides: Sides) -> bool:
     return True
 
 
-def _pipeline_sides(
-    graph: Graph, verdicts: Mapping[str, Verdict], pins: Mapping[str, str], sides: Sides
-) -> set[str]:
+def _pipeline_sides(graph: Graph, verdicts: Mapping[str, Verdict], pins: Mapping[str, str], sides: Sides) -> set[str]:
     state: set[str] = set()
     for node in graph:
         if node.is_model:

@@ -12,8 +12,10 @@ from torch import nn
 
 import stoker
 
-ITEMS = [(torch.randint(0, 256, (3, 8, 8), dtype=torch.uint8, generator=torch.Generator().manual_seed(i)), i % 4)
-         for i in range(16)]
+ITEMS = [
+    (torch.randint(0, 256, (3, 8, 8), dtype=torch.uint8, generator=torch.Generator().manual_seed(i)), i % 4)
+    for i in range(16)
+]
 PIPE = stoker.from_items(ITEMS).batch(4)
 
 
@@ -143,7 +145,7 @@ def test_user_marked_module_and_function_are_state() -> None:
     plan = stoker.partition(PIPE, Model(Marked()), F.cross_entropy, objective="all_stateless")
     v, _ = _verdict(plan, "Marked")
     assert v.certain and "keeps a running max" in v.reason
-    v, name = _verdict(plan, "helper")
+    v, _ = _verdict(plan, "helper")
     assert v.certain and "marked by the user" in v.reason
     assert plan.chosen.moved == {"float_1"}
 
@@ -181,7 +183,7 @@ def test_pins_to_the_training_side_keep_node_and_users() -> None:
 
 
 def test_pin_cannot_override_certain_state_and_names_must_exist() -> None:
-    with pytest.raises(ValueError, match="cannot pin 'model_fc'.*holds parameters"):
+    with pytest.raises(ValueError, match=r"cannot pin 'model_fc'.*holds parameters"):
         stoker.partition(PIPE, Head(), F.cross_entropy, pin={"model.fc": "data"})
     with pytest.raises(ValueError, match="names no node"):
         stoker.partition(PIPE, Head(), F.cross_entropy, pin={"nope": "data"})
