@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import argparse
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from functools import partial
 from typing import Any
 
 import torch
@@ -72,10 +73,10 @@ def main(argv: list[str] | None = None) -> int:
         f"{repeats} interleaved rounds, torch threads {torch.get_num_threads()}",
         flush=True,
     )
-    runs = {"single": lambda: _single(ds, batches, args.batch_size)}
+    runs: dict[str, Callable[[], float]] = {"single": partial(_single, ds, batches, args.batch_size)}
     for w in args.workers:
-        runs[f"dataloader-{w}"] = lambda w=w: _dataloader(ds, w, batches, args.batch_size)
-        runs[f"stoker-{w}"] = lambda w=w: _stoker(ds, w, batches, args.batch_size)
+        runs[f"dataloader-{w}"] = partial(_dataloader, ds, w, batches, args.batch_size)
+        runs[f"stoker-{w}"] = partial(_stoker, ds, w, batches, args.batch_size)
     med = interleaved(runs, repeats)
     single = med["single"]
     for w in args.workers:

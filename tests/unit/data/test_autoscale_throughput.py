@@ -1,5 +1,6 @@
 """The throughput policy in a closed loop with a simple model of trainer and workers (no processes)."""
 
+import itertools
 import math
 
 from stoker.data.autoscale import ScalingSignal, get_policy
@@ -57,8 +58,8 @@ def test_scales_down_slowly_when_demand_drops_and_does_not_oscillate() -> None:
     history = _run(lambda t: 200.0 if t < 20 else 40.0, per_worker=30.0, windows=80)
     assert history[19] >= 7
     assert history[-1] == math.ceil(40 * 1.15 / 30)
-    changes = sum(1 for a, b in zip(history[20:], history[21:]) if a != b)
-    ups_after_drop = sum(1 for a, b in zip(history[20:], history[21:]) if b > a)
+    changes = sum(1 for a, b in itertools.pairwise(history) if a != b)
+    ups_after_drop = sum(1 for a, b in itertools.pairwise(history) if b > a)
     assert ups_after_drop == 0 and changes <= 7
 
 
