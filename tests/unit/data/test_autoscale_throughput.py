@@ -72,3 +72,8 @@ def test_never_adds_workers_without_free_cpus_or_beyond_max() -> None:
 
 def test_policies_are_found_by_name() -> None:
     assert get_policy("throughput") is throughput_policy
+
+
+def test_a_trainer_that_only_waits_asks_for_the_maximum() -> None:
+    s = _signal(1, demand=100.0, per_worker=30.0, step_s=0.0, wait_s=0.5)
+    assert throughput_policy(s).target == 8
