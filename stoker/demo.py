@@ -69,8 +69,15 @@ class DemoReport:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def run(data_dir: str | Path, steps: int = 300, images: int = 512, batch_size: int = 32, seed: int = 0,
-        workers: int | str = "auto", progress: bool = True) -> DemoReport:
+def run(
+    data_dir: str | Path,
+    steps: int = 300,
+    images: int = 512,
+    batch_size: int = 32,
+    seed: int = 0,
+    workers: int | str = "auto",
+    progress: bool = True,
+) -> DemoReport:
     """Builds the JPEG folder, trains for ``steps`` steps and returns the report."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -82,10 +89,17 @@ def run(data_dir: str | Path, steps: int = 300, images: int = 512, batch_size: i
     losses: list[float] = []
     correct = seen = 0
     t0 = time.perf_counter()
-    with stoker.Loader(pipe, workers=workers, seed=seed) as loader, Progress(
-        TextColumn("[bold]training"), BarColumn(), TextColumn("{task.completed}/{task.total} steps"),
-        TextColumn("{task.fields[info]}"), TimeElapsedColumn(), disable=not progress,
-    ) as bar:
+    with (
+        stoker.Loader(pipe, workers=workers, seed=seed) as loader,
+        Progress(
+            TextColumn("[bold]training"),
+            BarColumn(),
+            TextColumn("{task.completed}/{task.total} steps"),
+            TextColumn("{task.fields[info]}"),
+            TimeElapsedColumn(),
+            disable=not progress,
+        ) as bar,
+    ):
         task = bar.add_task("train", total=steps, info="")
         step = 0
         while step < steps:
@@ -102,8 +116,12 @@ def run(data_dir: str | Path, steps: int = 300, images: int = 512, batch_size: i
                 step += 1
                 if step % 10 == 0 or step == steps:
                     s = loader.stats()
-                    bar.update(task, completed=step, info=f"{s['samples_per_s']:.0f} samples/s  "
-                               f"workers {s['workers']}  data-wait {s['wait_fraction']:.0%}  loss {losses[-1]:.3f}")
+                    bar.update(
+                        task,
+                        completed=step,
+                        info=f"{s['samples_per_s']:.0f} samples/s  "
+                        f"workers {s['workers']}  data-wait {s['wait_fraction']:.0%}  loss {losses[-1]:.3f}",
+                    )
                 if step >= steps:
                     break
         stats = loader.stats()

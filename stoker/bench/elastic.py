@@ -91,13 +91,17 @@ def main(argv: list[str] | None = None) -> int:
         if moves:
             reconverge = max(reconverge, moves[-1] - start)
     used_max = max(n for _, n in timeline)
-    print(f"wall {wall:.1f} s vs ideal {ideal:.1f} s ({wall / ideal:.3f}x); workers used max {used_max}, "
-          f"needed {max(needed)}; timeline {timeline}")
-    emit({
-        "ideal_s": round(ideal, 2),
-        "wall_s": round(wall, 2),
-        "workers_used_max": used_max,
-        "workers_needed": max(needed),
-        "reconverge_s": round(reconverge, 2),
-    })
+    print(
+        f"wall {wall:.1f} s vs ideal {ideal:.1f} s ({wall / ideal:.3f}x); workers used max {used_max}, "
+        f"needed {max(needed)}; timeline {timeline}"
+    )
+    emit(
+        {
+            "ideal_s": round(ideal, 2),
+            "wall_s": round(wall, 2),
+            "workers_used_max": used_max,
+            "workers_needed": max(needed),
+            "reconverge_s": round(reconverge, 2),
+        }
+    )
     return 0

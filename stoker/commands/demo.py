@@ -9,8 +9,9 @@ def _run(args: argparse.Namespace) -> int:
     from stoker.demo import render, run
 
     workers = args.workers if args.workers == "auto" else int(args.workers)
-    report = run(args.data, steps=args.steps, images=args.images, batch_size=args.batch_size, seed=args.seed,
-                 workers=workers)
+    report = run(
+        args.data, steps=args.steps, images=args.images, batch_size=args.batch_size, seed=args.seed, workers=workers
+    )
     print(render(report))
     return 0
 
