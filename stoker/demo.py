@@ -31,6 +31,9 @@ class SmallCNN(nn.Module):
     """A CNN whose forward starts with stateless preprocessing (cast, scale, normalise with
     constant buffers): exactly the prefix stoker's partitioner can move to the data workers."""
 
+    mean: torch.Tensor
+    std: torch.Tensor
+
     def __init__(self, classes: int = NUM_CLASSES) -> None:
         super().__init__()
         self.register_buffer("mean", torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1))
