@@ -43,3 +43,9 @@ def numbers(n: int, batch: int = 8, shuffle: bool = True, fn=tag) -> stoker.Pipe
 
 def indices_of(batches: list[torch.Tensor]) -> list[int]:
     return [int(v) for b in batches for v in b[:, 0].tolist()]
+
+
+def sleepy(i: int) -> torch.Tensor:
+    """5 ms of waiting per sample and no CPU: the autoscaler's decisions do not depend on machine load."""
+    time.sleep(0.005)
+    return torch.tensor([float(i)])
