@@ -263,27 +263,24 @@ class Loader:
 
     # -- receiving -----------------------------------------------------------------------------
 
+    def _book(self, worker: Any, key: tuple[int, int], result: Any) -> None:
+        """Records a finished split in the ledger; duplicates are dropped there."""
+        d = self._dispatcher
+        if d.receive(worker, key, result) and isinstance(result, SplitResult):
+            self._stats.on_result(result)
+
     def _pump(self, timeout: float) -> None:
         """Issues splits, waits up to ``timeout`` for results, books them in the ledger."""
         d = self._dispatcher
         if self._pool is None:
             for w, split in d.assign([_INLINE]):
-                d.receive(w, split.key, self._inline.run(split))  # type: ignore[union-attr]
+                self._book(w, split.key, self._inline.run(split))  # type: ignore[union-attr]
             return
         for w, split in d.assign(self._live()):
             self._pool.submit(w, split)
         for ev in self._pool.poll(timeout):
             if isinstance(ev, Done):
-                if (
-                    isinstance(ev.result, SplitResult)
-                    and ev.key[0] == d.epoch
-                    and d.receive(ev.worker, ev.key, ev.result)
-                ):
-                    self._stats.on_result(ev.result)
-                elif isinstance(ev.result, SplitFailure):
-                    d.receive(ev.worker, ev.key, ev.result)
-                else:
-                    d.duplicates += 1
+                self._book(ev.worker, ev.key, ev.result)
             elif isinstance(ev, Lost):
                 back = d.lost(ev.worker)
                 self._stats.lost_workers += 1

@@ -31,8 +31,11 @@ def throughput_policy(s: ScalingSignal) -> ScalingDecision:
             return ScalingDecision(s.workers + 1, "trainer waits and nothing arrived yet")
         return ScalingDecision(s.workers, "no measurements yet")
     per_worker = s.worker_items / s.worker_busy_s  # items/s one busy worker makes
-    demand = s.items / s.step_s if s.step_s > 0 else math.inf  # items/s an unblocked trainer takes
-    needed = min(hi, max(lo, math.ceil(demand * (1 + HEADROOM) / per_worker)))
+    if s.step_s > 0:
+        demand = s.items / s.step_s  # items/s an unblocked trainer would take
+        needed = min(hi, max(lo, math.ceil(demand * (1 + HEADROOM) / per_worker)))
+    else:  # the trainer did nothing but wait: it could take anything we make
+        needed = hi
     if s.wait_fraction > STARVING:
         if needed > s.workers and (s.cpu_free is None or s.cpu_free >= MIN_CPU_FOR_UP):
             # Add what demand says is missing, but never more CPUs than are idle.
