@@ -70,7 +70,8 @@ def partition(
             default: the pipeline's first batch, run here under the Loader's per-sample seeding.
         pin: Node -> ``"data"`` or ``"train"``; keys are node names, labels or module paths
             (``"model.norm"``). A pin to the data side overrides only *unsure* findings.
-        objective: How to choose the cut: ``"fewest_bytes"`` (default), ``"all_stateless"``, ``"nothing"``.
+        objective: How to choose the cut: ``"fewest_bytes"`` (default), ``"fastest"``,
+            ``"all_stateless"`` (the naive rule) or ``"nothing"`` (see :mod:`stoker.graph.cut`).
         workers: Data workers the data side will have (default: CPU cores here).
         optimizer: The optimiser, shown as the stateful last node.
         seed: Seed of the measuring run's per-sample randomness.

@@ -1,8 +1,8 @@
 """A candidate cut as a plain record, and the registry of objectives that choose among candidates.
 
 An objective is a pure function ``(candidates, workers) -> (chosen, why)`` of plain records, so it
-can be tested without a model. Objectives live one per module (``fewest_bytes``, ``all_stateless``,
-``nothing``); :func:`get_objective` loads them by name.
+can be tested without a model. Objectives live one per module (``fewest_bytes``, ``fastest``,
+``all_stateless``, ``nothing``); :func:`get_objective` loads them by name.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ class Candidate:
 
 Objective = Callable[[Sequence[Candidate], int], tuple[Candidate, str]]
 
-OBJECTIVES = ("fewest_bytes", "all_stateless", "nothing")
+OBJECTIVES = ("fewest_bytes", "fastest", "all_stateless", "nothing")
 
 
 def get_objective(name: str) -> Objective:

@@ -46,10 +46,19 @@ def test_all_stateless_and_nothing() -> None:
 
 def test_unknown_objective_names_the_choices() -> None:
     with pytest.raises(ValueError, match="fewest_bytes"):
-        get_objective("fastest")
+        get_objective("quickest")
 
 
 def test_data_bound_and_step_time() -> None:
     c = cand("", 1, data_s=3.0, train_s=1.0)
     assert c.data_bound(2) and not c.data_bound(3)
     assert c.step_s(2) == 1.5 and c.step_s(6) == 1.0
+
+
+def test_fastest_takes_the_shortest_step_then_fewest_bytes() -> None:
+    choose = get_objective("fastest")
+    trainer_bound = cand("", 100, data_s=1.0, train_s=5.0)
+    offloaded = cand("a b", 400, data_s=4.0, train_s=2.0)  # 2 workers: step 2.0
+    also_fast = cand("a", 300, data_s=3.0, train_s=2.05)  # within 5%, fewer bytes
+    best, why = choose([trainer_bound, offloaded, also_fast], 2)
+    assert best is also_fast and "fastest step" in why
