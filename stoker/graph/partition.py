@@ -92,6 +92,11 @@ def partition(
     batch = run_pipeline(pipe, capture_pipeline_only(pipe), costs, min(size, MEASURE_SAMPLES), seed)
     if example is not None:
         batch = example
+    if isinstance(batch, dict):
+        raise TypeError(
+            "the pipeline yields dict batches, which partition() does not map to model inputs yet; "
+            "end the pipeline with a map that returns a tuple (inputs..., target)"
+        )
     single = not isinstance(batch, (tuple, list))
     args = elements(batch, single)
     if loss_fn is not None and len(args) < 2:

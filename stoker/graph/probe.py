@@ -118,6 +118,9 @@ def probe_step(program: nn.Module, args: tuple[Any, ...]) -> dict[str, str]:
         ``{"model.bn.running_mean": "buffer", "model.calls": "attribute", ...}``.
     """
     twin = copy.deepcopy(program)
+    params = list(twin.parameters())
+    if params:  # the pipeline's batch is on the CPU; the model may not be
+        args = tuple(a.to(params[0].device) if isinstance(a, torch.Tensor) else a for a in args)
     with torch.random.fork_rng(devices=[]), torch.no_grad():
         s0 = _module_state(twin)
         twin(*copy.deepcopy(args))
