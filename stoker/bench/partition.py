@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from functools import partial
 
 import torch
 from torch import nn
@@ -94,7 +95,8 @@ def main(argv: list[str] | None = None) -> int:
     torch.manual_seed(0)
     paths = make_jpeg_folder(bench_dir("partition"), images, seed=0)
     pipe = stoker.from_files(paths).shuffle(seed=0).map(decode).batch(args.batch_size, drop_last=True)
-    plans, opts = {}, {}
+    plans: dict[str, stoker.Plan] = {}
+    opts: dict[str, torch.optim.Optimizer] = {}
     for cut in CUTS:
         model = CropCNN()
         plans[cut] = stoker.partition(pipe, model, nn.functional.cross_entropy, objective=cut, workers=args.workers)
@@ -103,10 +105,8 @@ def main(argv: list[str] | None = None) -> int:
     sizes = {cut: plans[cut].chosen.bytes_per_sample for cut in CUTS}
     for cut in CUTS:
         print(f"{cut:>14}: {sizes[cut]:>9,.0f} B/sample cross, {len(plans[cut].chosen.moved)} nodes moved")
-    sps = interleaved(
-        {cut: (lambda c=cut: _train(plans[c], opts[c], args.workers, steps, args.batch_size)) for cut in CUTS},
-        repeats,
-    )
+    runs = {cut: partial(_train, plans[cut], opts[cut], args.workers, steps, args.batch_size) for cut in CUTS}
+    sps = interleaved(runs, repeats)
     emit(
         {
             "workers": args.workers,
