@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Callable
 from functools import partial
 
 import torch
@@ -105,7 +106,9 @@ def main(argv: list[str] | None = None) -> int:
     sizes = {cut: plans[cut].chosen.bytes_per_sample for cut in CUTS}
     for cut in CUTS:
         print(f"{cut:>14}: {sizes[cut]:>9,.0f} B/sample cross, {len(plans[cut].chosen.moved)} nodes moved")
-    runs = {cut: partial(_train, plans[cut], opts[cut], args.workers, steps, args.batch_size) for cut in CUTS}
+    runs: dict[str, Callable[[], float]] = {
+        cut: partial(_train, plans[cut], opts[cut], args.workers, steps, args.batch_size) for cut in CUTS
+    }
     sps = interleaved(runs, repeats)
     emit(
         {
