@@ -41,6 +41,15 @@ def _leaves_for(writes: Mapping[str, str], gm: Any) -> set[str]:
     return {p for p in leaves if not any(p == c or p.startswith(c + ".") for c in called)}
 
 
+def _hooked(model: nn.Module) -> set[str]:
+    """Modules with forward hooks: fx drops hooks of modules it traces through, so keep them whole."""
+    return {
+        f"model.{path}" if path else "model"
+        for path, m in model.named_modules()
+        if m._forward_hooks or m._forward_pre_hooks
+    }
+
+
 def _tail_index(name: str) -> int:
     return int(name.split(":", 1)[0][1:].split(".")[0]) - 1
 
@@ -105,7 +114,8 @@ def partition(
             f"with {len(args)} element(s); add the target to the pipeline's output or pass loss_fn=None"
         )
     program = Program(model, loss_fn, len(args))
-    traced = trace_program(program)
+    hooked = _hooked(model)
+    traced = trace_program(program, hooked)
     try:
         writes = probe_step(program, args)
     except Exception as exc:
@@ -115,7 +125,7 @@ def partition(
         ) from exc
     extra = _leaves_for(writes, traced.gm)
     if extra and traced.failure is None:
-        traced = trace_program(program, extra)
+        traced = trace_program(program, extra | hooked)
     if traced.failure:
         warnings.warn(f"stoker.partition: {traced.failure}", stacklevel=2)
     graph = capture(pipe, traced.gm, optimizer)

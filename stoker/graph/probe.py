@@ -61,6 +61,12 @@ def _attrs(obj: Any) -> dict[str, Any]:
         for name in code.co_names:
             if isinstance(globs.get(name), _MUTABLE):
                 out[f"global {name}"] = globs[name]
+    owner = getattr(obj, "__self__", None)
+    if owner is not None and hasattr(owner, "__dict__") and not isinstance(owner, type):
+        # A bound method carries its instance's attributes from call to call.
+        for k, v in vars(owner).items():
+            if not k.startswith("__"):
+                out[f"self.{k}"] = v
     attrs = getattr(obj, "__dict__", None)
     if isinstance(attrs, dict):
         for k, v in attrs.items():

@@ -300,3 +300,33 @@ def test_compose_is_expanded_one_node_per_transform() -> None:
     plan = stoker.partition(pipe, Head(), F.cross_entropy)
     labels = [n.label for n in plan.graph if n.kind == "transform"]
     assert labels == ["augment[0] to_float", "augment[1] halve"]
+
+
+def test_bound_method_with_changing_instance_state_is_refused() -> None:
+    class Stats:
+        def __init__(self) -> None:
+            self.count = 0
+
+        def update(self, sample):
+            self.count += 1
+            return sample
+
+    with pytest.raises(ValueError, match="changes count between calls"):
+        stoker.partition(stoker.from_items(ITEMS).map(Stats().update).batch(4), Head(), F.cross_entropy)
+
+
+def test_module_with_forward_hook_is_kept_whole() -> None:
+    calls: list[int] = []
+
+    class Scale(nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return x * 2
+
+    model = Head(Scale())
+    model.pre.register_forward_hook(lambda mod, inp, out: calls.append(1))
+    plan = stoker.partition(PIPE, model, F.cross_entropy, objective="all_stateless")
+    _, name = _verdict(plan, "model.pre (Scale)")
+    assert plan.graph[name].kind == "call_module"
+    before = len(calls)
+    plan.train_module(*plan.send(_batch()))
+    assert len(calls) == before + (0 if name in plan.chosen.moved else 1)
