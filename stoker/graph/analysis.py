@@ -57,7 +57,9 @@ class Verdict:
 
     @property
     def reason(self) -> str:
-        return "; ".join(f.reason for f in self.findings)
+        """Why the node is stateful; certain findings only, when there are any."""
+        shown = [f for f in self.findings if f.certain] or self.findings
+        return "; ".join(f.reason for f in shown)
 
 
 def _note(node: Node) -> str:

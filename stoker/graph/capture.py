@@ -60,10 +60,21 @@ def capture_pipeline(pipe: Pipeline, graph: Graph) -> str:
     return prev
 
 
+def _index(key: Any) -> str:
+    if isinstance(key, tuple):
+        return ", ".join(_index(k) for k in key)
+    if isinstance(key, slice):
+        parts = ["" if v is None else str(v) for v in (key.start, key.stop)]
+        return ":".join(parts) + (f":{key.step}" if key.step is not None else "")
+    return "..." if key is Ellipsis else str(key)
+
+
 def _label(node: fx.Node, root: Any) -> str:
     if node.op == "call_module":
         mod = root.get_submodule(node.target)
         return f"{node.target} ({type(mod).__name__})"
+    if node.op == "call_function" and node.target is operator.getitem and len(node.args) == 2:
+        return f"[{_index(node.args[1])}]"
     if node.op == "call_function":
         return _name_of(node.target)
     if node.op == "call_method":

@@ -31,7 +31,8 @@ def _data_side(plan: Plan) -> list[str]:
         v = plan.verdicts[name]
         tags = []
         if name in plan.chosen.moved:
-            tags.append("moved from forward")
+            where = plan.graph[name].where
+            tags.append(f"moved from forward ({where})" if where else "moved from forward")
         if name in plan.sides.overridden:
             tags.append(f"pinned to data over: {plan.sides.overridden[name]}")
         if v.note:
