@@ -165,7 +165,8 @@ def opaque_call(node: Node, ctx: Context) -> Finding | None:
 
 def untraced(node: Node, ctx: Context) -> Finding | None:
     if ctx.failure and node.kind == "call_module" and node.target.target == "model":
-        return Finding(f"unsure: {ctx.failure}", False)
+        # Certain: an opaque whole model cannot be pinned to the data side.
+        return Finding(f"unsure what it holds: {ctx.failure}")
     return None
 
 
