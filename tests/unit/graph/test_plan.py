@@ -65,3 +65,46 @@ def test_data_part_pickles_without_the_model() -> None:
 def test_summary_is_plain_data() -> None:
     s = _plan().summary()
     assert s["bytes_per_sample"] * 4 <= s["naive_bytes_per_sample"] and s["traced"] is True
+
+
+class Noisy(torch.nn.Module):
+    """A prefix with a random tensor op: on the data side it draws from the per-batch generator."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = torch.nn.Linear(3, 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.float() / 255.0 + torch.rand(x.shape) * 0.1
+        return self.fc(x.mean(dim=(2, 3)))
+
+
+def test_loader_over_a_plan_resumes_exactly_including_moved_randomness() -> None:
+    from tests.common.state import run_test_save_load_state
+
+    items = [(torch.full((3, 4, 4), i, dtype=torch.uint8), i % 2) for i in range(24)]
+    pipe = stoker.from_items(items).shuffle().batch(4)
+    plan = stoker.partition(pipe, Noisy(), torch.nn.functional.cross_entropy, objective="all_stateless")
+    assert "rand" in plan.chosen.moved
+
+    class Stream:
+        def __init__(self) -> None:
+            self.loader = stoker.Loader(plan, workers=0, seed=5)
+            self.it = None
+
+        def state_dict(self):
+            return self.loader.state_dict()
+
+        def load_state_dict(self, state):
+            self.loader.load_state_dict(state)
+
+        def next(self):
+            while True:
+                if self.it is None:
+                    self.it = iter(self.loader)
+                try:
+                    return next(self.it)
+                except StopIteration:
+                    self.it = None
+
+    run_test_save_load_state(Stream, lambda s: s.next(), steps=14, checkpoints=[0, 4, 6, 13])
