@@ -59,6 +59,7 @@ def render(plan: Plan, path: str) -> str:
     height = max(4.0, (max(ys) - min(ys)) * 0.75 + 2)
     fig, ax = plt.subplots(figsize=(min(width, 60), min(height, 120)))
     crossing = set(plan.crossing)
+    labelled: set[str] = set()
     for node in plan.graph:
         x1, y1 = pos[node.name]
         for src in node.inputs:
@@ -70,9 +71,10 @@ def render(plan: Plan, path: str) -> str:
                 xytext=(x0, y0 - 0.18),
                 arrowprops={"arrowstyle": "->", "color": "#1f3fbf" if cut else "#888888", "lw": 2.2 if cut else 0.8},
             )
-            if cut:
+            if cut and src not in labelled:  # one label per value, near its Send
+                labelled.add(src)
                 label = f"Send->Recv {plan.costs.bytes.get(src, 0.0):,.0f} B/sample"
-                ax.text((x0 + x1) / 2, (y0 + y1) / 2, label, fontsize=7, color="#1f3fbf", ha="center")
+                ax.text(0.75 * x0 + 0.25 * x1, 0.75 * y0 + 0.25 * y1, label, fontsize=7, color="#1f3fbf", ha="left")
     for name, (x, y) in pos.items():
         side = plan.side_of(name)
         ax.text(
