@@ -19,6 +19,7 @@ from stoker.graph.analysis import analyse, probe_pipeline
 from stoker.graph.capture import capture, capture_pipeline
 from stoker.graph.cut.base import get_objective
 from stoker.graph.cut.candidates import enumerate_cuts, evaluate, find_sides, resolve_pins
+from stoker.graph.cut.mincut import min_bytes_cut
 from stoker.graph.ir import Graph
 from stoker.graph.measure import Costs, measure_step, run_pipeline
 from stoker.graph.plan import Plan
@@ -133,7 +134,9 @@ def partition(
     ctx = Context(traced.gm, writes, probe_pipeline(pipe, graph, costs.first_inputs), traced.failure)
     verdicts = analyse(graph, ctx)
     sides = find_sides(graph, verdicts, resolve_pins(graph, pin), batched)
-    candidates = [evaluate(graph, costs, sides, moved) for moved in enumerate_cuts(graph, sides)]
+    cuts = set(enumerate_cuts(graph, sides))
+    cuts.add(min_bytes_cut(graph, sides, costs))  # exact even where enumeration fell back to prefixes
+    candidates = [evaluate(graph, costs, sides, moved) for moved in sorted(cuts, key=lambda m: (len(m), sorted(m)))]
     chosen, why = objective_fn(candidates, workers)
     naive, _ = get_objective("all_stateless")(candidates, workers)
     tail = sorted({_tail_index(n) for n in sides.tail})

@@ -71,3 +71,32 @@ def test_costs_of_a_cut() -> None:
     assert half.crossing == ("x", "a") and half.bytes_per_sample == 500  # x still feeds b in the trainer
     full = evaluate(g, costs, sides, frozenset("abc"))
     assert full.crossing == ("c",) and full.bytes_per_sample == 50 and full.train_s == pytest.approx(2.4)
+
+
+def test_min_cut_finds_the_fewest_bytes_and_moves_more_on_ties() -> None:
+    from stoker.graph.cut.mincut import min_bytes_cut
+
+    g = diamond()
+    sides = find_sides(g, verdicts(g, {"w"}), {}, batched=True)
+    costs = Costs(bytes={"x": 100, "a": 400, "b": 400, "c": 50})
+    assert min_bytes_cut(g, sides, costs) == frozenset("abc")
+    costs = Costs(bytes={"x": 100, "a": 40, "b": 40, "c": 500})
+    assert min_bytes_cut(g, sides, costs) == frozenset("ab")  # a + b = 80 < x = 100 < c
+    costs = Costs(bytes={"x": 100, "a": 400, "b": 400, "c": 100})
+    assert min_bytes_cut(g, sides, costs) == frozenset("abc")  # tie between x and c: move more
+    sides = find_sides(g, verdicts(g, {"w"}), {"a": "train"}, batched=True)
+    costs = Costs(bytes={"x": 100, "a": 1, "b": 1, "c": 1})
+    assert min_bytes_cut(g, sides, costs) == frozenset()  # x crosses for a anyway; moving b adds b
+
+
+def test_min_cut_agrees_with_enumeration() -> None:
+    import itertools
+
+    from stoker.graph.cut.mincut import min_bytes_cut
+
+    g = diamond()
+    sides = find_sides(g, verdicts(g, {"w"}), {}, batched=True)
+    for xa, xb, xc in itertools.product((10, 60, 300), repeat=3):
+        costs = Costs(bytes={"x": 100, "a": xa, "b": xb, "c": xc})
+        best = min(evaluate(g, costs, sides, m).bytes_per_sample for m in enumerate_cuts(g, sides))
+        assert evaluate(g, costs, sides, min_bytes_cut(g, sides, costs)).bytes_per_sample == best
