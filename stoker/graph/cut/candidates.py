@@ -93,7 +93,12 @@ def _pipeline_sides(graph: Graph, verdicts: Mapping[str, Verdict], pins: Mapping
                 f"randomness from stoker.sample_rng()), move it after .batch() so it can run in the trainer, "
                 f"or pass pin={{{node.name!r}: 'data'}} if the change is harmless (a cache, a counter for logs)."
             )
-        if v.stateful or sides.tail:
+        if pins.get(node.name) == "train" and (node.stage == "sample" or node.kind == "batch"):
+            raise ValueError(
+                f"cannot pin the pipeline step {node.label!r} to the training side: it runs per sample, "
+                f"before batch(); only steps after batch() can run in the trainer"
+            )
+        if v.stateful or sides.tail or pins.get(node.name) == "train":
             sides.tail.append(node.name)
             state.add(node.name)
         else:

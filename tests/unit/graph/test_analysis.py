@@ -330,3 +330,16 @@ def test_module_with_forward_hook_is_kept_whole() -> None:
     before = len(calls)
     plan.train_module(*plan.send(_batch()))
     assert len(calls) == before + (0 if name in plan.chosen.moved else 1)
+
+
+def test_pipeline_steps_after_batch_can_be_pinned_to_the_trainer() -> None:
+    def scale(batch):
+        return batch[0], batch[1]
+
+    pipe = stoker.from_items(ITEMS).batch(4).map(scale)
+    plan = stoker.partition(pipe, Head(), F.cross_entropy, pin={"p2:scale": "train"})
+    assert plan.sides.tail == ["p2:scale"]
+    with pytest.raises(ValueError, match="only steps after batch"):
+        stoker.partition(
+            stoker.from_items(ITEMS).map(scale).batch(4), Head(), F.cross_entropy, pin={"p1:scale": "train"}
+        )
