@@ -12,13 +12,15 @@ import warnings
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import torch.fx as fx
 from torch import nn
 
 from stoker.data.loader import as_pipeline
+from stoker.data.pipeline import Pipeline
 from stoker.graph.analysis import analyse, probe_pipeline
 from stoker.graph.capture import capture, capture_pipeline
-from stoker.graph.cut.base import get_objective
-from stoker.graph.cut.candidates import enumerate_cuts, evaluate, find_sides, resolve_pins
+from stoker.graph.cut.base import Candidate, get_objective
+from stoker.graph.cut.candidates import Sides, enumerate_cuts, evaluate, find_sides, resolve_pins
 from stoker.graph.cut.mincut import min_bytes_cut
 from stoker.graph.ir import Graph
 from stoker.graph.measure import Costs, measure_step, run_pipeline
@@ -26,7 +28,7 @@ from stoker.graph.plan import Plan
 from stoker.graph.probe import probe_step
 from stoker.graph.rules import Context
 from stoker.graph.split import Send, TrainTail, data_graph, elements, train_graph
-from stoker.graph.trace import Program, trace_program
+from stoker.graph.trace import Program, Traced, trace_program
 
 MEASURE_SAMPLES = 64  # at most this many samples run through the pipeline to measure it
 
@@ -96,8 +98,29 @@ def partition(
     if workers < 1:
         raise ValueError(f"{workers=} should be >= 1")
     objective_fn = get_objective(objective)
-    batched = pipe.batch_op is not None
     costs = Costs()
+    args, single = _example_args(pipe, costs, example, loss_fn, seed)
+    program = Program(model, loss_fn, len(args))
+    traced, writes = _trace(program, args)
+    graph = capture(pipe, traced.gm, optimizer)
+    measure_step(traced.gm, args, costs)
+    ctx = Context(traced.gm, writes, probe_pipeline(pipe, graph, costs.first_inputs), traced.failure)
+    verdicts = analyse(graph, ctx)
+    sides = find_sides(graph, verdicts, resolve_pins(graph, pin), pipe.batch_op is not None)
+    candidates = _candidates(graph, sides, costs)
+    chosen, why = objective_fn(candidates, workers)
+    naive, _ = get_objective("all_stateless")(candidates, workers)
+    tail = sorted({_tail_index(n) for n in sides.tail})
+    send, train = _halves(pipe, graph, traced.gm, sides, chosen, tail, single)
+    mode = "train" if model.training else "eval"
+    return Plan(
+        graph, verdicts, sides, costs, candidates, chosen, naive, why, objective, workers,
+        pipe, send, train, traced.gm, traced.failure, tail, mode,
+    )  # fmt: skip
+
+
+def _example_args(pipe: Pipeline, costs: Costs, example: Any, loss_fn: Any, seed: int) -> tuple[tuple[Any, ...], bool]:
+    """Runs (and measures) the pipeline's first batch; returns the step's inputs and whether the batch is one tensor."""
     size = pipe.batch_op.args["size"] if pipe.batch_op else 1
     batch = run_pipeline(pipe, capture_pipeline_only(pipe), costs, min(size, MEASURE_SAMPLES), seed)
     if example is not None:
@@ -114,8 +137,12 @@ def partition(
             f"with loss_fn the batch should be (inputs..., target), got {type(batch).__name__} "
             f"with {len(args)} element(s); add the target to the pipeline's output or pass loss_fn=None"
         )
-    program = Program(model, loss_fn, len(args))
-    hooked = _hooked(model)
+    return args, single
+
+
+def _trace(program: Program, args: tuple[Any, ...]) -> tuple[Traced, dict[str, str]]:
+    """Traces the step, probes a copy of it for state, and retraces keeping attribute-changing modules whole."""
+    hooked = _hooked(program.model)
     traced = trace_program(program, hooked)
     try:
         writes = probe_step(program, args)
@@ -128,45 +155,32 @@ def partition(
     if extra and traced.failure is None:
         traced = trace_program(program, extra | hooked)
     if traced.failure:
-        warnings.warn(f"stoker.partition: {traced.failure}", stacklevel=2)
-    graph = capture(pipe, traced.gm, optimizer)
-    measure_step(traced.gm, args, costs)
-    ctx = Context(traced.gm, writes, probe_pipeline(pipe, graph, costs.first_inputs), traced.failure)
-    verdicts = analyse(graph, ctx)
-    sides = find_sides(graph, verdicts, resolve_pins(graph, pin), batched)
+        warnings.warn(f"stoker.partition: {traced.failure}", stacklevel=3)
+    return traced, writes
+
+
+def _candidates(graph: Graph, sides: Sides, costs: Costs) -> list[Candidate]:
     cuts = set(enumerate_cuts(graph, sides))
     cuts.add(min_bytes_cut(graph, sides, costs))  # exact even where enumeration fell back to prefixes
-    candidates = [evaluate(graph, costs, sides, moved) for moved in sorted(cuts, key=lambda m: (len(m), sorted(m)))]
-    chosen, why = objective_fn(candidates, workers)
-    naive, _ = get_objective("all_stateless")(candidates, workers)
-    tail = sorted({_tail_index(n) for n in sides.tail})
+    return [evaluate(graph, costs, sides, moved) for moved in sorted(cuts, key=lambda m: (len(m), sorted(m)))]
+
+
+def _halves(
+    pipe: Pipeline,
+    graph: Graph,
+    gm: fx.GraphModule,
+    sides: Sides,
+    chosen: Candidate,
+    tail: list[int],
+    single: bool,
+) -> tuple[Send, nn.Module]:
+    """The Send (last map of the data side) and the training module for the chosen cut."""
     if tail:
         fns = [op.fn for op in pipe.ops[tail[0] :] if op.fn is not None]
-        train: nn.Module = TrainTail(fns, traced.gm, single)
-        send = Send(None, True)  # the batch crosses whole: train_module(batch) runs the tail, then the step
-    else:
-        on_data = {n for n in sides.base | chosen.moved if graph[n].is_model}
-        send = Send(data_graph(traced.gm, on_data, chosen.crossing), single)
-        train = train_graph(traced.gm, on_data, chosen.crossing)
-    return Plan(
-        graph,
-        verdicts,
-        sides,
-        costs,
-        candidates,
-        chosen,
-        naive,
-        why,
-        objective,
-        workers,
-        pipe,
-        send,
-        train,
-        traced.gm,
-        traced.failure,
-        tail,
-        "train" if model.training else "eval",
-    )
+        # The batch crosses whole: train_module(batch) runs the stateful tail, then the step.
+        return Send(None, True), TrainTail(fns, gm, single)
+    on_data = {n for n in sides.base | chosen.moved if graph[n].is_model}
+    return Send(data_graph(gm, on_data, chosen.crossing), single), train_graph(gm, on_data, chosen.crossing)
 
 
 def capture_pipeline_only(pipe: Any) -> Graph:
