@@ -42,10 +42,7 @@ def headline(throughputs: dict) -> dict[str, float]:
         ev = evaluate(alloc, tasks, devices)
         rounds[name] = ev.round_s
         worst_mem = max(ev.device_memory_bytes[d.name] / d.memory_bytes for d in devices)
-        print(
-            f"  {name:9s} round {ev.round_s:.4f} s  memory <= {worst_mem:.0%} of a device  "
-            f"policy {took:.3f} s"
-        )
+        print(f"  {name:9s} round {ev.round_s:.4f} s  memory <= {worst_mem:.0%} of a device  policy {took:.3f} s")
         for d in devices:
             print(f"      {d.name:7s} {ev.device_busy_s[d.name]:.4f} s  {alloc.device_shares(d.name)}")
     print(
@@ -64,19 +61,12 @@ def random_mixes(throughputs: dict, trials: int, seed: int = 0) -> None:
     equal_unfit = 0
     for _ in range(trials):
         models = rng.sample(sorted(_RANDOM_BATCH), 3)
-        tasks = [
-            TaskSpec(m, _RANDOM_BATCH[m] * rng.choice([1, 2, 4]), gavel_profiles(m, throughputs))
-            for m in models
-        ]
+        tasks = [TaskSpec(m, _RANDOM_BATCH[m] * rng.choice([1, 2, 4]), gavel_profiles(m, throughputs)) for m in models]
         devices = gavel_devices({k: rng.randint(1, 3) for k in ("k80", "p100", "v100")})
-        r = {
-            p: evaluate(allocate(tasks, devices, p), tasks, devices).round_s for p in ("balanced", "optimal")
-        }
+        r = {p: evaluate(allocate(tasks, devices, p), tasks, devices).round_s for p in ("balanced", "optimal")}
         to_opt.append(r["balanced"] / r["optimal"])
         try:
-            equal_over.append(
-                evaluate(allocate(tasks, devices, "equal"), tasks, devices).round_s / r["balanced"]
-            )
+            equal_over.append(evaluate(allocate(tasks, devices, "equal"), tasks, devices).round_s / r["balanced"])
         except InfeasibleError:
             equal_unfit += 1  # an even share overflows some device's memory
     within = sum(x <= 1.1 for x in to_opt)

@@ -100,9 +100,7 @@ def profile(
     fixed, per_sample = fit_line(list(batch_sizes), mems)
     how = "max_memory_allocated" if run_on.type == "cuda" else "saved-tensor accounting"
     where = f"simulated {device.name} on {run_on}" if isinstance(device, SimulatedDevice) else str(run_on)
-    return Profile(
-        task.name, device_type(device), a, b, round(fixed), round(per_sample), f"measured {where} ({how})"
-    )
+    return Profile(task.name, device_type(device), a, b, round(fixed), round(per_sample), f"measured {where} ({how})")
 
 
 def _sync(dev: torch.device) -> None:
@@ -139,9 +137,7 @@ def _storage(t: torch.Tensor) -> tuple[int, int]:
     return s.data_ptr(), s.nbytes()
 
 
-def _saved_tensor_bytes(
-    step: Callable[[], None], model: nn.Module, opt: torch.optim.Optimizer, batch: Batch
-) -> int:
+def _saved_tensor_bytes(step: Callable[[], None], model: nn.Module, opt: torch.optim.Optimizer, batch: Batch) -> int:
     """Parameters + gradients + optimizer state + batch + distinct storages autograd saves in one step."""
     step()  # materialise gradients and optimizer state before counting them
     state = [v for s in opt.state.values() for v in s.values() if isinstance(v, torch.Tensor)]

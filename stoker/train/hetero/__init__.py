@@ -14,9 +14,7 @@ from stoker.train.hetero.policies import POLICIES, get_policy
 from stoker.train.hetero.records import Allocation, DeviceSpec, InfeasibleError, Profile, Share, TaskSpec
 
 
-def allocate(
-    tasks: Sequence[TaskSpec], devices: Sequence[DeviceSpec], policy: str = "balanced"
-) -> Allocation:
+def allocate(tasks: Sequence[TaskSpec], devices: Sequence[DeviceSpec], policy: str = "balanced") -> Allocation:
     """Which devices serve which task and each device's share of each global batch.
 
     The entry point for trainers and for the cluster scheduler. Pure: reads only its arguments.

@@ -129,9 +129,7 @@ def _advantage_first(task: TaskSpec, tasks: Sequence[TaskSpec], devices: Sequenc
 def diagnose(tasks: Sequence[TaskSpec], devices: Sequence[DeviceSpec]) -> InfeasibleError:
     """Names the task that does not fit even alone, or the group that does not fit together."""
     for task in tasks:
-        caps = {
-            d.name: p.max_batch(d.memory_bytes) for d in devices if (p := task.profile(d.type)) is not None
-        }
+        caps = {d.name: p.max_batch(d.memory_bytes) for d in devices if (p := task.profile(d.type)) is not None}
         room = sum(caps.values())
         if room < task.global_batch:
             fit = {k: int(v) for k, v in caps.items()}

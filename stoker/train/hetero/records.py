@@ -46,9 +46,7 @@ class Profile:
         for name in ("step_fixed_s", "step_per_sample_s", "mem_fixed_bytes", "mem_per_sample_bytes"):
             value = getattr(self, name)
             if not (math.isfinite(value) and value >= 0):
-                raise ValueError(
-                    f"Profile({self.task!r}, {self.device_type!r}): {name}={value!r} should be >= 0"
-                )
+                raise ValueError(f"Profile({self.task!r}, {self.device_type!r}): {name}={value!r} should be >= 0")
 
     def step_s(self, batch: int) -> float:
         """Seconds one step with ``batch`` samples takes on this device (0 when it serves none)."""

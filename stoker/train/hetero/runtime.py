@@ -45,16 +45,15 @@ def split_sizes(total: int, shares: Sequence[int]) -> list[int]:
 
 
 def host_batches(source: Iterable[Any]) -> Iterator[Batch]:
-    """``(inputs, targets)`` host tensors from a Loader, a DataLoader or any iterable of pairs.
+    """``(inputs, targets)`` host tensors from a ``stoker.Loader``, a DataLoader or any iterable of pairs.
 
-    The one place that knows what a batch from the data side looks like: pairs (tuples/lists) of
-    tensors or arrays.
+    The one place that knows what a batch from the data side looks like: pairs (tuples or lists,
+    as ``default_collate`` makes of ``(x, y)`` samples) of tensors or arrays, in host memory; the
+    runtime cuts each one into the devices' shares.
     """
     for item in source:
         if not isinstance(item, (tuple, list)) or len(item) != 2:
-            raise TypeError(
-                f"expected (inputs, targets) batches, got {type(item).__name__}; map them to pairs"
-            )
+            raise TypeError(f"expected (inputs, targets) batches, got {type(item).__name__}; map them to pairs")
         yield torch.as_tensor(item[0]), torch.as_tensor(item[1])
 
 

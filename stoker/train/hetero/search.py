@@ -24,9 +24,7 @@ def round_time(tasks: Sequence[TaskSpec], devices: Sequence[DeviceSpec], x: dict
     return busy_times(tasks, devices, x)[0]
 
 
-def busy_times(
-    tasks: Sequence[TaskSpec], devices: Sequence[DeviceSpec], x: dict[Pair, int]
-) -> tuple[float, ...]:
+def busy_times(tasks: Sequence[TaskSpec], devices: Sequence[DeviceSpec], x: dict[Pair, int]) -> tuple[float, ...]:
     """Device busy times of ``x``, longest first (``(inf,)`` if some device's memory overflows).
 
     Compared as tuples they order allocations by round time, then by the next-longest device:
@@ -48,9 +46,7 @@ def busy_times(
     return tuple(sorted(busy.values(), reverse=True))
 
 
-def _neighbours(
-    tasks: Sequence[TaskSpec], devices: Sequence[DeviceSpec], support: set[Pair]
-) -> Iterator[set[Pair]]:
+def _neighbours(tasks: Sequence[TaskSpec], devices: Sequence[DeviceSpec], support: set[Pair]) -> Iterator[set[Pair]]:
     usable = [(t.name, d.name) for t in tasks for d in devices if t.profile(d.type) is not None]
     count = {t.name: sum(1 for p in support if p[0] == t.name) for t in tasks}
     for pair in sorted(support):
@@ -104,9 +100,7 @@ def local_search(
     return best
 
 
-def score_support(
-    tasks: Sequence[TaskSpec], devices: Sequence[DeviceSpec], support: set[Pair]
-) -> Scored | None:
+def score_support(tasks: Sequence[TaskSpec], devices: Sequence[DeviceSpec], support: set[Pair]) -> Scored | None:
     """Busy times and whole-sample shares of the best split on ``support``; ``None`` if it cannot fit."""
     settled = split_on_support(tasks, devices, support)
     if settled is None:

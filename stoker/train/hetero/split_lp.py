@@ -45,9 +45,7 @@ def split_on_support(
     )
 
 
-def linearised_support(
-    tasks: Sequence[TaskSpec], devices: Sequence[DeviceSpec], rounds: int = 10
-) -> set[Pair] | None:
+def linearised_support(tasks: Sequence[TaskSpec], devices: Sequence[DeviceSpec], rounds: int = 10) -> set[Pair] | None:
     """A support chosen with fixed costs spread over the samples (dynamic slope scaling).
 
     Every usable pair starts in; each round charges a pair ``a / x`` per sample (and its fixed
@@ -90,9 +88,7 @@ def _profiles(tasks, devices, support):
     return prof if len(prof) == len(pairs) else None
 
 
-def _solve(
-    tasks, devices, coef: Mapping[Pair, tuple[float, float, float, float]]
-) -> dict[Pair, float] | None:
+def _solve(tasks, devices, coef: Mapping[Pair, tuple[float, float, float, float]]) -> dict[Pair, float] | None:
     """``coef[pair] = (time fixed s, time per sample s, memory fixed bytes, memory per sample bytes)``."""
     import numpy as np
     from scipy.optimize import linprog
@@ -131,9 +127,7 @@ def _solve(
     return dict(zip(pairs, (float(v) for v in res.x[:n])))
 
 
-def to_whole_samples(
-    tasks: Sequence[TaskSpec], devices: Sequence[DeviceSpec], x: dict[Pair, float]
-) -> dict[Pair, int]:
+def to_whole_samples(tasks: Sequence[TaskSpec], devices: Sequence[DeviceSpec], x: dict[Pair, float]) -> dict[Pair, int]:
     """Rounds a split to whole samples: floors, then each left-over sample to where it ends soonest.
 
     A sample on a slow device can cost a tenth of the round (a K80 step of a Transformer), so the

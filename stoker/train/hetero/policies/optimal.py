@@ -23,9 +23,7 @@ NAME = "optimal"
 _GIB = float(2**30)  # memory rows in GiB keep the coefficients near the time rows' scale for HiGHS
 
 
-def allocate(
-    tasks: Sequence[TaskSpec], devices: Sequence[DeviceSpec], time_limit_s: float = 60.0
-) -> Allocation:
+def allocate(tasks: Sequence[TaskSpec], devices: Sequence[DeviceSpec], time_limit_s: float = 60.0) -> Allocation:
     """The allocation with the shortest round time (whole samples), found by HiGHS.
 
     Raises:

@@ -48,8 +48,7 @@ def test_balanced_within_1_1x_of_optimum_and_beats_baselines_on_gavel(gavel: dic
 
 def test_three_gavel_tasks_on_two_of_each_type(gavel: dict) -> None:
     tasks = [
-        TaskSpec(m, b, gavel_profiles(m, gavel))
-        for m, b in (("ResNet-50", 256), ("Transformer", 256), ("LM", 160))
+        TaskSpec(m, b, gavel_profiles(m, gavel)) for m, b in (("ResNet-50", 256), ("Transformer", 256), ("LM", 160))
     ]
     devices = gavel_devices({"k80": 2, "p100": 2, "v100": 2})
     step = {p: evaluate(allocate(tasks, devices, p), tasks, devices).round_s for p in POLICIES}
@@ -113,9 +112,7 @@ def test_memory_never_exceeded_on_random_tight_cases() -> None:
                 for k in types
             }
             tasks.append(TaskSpec(f"t{i}", rng.randint(1, 200), profs))
-        devices = [
-            DeviceSpec(f"d{j}", rng.choice(types), rng.randint(300, 3000)) for j in range(rng.randint(1, 5))
-        ]
+        devices = [DeviceSpec(f"d{j}", rng.choice(types), rng.randint(300, 3000)) for j in range(rng.randint(1, 5))]
         try:
             alloc = allocate(tasks, devices)
         except InfeasibleError as err:

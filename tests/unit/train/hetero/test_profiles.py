@@ -51,11 +51,7 @@ def test_gavel_profiles_fit_the_measured_step_times(gavel: dict) -> None:
 
 def test_memory_estimates_fit_every_batch_gavel_ran_on_a_k80(gavel: dict) -> None:
     for model, (fixed, per_sample) in MEMORY_ESTIMATES.items():
-        sizes = [
-            int(n.split("batch size ")[1][:-1])
-            for n, s in gavel["k80"]
-            if s == 1 and n.startswith(f"{model} (")
-        ]
+        sizes = [int(n.split("batch size ")[1][:-1]) for n, s in gavel["k80"] if s == 1 and n.startswith(f"{model} (")]
         assert fixed + per_sample * max(sizes) <= GPU_MEMORY_BYTES["k80"], model
 
 

@@ -126,3 +126,24 @@ def test_state_round_trip() -> None:
         return dp.step(*_batch(32, seed=dp.steps))
 
     run_test_save_load_state(factory, advance, steps=5)
+
+
+def test_trains_from_the_loaders_host_batches_like_full_batch_sgd() -> None:
+    import stoker
+
+    x, y = _batch(70, seed=5)
+    loader = stoker.Loader(stoker.from_items(list(zip(x, y.tolist()))).batch(32), workers=0, seed=0)
+    model, ref = _model(), _model()
+    dp = HeteroDataParallel(model, torch.optim.SGD(model.parameters(), lr=0.5), SHARES)
+    try:
+        losses = dp.train(loader)  # batches of 32, 32 and a short last one of 6
+    finally:
+        loader.close()
+    ref_opt = torch.optim.SGD(ref.parameters(), lr=0.5)
+    for xb, yb in zip(x.split(32), y.split(32)):
+        ref_opt.zero_grad()
+        nn.functional.cross_entropy(ref(xb), yb).backward()
+        ref_opt.step()
+    assert len(losses) == 3
+    for a, b in zip(model.parameters(), ref.parameters()):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
