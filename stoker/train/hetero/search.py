@@ -10,6 +10,7 @@ Gavel's profiles; this search closes most of that gap.
 from __future__ import annotations
 
 import itertools
+from collections import Counter
 from collections.abc import Iterator, Sequence
 
 from stoker.train.hetero.records import DeviceSpec, TaskSpec
@@ -70,24 +71,30 @@ def local_search(
     devices: Sequence[DeviceSpec],
     start: Shares,
     max_moves: int = 50,
-    cache: dict[frozenset[Pair], Scored | None] | None = None,
+    seen: set[frozenset] | None = None,
 ) -> Shares:
     """The best whole-sample shares found from ``start`` (first-improvement hill climbing).
 
-    ``cache`` keeps the score of every support seen; pass one dict to several searches over the
-    same tasks and devices so that supports they share are solved once.
+    ``seen`` collects the supports already solved, up to swapping devices of the same type that
+    serve the same tasks (their LPs are the same); pass one set to several searches over the same
+    tasks and devices so that none is solved twice.
     """
-    cache = {} if cache is None else cache
+    seen = set() if seen is None else seen
+    kind = {d.name: d.type for d in devices}
 
     def score(support: set[Pair]) -> Scored | None:
-        key = frozenset(support)
-        if key not in cache:
-            cache[key] = score_support(tasks, devices, support)
-        return cache[key]
+        served: dict[str, set[str]] = {}
+        for t, d in support:
+            served.setdefault(d, set()).add(t)
+        key = frozenset(Counter((kind[d], frozenset(ts)) for d, ts in served.items()).items())
+        if key in seen:
+            return None
+        seen.add(key)
+        return score_support(tasks, devices, support)
 
     best, best_s = start, busy_times(tasks, devices, start)
     polished = score(set(start))
-    if polished is not None and polished[0] < best_s:
+    if polished is not None and _better(polished[0], best_s):
         best_s, best = polished
     for _ in range(max_moves):
         for support in _neighbours(tasks, devices, set(best)):

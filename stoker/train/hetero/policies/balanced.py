@@ -40,8 +40,8 @@ def allocate(tasks: Sequence[TaskSpec], devices: Sequence[DeviceSpec]) -> Alloca
         seeds.append(scored[1])
     with contextlib.suppress(InfeasibleError):  # no whole-type placement fits: the other seeds still do
         seeds.append(_pairs(per_type.allocate(tasks, devices)))
-    cache: dict = {}
-    improved = [local_search(tasks, devices, seed, cache=cache) for seed in seeds]
+    seen: set[frozenset] = set()
+    improved = [local_search(tasks, devices, seed, seen=seen) for seed in seeds]
     best = min(improved, key=lambda x: busy_times(tasks, devices, x))
     return Allocation(NAME, tuple(Share(t, d, n) for (t, d), n in sorted(best.items())))
 
