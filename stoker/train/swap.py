@@ -66,7 +66,8 @@ class SwapToHost:
         self._seen.clear()
 
     def _pack(self, t: torch.Tensor) -> Any:
-        if isinstance(t, torch.nn.Parameter) or (t.is_leaf and t.requires_grad):
+        base = t if t._base is None else t._base  # Linear saves weight.t(), a view of the parameter
+        if isinstance(base, torch.nn.Parameter) or (base.is_leaf and base.requires_grad):
             return ("keep", t)  # a parameter: resident on the device regardless
         key = (t.untyped_storage().data_ptr(), int(t.storage_offset()), tuple(t.shape), tuple(t.stride()))
         if key in self._seen:
