@@ -1,0 +1,138 @@
+"""The parameter server with real shard and worker processes (local backend)."""
+
+from __future__ import annotations
+
+import functools
+import os
+import signal
+import threading
+import time
+
+import pytest
+import torch
+
+from stoker.train import digits
+from stoker.train.ps.feed import TensorFeed
+from stoker.train.ps.optim import OptimSpec
+from stoker.train.ps.server import ParameterServer
+from stoker.train.ps.worker import LRPlan, TrainSpec
+from tests.common.state import run_test_save_load_state
+
+SGD = OptimSpec("sgd", {"momentum": 0.9})
+
+
+def _data(n: int = 96) -> tuple[torch.Tensor, torch.Tensor]:
+    xtr, ytr, _, _ = digits.load()
+    return xtr[:n], ytr[:n]
+
+
+def _small_model(seed: int = 0) -> torch.nn.Module:
+    return digits.make_model(seed, width=32, depth=2)
+
+
+def test_bsp_with_workers_equals_one_process_on_the_concatenated_batch() -> None:
+    x, y = _data()
+    workers, per, epochs, lr = 3, 8, 2, 0.05
+    spec = TrainSpec(
+        model_fn=_small_model,
+        feed=TensorFeed(x, y, per, seed=5),
+        epochs=epochs,
+        lr=LRPlan("linear", lr, 1, 1),
+    )
+    with ParameterServer(_small_model(), num_shards=2, optimizer=SGD, num_workers=workers) as ps:
+        stats = ps.train(spec)
+        got = ps.flat_params()
+    assert [s["steps"] for s in stats] == [epochs * len(x) // (workers * per)] * workers
+
+    ref = _small_model()
+    opt = torch.optim.SGD(ref.parameters(), lr=lr, momentum=0.9, foreach=False)
+    whole = TensorFeed(x, y, per * workers, seed=5)  # rank 0 of 1 sees the workers' slices concatenated
+    for epoch in range(epochs):
+        for xb, yb in whole(0, 1, epoch):
+            opt.zero_grad()
+            torch.nn.functional.cross_entropy(ref(xb), yb).backward()
+            opt.step()
+    torch.testing.assert_close(got, torch.cat([p.detach().reshape(-1) for p in ref.parameters()]))
+
+
+def _staleness(consistency: str) -> list[dict]:
+    x, y = _data()
+    spec = TrainSpec(
+        model_fn=_small_model,
+        feed=TensorFeed(x, y, 4, seed=0),
+        epochs=2,
+        step_delay_s={1: 0.03},  # worker 1 is deliberately slow
+    )
+    with ParameterServer(_small_model(), num_shards=2, consistency=consistency, num_workers=2) as ps:
+        return ps.train(spec)
+
+
+def test_ssp_bounds_how_far_a_fast_worker_runs_ahead_of_a_slow_one() -> None:
+    fast, slow = _staleness("ssp:2")
+    assert fast["steps"] == slow["steps"] == 24
+    # The fast worker reached the bound and was held there, never beyond it.
+    assert fast["max_staleness"] == 2
+    assert fast["pull_wait_s"] > 0.2
+
+
+def test_asp_lets_the_fast_worker_run_past_that_bound() -> None:
+    fast, _ = _staleness("asp")
+    assert fast["max_staleness"] > 2
+
+
+def test_killed_shard_is_restored_from_its_checkpoint_and_training_continues(tmp_path) -> None:
+    xtr, ytr, xte, yte = digits.load()
+    model = digits.make_model(0)
+    spec = TrainSpec(
+        model_fn=functools.partial(digits.make_model, 0),
+        feed=TensorFeed(xtr, ytr, 32, seed=0),
+        epochs=8,
+        lr=LRPlan("linear", 0.05, 64, 64),
+        step_delay_s={0: 0.01, 1: 0.01},  # long enough to kill a shard mid-run
+    )
+    ps = ParameterServer(model, 2, SGD, "bsp", 2, checkpoint_dir=tmp_path, checkpoint_every=5).start()
+    try:
+        result: dict = {}
+        runner = threading.Thread(target=lambda: result.update(stats=ps.train(spec)))
+        runner.start()
+        path = ps.checkpoint_path(0)
+        first = os.stat(path).st_mtime_ns
+        deadline = time.monotonic() + 60
+        while os.stat(path).st_mtime_ns == first and time.monotonic() < deadline:
+            time.sleep(0.02)  # wait for a periodic checkpoint taken during training
+        time.sleep(0.1)
+        assert runner.is_alive(), "training ended before the kill; slow the workers down"
+        victim = ps.shard_pids()[0]
+        os.kill(victim, signal.SIGKILL)
+        runner.join(timeout=120)
+        assert not runner.is_alive(), "training did not continue after the shard was killed"
+        assert ps.restarts == 1 and ps.shard_pids()[0] != victim
+        assert [s["steps"] for s in result["stats"]] == [8 * (len(xtr) // 64)] * 2
+        model.load_state_dict(ps.model_state(), strict=False)
+    finally:
+        ps.close()
+    assert digits.accuracy(model, xte, yte) > 90.0
+
+
+def _ps_factory(optim: OptimSpec, consistency: str) -> ParameterServer:
+    return ParameterServer(_small_model(), 3, optim, consistency, num_workers=2).start()
+
+
+def _round(ps: ParameterServer) -> torch.Tensor:
+    # The test process plays both workers: each pushes a gradient derived from the clock, then pulls.
+    clock = min(ps.state_dict()["shards"][0]["clocks"])
+    total = ps.layout.total
+    for w in range(2):
+        g = torch.sin(torch.arange(total, dtype=torch.float32) * (clock + 1) + w)
+        ps.client(w).push(g, clock + 1, 0.1)
+    flat, _ = ps.client(0).pull(clock + 1)
+    return flat.clone()
+
+
+@pytest.mark.parametrize(("optim", "consistency"), [(SGD, "bsp"), (OptimSpec("adam"), "ssp:1")])
+def test_shard_processes_round_trip_parameters_and_optimizer_state(
+    optim: OptimSpec, consistency: str
+) -> None:
+    run_test_save_load_state(
+        functools.partial(_ps_factory, optim, consistency), _round, steps=5, close=ParameterServer.close
+    )
