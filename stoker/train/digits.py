@@ -25,14 +25,21 @@ def load(test_fraction: float = 0.2, split_seed: int = 0) -> tuple[torch.Tensor,
 
 
 class Block(nn.Module):
-    """``h + relu(linear(h))``: saves two activations of width ``width`` per sample."""
+    """``h + fc2(relu(fc1(h)))``; saves two activations of width ``width`` per sample.
+
+    ``fc2`` starts at zero so every block starts as the identity, as Goyal et al. (2017, sec. 5.1)
+    zero-initialise the last BN of each residual block: it keeps the large scaled LR stable early on.
+    """
 
     def __init__(self, width: int) -> None:
         super().__init__()
-        self.linear = nn.Linear(width, width)
+        self.fc1 = nn.Linear(width, width)
+        self.fc2 = nn.Linear(width, width)
+        nn.init.zeros_(self.fc2.weight)
+        nn.init.zeros_(self.fc2.bias)
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
-        return h + torch.relu(self.linear(h))
+        return h + self.fc2(torch.relu(self.fc1(h)))
 
 
 class ResMLP(nn.Sequential):
