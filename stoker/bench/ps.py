@@ -31,9 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     acc: dict[str, list[float]] = {"small": [], "large": []}
     t0 = time.perf_counter()
     for seed in range(seeds):
-        common = Recipe(
-            seed=seed, epochs=args.epochs, workers=args.workers, base_lr=args.base_lr, lr_rule=args.lr_rule
-        )
+        common = Recipe(seed=seed, epochs=args.epochs, workers=args.workers, base_lr=args.base_lr, lr_rule=args.lr_rule)
         small = dataclasses.replace(common, swap=False, batch=common.base_batch)
         large = dataclasses.replace(common, swap=True)
         p_small, p_large = plan(small), plan(large)

@@ -25,10 +25,7 @@ def _run(args: argparse.Namespace) -> int:
         backend=args.backend,
         optimizer=optim,
     )
-    print(
-        f"(1) parameter server: {args.shards} shards ({args.backend}), {args.workers} workers, "
-        + args.consistency
-    )
+    print(f"(1) parameter server: {args.shards} shards ({args.backend}), {args.workers} workers, " + args.consistency)
     p = plan(recipe)
     fit = p.fit
     print(
@@ -58,12 +55,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--workers", type=int, default=2, help="trainer processes")
     p.add_argument("--shards", type=int, default=2, help="parameter-server shards")
     p.add_argument("--consistency", default="bsp", help="bsp, asp or ssp:S")
-    p.add_argument(
-        "--backend", choices=("local", "ray"), default="local", help="shards as processes or Ray actors"
-    )
-    p.add_argument(
-        "--optimizer", choices=("sgd", "adam"), default="sgd", help="shard optimiser (sgd: momentum 0.9)"
-    )
+    p.add_argument("--backend", choices=("local", "ray"), default="local", help="shards as processes or Ray actors")
+    p.add_argument("--optimizer", choices=("sgd", "adam"), default="sgd", help="shard optimiser (sgd: momentum 0.9)")
     p.add_argument("--base-batch", type=int, default=32, help="per-worker batch the base LR is tuned for")
     p.add_argument("--base-lr", type=float, default=0.03, help="LR at the base batch")
     p.add_argument("--lr-rule", choices=("linear", "sqrt"), default="linear", help="LR scaling rule")

@@ -67,9 +67,7 @@ def _saved(model: torch.nn.Module, example: torch.Tensor, batch: int) -> list[in
     return acct.stats.saved
 
 
-def measure(
-    model: torch.nn.Module, example: torch.Tensor, b1: int = 2, b2: int = 6
-) -> tuple[float, float, float]:
+def measure(model: torch.nn.Module, example: torch.Tensor, b1: int = 2, b2: int = 6) -> tuple[float, float, float]:
     """Saved bytes per sample, largest saved bytes per sample, and batch-independent saved bytes.
 
     Args:

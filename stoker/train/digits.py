@@ -18,9 +18,7 @@ def load(test_fraction: float = 0.2, split_seed: int = 0) -> tuple[torch.Tensor,
     data = load_digits()
     x = torch.tensor(data.data, dtype=torch.float32) / 16.0
     y = torch.tensor(data.target, dtype=torch.int64)
-    xtr, xte, ytr, yte = train_test_split(
-        x, y, test_size=test_fraction, random_state=split_seed, stratify=y.numpy()
-    )
+    xtr, xte, ytr, yte = train_test_split(x, y, test_size=test_fraction, random_state=split_seed, stratify=y.numpy())
     return xtr, ytr, xte, yte
 
 
@@ -46,9 +44,7 @@ class ResMLP(nn.Sequential):
     """64 → ``width`` → ``depth`` residual blocks → 10 classes."""
 
     def __init__(self, width: int = 128, depth: int = 6, inputs: int = 64, classes: int = 10) -> None:
-        super().__init__(
-            nn.Linear(inputs, width), *(Block(width) for _ in range(depth)), nn.Linear(width, classes)
-        )
+        super().__init__(nn.Linear(inputs, width), *(Block(width) for _ in range(depth)), nn.Linear(width, classes))
 
 
 def make_model(seed: int = 0, width: int = 128, depth: int = 6) -> ResMLP:

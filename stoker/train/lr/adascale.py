@@ -32,9 +32,7 @@ def adascale(x: LRInput) -> float:
     return x.base_lr * gain(max(x.scale, 1.0), x.grad_var, x.grad_sqr)
 
 
-def grad_stats(
-    sqnorms: Sequence[float], mean_sqnorm: float, local_batch: int, base_batch: int
-) -> tuple[float, float]:
+def grad_stats(sqnorms: Sequence[float], mean_sqnorm: float, local_batch: int, base_batch: int) -> tuple[float, float]:
     """Unbiased gradient variance (at ``base_batch``) and squared true-gradient norm.
 
     With ``n`` replicas each averaging ``local_batch`` samples, ``E|g_i|² = sqr + σ²/b`` and

@@ -61,9 +61,7 @@ class LocalShards:
         )
 
     def _spawn(self, s: int, restore: bool) -> None:
-        proc = self.ctx.Process(
-            target=shard_main, args=(self._args(s, restore),), name=f"stoker-ps-shard-{s}"
-        )
+        proc = self.ctx.Process(target=shard_main, args=(self._args(s, restore),), name=f"stoker-ps-shard-{s}")
         proc.daemon = True
         proc.start()
         self.procs[s] = proc

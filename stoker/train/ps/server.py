@@ -70,9 +70,7 @@ class ParameterServer:
         self.layout: Layout = plan_layout([(n, tuple(t.shape)) for n, t in named], num_shards)
         self.init = flatten(t for _, t in named)
         self.optim = optimizer if isinstance(optimizer, OptimSpec) else OptimSpec(optimizer)
-        self.consistency = (
-            consistency if isinstance(consistency, Consistency) else Consistency.parse(consistency)
-        )
+        self.consistency = consistency if isinstance(consistency, Consistency) else Consistency.parse(consistency)
         self.num_workers = num_workers
         self.backend = backend
         self.checkpoint_dir = None if checkpoint_dir is None else os.fspath(checkpoint_dir)

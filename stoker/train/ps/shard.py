@@ -98,6 +98,4 @@ class ShardCore:
         self.opt.load_state_dict(state["optim"])
         self.clocks = list(state["clocks"])
         self.updates = state["updates"]
-        self.rounds = {
-            c: {w: (g.clone(), lr) for w, (g, lr) in r.items()} for c, r in state["rounds"].items()
-        }
+        self.rounds = {c: {w: (g.clone(), lr) for w, (g, lr) in r.items()} for c, r in state["rounds"].items()}

@@ -60,7 +60,9 @@ class TrainSpec:
 
     Attributes:
         model_fn: Builds the model (parameters are overwritten by the first pull).
-        feed: ``feed(rank, num_workers, epoch)`` yields ``(inputs, targets)`` minibatches.
+        feed: ``feed(rank, num_workers, epoch)`` yields ``(inputs, targets)`` minibatches (e.g. a
+            :class:`~stoker.train.ps.feed.TensorFeed`, which reads them from a stoker Loader);
+            called for epochs 0, 1, ... in order; its ``close()``, if any, runs at the end.
         epochs: Passes over the data.
         lr: Learning-rate plan.
         loss_fn: ``loss_fn(outputs, targets)``, averaged over the minibatch.
@@ -104,14 +106,15 @@ def train_loop(rank: int, num_workers: int, client: Any, spec: TrainSpec) -> dic
             client.push(_flat_grad(params), clock + 1, spec.lr.at(clock))
             clock += 1
             losses.append(float(loss.detach()))
+    close = getattr(spec.feed, "close", None)
+    if callable(close):
+        close()
     return {"rank": rank, "steps": clock, "losses": losses, "max_staleness": staleness, "pull_wait_s": waits}
 
 
 def _flat_grad(params: list[torch.nn.Parameter]) -> torch.Tensor:
     # A parameter the loss does not reach has no gradient; it contributes zeros.
-    return torch.cat(
-        [torch.zeros_like(p).reshape(-1) if p.grad is None else p.grad.reshape(-1) for p in params]
-    )
+    return torch.cat([torch.zeros_like(p).reshape(-1) if p.grad is None else p.grad.reshape(-1) for p in params])
 
 
 def _load(params: list[torch.nn.Parameter], flat: torch.Tensor) -> None:
@@ -145,9 +148,7 @@ def run_workers(ps: ParameterServer, spec: TrainSpec, timeout_s: float = 3600.0)
     results = ctx.Queue()
     n = ps.num_workers
     procs = [
-        ctx.Process(
-            target=worker_main, args=(r, n, ps.client(r), spec, results), name=f"stoker-ps-worker-{r}"
-        )
+        ctx.Process(target=worker_main, args=(r, n, ps.client(r), spec, results), name=f"stoker-ps-worker-{r}")
         for r in range(n)
     ]
     for p in procs:

@@ -46,10 +46,12 @@ def test_bsp_with_workers_equals_one_process_on_the_concatenated_batch() -> None
 
     ref = _small_model()
     opt = torch.optim.SGD(ref.parameters(), lr=lr, momentum=0.9, foreach=False)
-    whole = TensorFeed(x, y, per * workers, seed=5)  # rank 0 of 1 sees the workers' slices concatenated
+    feeds = [TensorFeed(x, y, per, seed=5) for _ in range(workers)]
     for epoch in range(epochs):
-        for xb, yb in whole(0, 1, epoch):
+        # One process, each round on the workers' minibatches concatenated.
+        for parts in zip(*(feeds[r](r, workers, epoch) for r in range(workers))):
             opt.zero_grad()
+            xb, yb = torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
             torch.nn.functional.cross_entropy(ref(xb), yb).backward()
             opt.step()
     torch.testing.assert_close(got, torch.cat([p.detach().reshape(-1) for p in ref.parameters()]))
@@ -130,9 +132,7 @@ def _round(ps: ParameterServer) -> torch.Tensor:
 
 
 @pytest.mark.parametrize(("optim", "consistency"), [(SGD, "bsp"), (OptimSpec("adam"), "ssp:1")])
-def test_shard_processes_round_trip_parameters_and_optimizer_state(
-    optim: OptimSpec, consistency: str
-) -> None:
+def test_shard_processes_round_trip_parameters_and_optimizer_state(optim: OptimSpec, consistency: str) -> None:
     run_test_save_load_state(
         functools.partial(_ps_factory, optim, consistency), _round, steps=5, close=ParameterServer.close
     )

@@ -29,11 +29,7 @@ def test_swap_raises_the_batch_at_least_fourfold_when_activations_dominate() -> 
     assert fit.batch == fit.max_batch_swap
     # The no-swap batch really fits the model's own arithmetic and one more does not.
     per = fit.saved_per_sample + fit.largest_per_sample
-    assert (
-        fit.fixed_bytes + fit.max_batch_no_swap * per
-        <= budget
-        < fit.fixed_bytes + (fit.max_batch_no_swap + 1) * per
-    )
+    assert fit.fixed_bytes + fit.max_batch_no_swap * per <= budget < fit.fixed_bytes + (fit.max_batch_no_swap + 1) * per
 
 
 def test_the_bench_model_gains_at_least_fourfold() -> None:

@@ -5,9 +5,7 @@ from stoker.train.lr.linear import linear
 
 
 def test_scales_with_the_batch_after_warmup() -> None:
-    assert linear(
-        LRInput(base_lr=0.1, base_batch=256, batch=8192, step=10, warmup_steps=10)
-    ) == pytest.approx(3.2)
+    assert linear(LRInput(base_lr=0.1, base_batch=256, batch=8192, step=10, warmup_steps=10)) == pytest.approx(3.2)
 
 
 def test_warmup_ramps_linearly_from_base_lr() -> None:

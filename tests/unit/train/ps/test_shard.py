@@ -36,9 +36,7 @@ def test_bsp_with_n_workers_equals_one_process_on_the_concatenated_batch(optim: 
     model = _model()
     layout = plan_layout([(k, tuple(p.shape)) for k, p in model.named_parameters()], shards)
     init = _flat(model.parameters()).detach()
-    cores = [
-        ShardCore(s, init[slice(*layout.shard_range(s))], optim, Consistency("bsp"), n) for s in range(shards)
-    ]
+    cores = [ShardCore(s, init[slice(*layout.shard_range(s))], optim, Consistency("bsp"), n) for s in range(shards)]
     ref = _model()
     ref_opt = (
         torch.optim.SGD(ref.parameters(), lr=lr, momentum=0.9, foreach=False)

@@ -16,9 +16,7 @@ def test_random_models_balance_and_cover_every_element_once() -> None:
     gen = torch.Generator().manual_seed(0)
     for _ in range(50):
         k = int(torch.randint(1, 12, (1,), generator=gen))
-        shapes = [
-            (f"p{i}", tuple(int(d) for d in torch.randint(1, 40, (2,), generator=gen))) for i in range(k)
-        ]
+        shapes = [(f"p{i}", tuple(int(d) for d in torch.randint(1, 40, (2,), generator=gen))) for i in range(k)]
         total = sum(a * b for _, (a, b) in shapes)
         n = int(torch.randint(1, min(total, 9) + 1, (1,), generator=gen))
         layout = plan_layout(shapes, n)
