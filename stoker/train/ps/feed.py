@@ -1,6 +1,6 @@
 """What each worker trains on, round by round: a stoker Loader per worker.
 
-Each worker iterates ``stoker.from_items(samples).shuffle(seed).batch(b, drop_last=True)`` as
+Each worker iterates ``stoker.from_dataset(samples).shuffle(seed).batch(b, drop_last=True)`` as
 rank ``r`` of ``num_workers`` (the Loader deals every epoch's batches out disjointly), and takes
 the first ``len // (b x num_workers)`` of them, so under BSP every worker runs the same number of
 rounds. The order depends on ``(seed, epoch)`` only, never on which process produced a batch.
@@ -59,7 +59,7 @@ class TensorFeed:
         import stoker
 
         pipeline = (
-            stoker.from_items(torch.utils.data.TensorDataset(self.x, self.y))
+            stoker.from_dataset(torch.utils.data.TensorDataset(self.x, self.y))
             .shuffle(seed=self.seed)
             .batch(self.batch, drop_last=True)
         )
