@@ -71,8 +71,9 @@ def shard_main(a: ShardArgs) -> None:
             w = owner[id(conn)]
             if msg[0] == "push":
                 _, req, clock, lr = msg
-                if core.push(w, clock, a.grad_slots[w, a.lo : a.hi], lr):
-                    _maybe_checkpoint(core, a)
+                core.push(w, clock, a.grad_slots[w, a.lo : a.hi], lr)
+                if a.checkpoint_path and core.checkpoint_due(a.checkpoint_every):
+                    save_atomic(core.state_dict(), a.checkpoint_path)
                 a.conns[w].send(("ack", req))
             elif msg[0] == "pull":
                 waiting[w] = (msg[1], msg[2])
@@ -81,11 +82,6 @@ def shard_main(a: ShardArgs) -> None:
                     a.pull_slots[rw, a.lo : a.hi].copy_(core.params)
                     a.conns[rw].send(("params", req, tuple(core.clocks)))
                     del waiting[rw]
-
-
-def _maybe_checkpoint(core: ShardCore, a: ShardArgs) -> None:
-    if a.checkpoint_path and a.checkpoint_every and core.updates % a.checkpoint_every == 0:
-        save_atomic(core.state_dict(), a.checkpoint_path)
 
 
 def _control(core: ShardCore, a: ShardArgs, msg: tuple[Any, ...]) -> bool:

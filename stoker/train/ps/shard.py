@@ -39,6 +39,7 @@ class ShardCore:
         self.num_workers = num_workers
         self.clocks = [0] * num_workers
         self.updates = 0
+        self._saved_at = 0  # updates at the last periodic checkpoint (not state: a restart starts over)
         # BSP: gradients of a round not yet complete, {clock: {worker: (grad, lr)}}.
         self.rounds: dict[int, dict[int, tuple[torch.Tensor, float]]] = {}
 
@@ -73,6 +74,13 @@ class ShardCore:
         """Whether a worker that has pushed ``clock`` gradients may pull now."""
         return may_read(self.consistency, clock, self.clocks)
 
+    def checkpoint_due(self, every: int) -> bool:
+        """Whether ``every`` updates have passed since the last time this returned True."""
+        if every <= 0 or self.updates - self._saved_at < every:
+            return False
+        self._saved_at = self.updates
+        return True
+
     def _apply(self, grad: torch.Tensor, lr: float) -> None:
         self.opt.step(self.params, grad, lr)
         self.updates += 1
@@ -98,4 +106,5 @@ class ShardCore:
         self.opt.load_state_dict(state["optim"])
         self.clocks = list(state["clocks"])
         self.updates = state["updates"]
+        self._saved_at = self.updates
         self.rounds = {c: {w: (g.clone(), lr) for w, (g, lr) in r.items()} for c, r in state["rounds"].items()}

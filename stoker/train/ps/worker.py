@@ -142,6 +142,10 @@ def run_workers(ps: ParameterServer, spec: TrainSpec, timeout_s: float = 3600.0)
     Raises:
         RuntimeError: A worker failed; the message carries its traceback.
     """
+    if ps.backend == "ray":
+        from stoker.train.ps.ray_backend import run_ray_workers
+
+        return run_ray_workers(ps, spec)
     from stoker.train.ps.local_shards import context
 
     ctx = context()
