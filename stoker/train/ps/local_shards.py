@@ -84,6 +84,9 @@ class LocalShards:
         self._spawn(s, restore=True)
         self.incarnations[s] += 1
 
+    def nodes(self) -> list[str]:
+        return ["local"] * len(self.procs)
+
     def pids(self) -> list[int]:
         return [p.pid for p in self.procs]
 

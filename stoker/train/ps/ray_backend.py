@@ -77,6 +77,11 @@ class ShardActor:
     async def pid(self) -> int:
         return os.getpid()
 
+    async def node(self) -> str:
+        import ray
+
+        return ray.get_runtime_context().get_node_id()
+
     async def state(self) -> dict[str, Any]:
         return self.core.state_dict()
 
@@ -172,6 +177,12 @@ class RayShards:
         import ray
 
         return ray.get([a.pid.remote() for a in self.actors])
+
+    def nodes(self) -> list[str]:
+        """Ray node id of each shard."""
+        import ray
+
+        return ray.get([a.node.remote() for a in self.actors])
 
     def client(self, worker: int) -> RayClient:
         return RayClient(worker, list(self.actors), self.ps.layout.bounds)

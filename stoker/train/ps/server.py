@@ -147,6 +147,10 @@ class ParameterServer:
         """Process ids of the local shards (to watch or to kill in a test)."""
         return self._require().pids()
 
+    def shard_nodes(self) -> list[str]:
+        """Where each shard runs: a Ray node id, or ``"local"`` for local processes."""
+        return self._require().nodes()
+
     def client(self, worker: int) -> Any:
         """The push/pull endpoint for worker ``worker`` (pass it to that worker's process)."""
         if not 0 <= worker < self.num_workers:

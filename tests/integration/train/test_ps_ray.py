@@ -51,6 +51,8 @@ def test_ray_shards_train_exactly_like_local_shards(cluster) -> None:
     results = []
     for backend in ("local", "ray"):
         with ParameterServer(model, 2, SGD, "bsp", 2, backend=backend) as ps:
+            if backend == "ray":  # one shard per node
+                assert len(set(ps.shard_nodes())) == 2
             stats = ps.train(_spec())
             results.append(ps.flat_params())
         assert [s["steps"] for s in stats] == [12, 12]
