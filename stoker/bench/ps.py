@@ -25,7 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--epochs", type=int, default=30)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--base-lr", type=float, default=0.03)
-    ap.add_argument("--lr-rule", choices=("linear", "sqrt"), default="linear")
+    ap.add_argument("--lr-rule", choices=("linear", "sqrt", "adascale"), default="linear")
     args = ap.parse_args(argv)
     seeds = args.seeds or (3 if args.quick else 5)
     acc: dict[str, list[float]] = {"small": [], "large": []}
@@ -36,10 +36,11 @@ def main(argv: list[str] | None = None) -> int:
         large = dataclasses.replace(common, swap=True)
         p_small, p_large = plan(small), plan(large)
         acc["small"].append(train(small, p_small).accuracy)
-        acc["large"].append(train(large, p_large).accuracy)
+        out_large = train(large, p_large)
+        acc["large"].append(out_large.accuracy)
         print(
             f"seed {seed}: batch {p_small.batch} -> {acc['small'][-1]:.2f}%, "
-            f"batch {p_large.batch} at lr {p_large.lr.at(p_large.lr.warmup_steps):.4f} "
+            f"batch {p_large.batch} at lr {out_large.stats[0]['last_lr']:.4f} "
             f"-> {acc['large'][-1]:.2f}%",
             flush=True,
         )

@@ -34,15 +34,23 @@ def _run(args: argparse.Namespace) -> int:
         f"(x{fit.swap_batch_ratio:.2f}); "
         f"chosen batch {p.batch} per worker, {p.global_batch} per round"
     )
-    target = p.lr.at(p.lr.warmup_steps)
-    print(
-        f"(3) LR rule {args.lr_rule}: {args.base_lr} at batch {p.lr.base_batch} -> {target:.4f} "
-        f"at batch {p.global_batch}, warm-up {p.lr.warmup_steps} rounds"
-    )
+    if args.lr_rule == "adascale":
+        scale = p.global_batch / p.lr.base_batch
+        print(
+            f"(3) LR rule adascale: {args.base_lr} at batch {p.lr.base_batch} x gain in [1, {scale:.2f}] "
+            f"at batch {p.global_batch}, the gain measured from each round's gradients"
+        )
+    else:
+        target = p.lr.at(p.lr.warmup_steps)
+        print(
+            f"(3) LR rule {args.lr_rule}: {args.base_lr} at batch {p.lr.base_batch} -> {target:.4f} "
+            f"at batch {p.global_batch}, warm-up {p.lr.warmup_steps} rounds"
+        )
     print(f"    rounds per epoch: {p.rounds_per_epoch}")
     out = train(recipe, p)
     rounds = args.epochs * p.rounds_per_epoch
-    print(f"(4) test accuracy {out.accuracy:.2f}% after {args.epochs} epochs ({rounds} rounds)")
+    lrs = ", ".join(f"{s['last_lr']:.4f}" for s in out.stats)
+    print(f"(4) test accuracy {out.accuracy:.2f}% after {args.epochs} epochs ({rounds} rounds); last LR {lrs}")
     return 0
 
 
@@ -59,7 +67,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--optimizer", choices=("sgd", "adam"), default="sgd", help="shard optimiser (sgd: momentum 0.9)")
     p.add_argument("--base-batch", type=int, default=32, help="per-worker batch the base LR is tuned for")
     p.add_argument("--base-lr", type=float, default=0.03, help="LR at the base batch")
-    p.add_argument("--lr-rule", choices=("linear", "sqrt"), default="linear", help="LR scaling rule")
+    p.add_argument("--lr-rule", choices=("linear", "sqrt", "adascale"), default="linear", help="LR scaling rule")
     p.add_argument("--warmup-epochs", type=float, default=5.0, help="gradual warm-up length")
     p.add_argument(
         "--memory-budget-mib",

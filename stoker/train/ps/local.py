@@ -80,7 +80,7 @@ def shard_main(a: ShardArgs) -> None:
             for rw, (req, clock) in list(waiting.items()):
                 if core.readable(clock):
                     a.pull_slots[rw, a.lo : a.hi].copy_(core.params)
-                    a.conns[rw].send(("params", req, tuple(core.clocks)))
+                    a.conns[rw].send(("params", req, tuple(core.clocks), core.sqnorms))
                     del waiting[rw]
 
 

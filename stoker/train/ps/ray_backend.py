@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from stoker.train.ps.client import combine_sqnorms
 from stoker.train.ps.consistency import Consistency
 from stoker.train.ps.local import save_atomic
 from stoker.train.ps.optim import OptimSpec
@@ -66,10 +67,10 @@ class ShardActor:
             self._condition().notify_all()
         return self.boot
 
-    async def pull(self, worker: int, clock: int) -> tuple[np.ndarray, tuple[int, ...], str]:
+    async def pull(self, worker: int, clock: int) -> tuple[np.ndarray, tuple[int, ...], Any]:
         async with self._condition():
             await self._condition().wait_for(lambda: self.core.readable(clock))
-        return self.core.params.numpy().copy(), tuple(self.core.clocks), self.boot
+        return self.core.params.numpy().copy(), tuple(self.core.clocks), self.core.sqnorms
 
     async def boot_id(self) -> str:
         return self.boot
@@ -101,6 +102,7 @@ class RayClient:
     bounds: tuple[int, ...]
     _boots: list[str | None] = field(default_factory=list)
     _last: tuple[int, float, list[Any]] | None = None
+    sqnorms: tuple[list[float], float] | None = None
 
     def push(self, flat_grad: torch.Tensor, clock: int, lr: float) -> None:
         import ray
@@ -113,6 +115,7 @@ class RayClient:
         refs = [a.pull.remote(self.worker, clock) for a in self.actors]
         replies = [self._await(s, ref) for s, ref in enumerate(refs)]
         flat = torch.from_numpy(np.concatenate([r[0] for r in replies]))
+        self.sqnorms = combine_sqnorms([r[2] for r in replies])
         return flat, min(min(r[1]) for r in replies)
 
     def _await(self, s: int, ref: Any) -> Any:

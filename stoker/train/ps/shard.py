@@ -39,6 +39,7 @@ class ShardCore:
         self.num_workers = num_workers
         self.clocks = [0] * num_workers
         self.updates = 0
+        self.sqnorms: tuple[tuple[float, ...], float] | None = None  # of the last BSP round
         self._saved_at = 0  # updates at the last periodic checkpoint (not state: a restart starts over)
         # BSP: gradients of a round not yet complete, {clock: {worker: (grad, lr)}}.
         self.rounds: dict[int, dict[int, tuple[torch.Tensor, float]]] = {}
@@ -62,10 +63,12 @@ class ShardCore:
         pending[worker] = (grad.detach().clone(), lr)
         if len(pending) == self.num_workers:
             # Sum in worker order so the result does not depend on arrival order.
-            self._apply(
-                torch.stack([pending[w][0] for w in range(self.num_workers)]).sum(0).div(self.num_workers),
-                pending[0][1],
-            )
+            grads = torch.stack([pending[w][0] for w in range(self.num_workers)])
+            mean = grads.sum(0).div(self.num_workers)
+            # This range's share of |g_w|^2 and |mean g|^2: summed over shards they give AdaScale's
+            # gradient statistics (stoker.train.lr.adascale.grad_stats).
+            self.sqnorms = (tuple(float(v) for v in grads.square().sum(1)), float(mean.square().sum()))
+            self._apply(mean, pending[0][1])
             del self.rounds[clock]
             self.clocks = [max(c, clock) for c in self.clocks]
         return True
@@ -92,6 +95,7 @@ class ShardCore:
             "optim": self.opt.state_dict(),
             "clocks": list(self.clocks),
             "updates": self.updates,
+            "sqnorms": self.sqnorms,
             "rounds": {c: {w: (g.clone(), lr) for w, (g, lr) in r.items()} for c, r in self.rounds.items()},
         }
 
@@ -106,5 +110,6 @@ class ShardCore:
         self.opt.load_state_dict(state["optim"])
         self.clocks = list(state["clocks"])
         self.updates = state["updates"]
+        self.sqnorms = state["sqnorms"]
         self._saved_at = self.updates
         self.rounds = {c: {w: (g.clone(), lr) for w, (g, lr) in r.items()} for c, r in state["rounds"].items()}

@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from stoker.train.lr import LRInput, lr_rule
+from stoker.train.lr.adascale import grad_stats
 from stoker.train.swap import SwapToHost
 
 if TYPE_CHECKING:
@@ -42,15 +43,12 @@ class LRPlan:
 
     def __post_init__(self) -> None:
         lr_rule(self.rule)  # fails early, with the list of names, on a typo
-        if self.rule == "adascale":
-            raise ValueError(
-                "the adascale rule needs gradient statistics from several replicas per update, "
-                "which the parameter-server trainer does not gather yet; use 'linear' or 'sqrt'"
-            )
 
-    def at(self, step: int) -> float:
-        """LR of update ``step`` (0-based)."""
-        x = LRInput(self.base_lr, self.base_batch, self.batch, step=step, warmup_steps=self.warmup_steps)
+    def at(self, step: int, grad_var: float | None = None, grad_sqr: float | None = None) -> float:
+        """LR of update ``step`` (0-based); AdaScale also reads the gradient statistics."""
+        x = LRInput(
+            self.base_lr, self.base_batch, self.batch, step, self.warmup_steps, grad_var=grad_var, grad_sqr=grad_sqr
+        )
         return lr_rule(self.rule)(x)
 
 
@@ -86,8 +84,9 @@ def train_loop(rank: int, num_workers: int, client: Any, spec: TrainSpec) -> dic
     torch.manual_seed(rank)
     model = spec.model_fn()
     params = [p for p in model.parameters() if p.requires_grad]
-    clock, staleness, losses, waits = 0, 0, [], 0.0
+    clock, staleness, losses, waits, last_lr = 0, 0, [], 0.0, 0.0
     delay = spec.step_delay_s.get(rank, 0.0)
+    stats = GradStats()
     for epoch in range(spec.epochs):
         for x, y in spec.feed(rank, num_workers, epoch):
             if spec.max_steps is not None and clock >= spec.max_steps:
@@ -103,13 +102,50 @@ def train_loop(rank: int, num_workers: int, client: Any, spec: TrainSpec) -> dic
             loss.backward()
             if delay:
                 time.sleep(delay)
-            client.push(_flat_grad(params), clock + 1, spec.lr.at(clock))
+            last_lr = _lr(spec.lr, clock, stats, client, len(x))
+            client.push(_flat_grad(params), clock + 1, last_lr)
             clock += 1
             losses.append(float(loss.detach()))
     close = getattr(spec.feed, "close", None)
     if callable(close):
         close()
-    return {"rank": rank, "steps": clock, "losses": losses, "max_staleness": staleness, "pull_wait_s": waits}
+    return {
+        "rank": rank,
+        "steps": clock,
+        "losses": losses,
+        "max_staleness": staleness,
+        "last_lr": last_lr,
+        "pull_wait_s": waits,
+    }
+
+
+@dataclass
+class GradStats:
+    """Exponential moving averages of AdaScale's gradient variance and squared norm.
+
+    One round's estimate is noisy (adaptdl smooths it the same way); ``decay`` weights the past.
+    """
+
+    decay: float = 0.9
+    var: float | None = None
+    sqr: float | None = None
+
+    def update(self, var: float, sqr: float) -> None:
+        if self.var is None or self.sqr is None:
+            self.var, self.sqr = var, sqr
+        else:
+            self.var = self.decay * self.var + (1 - self.decay) * var
+            self.sqr = self.decay * self.sqr + (1 - self.decay) * sqr
+
+
+def _lr(plan: LRPlan, step: int, stats: GradStats, client: Any, local_batch: int) -> float:
+    if plan.rule != "adascale":
+        return plan.at(step)
+    sq = getattr(client, "sqnorms", None)
+    if sq is None:
+        return plan.base_lr  # no full round yet: gain 1
+    stats.update(*grad_stats(sq[0], sq[1], local_batch, plan.base_batch))
+    return plan.at(step, stats.var, stats.sqr)
 
 
 def _flat_grad(params: list[torch.nn.Parameter]) -> torch.Tensor:
@@ -142,6 +178,11 @@ def run_workers(ps: ParameterServer, spec: TrainSpec, timeout_s: float = 3600.0)
     Raises:
         RuntimeError: A worker failed; the message carries its traceback.
     """
+    if spec.lr.rule == "adascale" and (not ps.consistency.synchronous or ps.num_workers < 2):
+        raise ValueError(
+            f"the adascale rule estimates gradient noise from the workers' gradients of one BSP round; "
+            f"it needs consistency='bsp' and num_workers >= 2, got {ps.consistency} and {ps.num_workers=}"
+        )
     if ps.backend == "ray":
         from stoker.train.ps.ray_backend import run_ray_workers
 

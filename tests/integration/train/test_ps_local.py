@@ -136,3 +136,29 @@ def test_shard_processes_round_trip_parameters_and_optimizer_state(optim: OptimS
     run_test_save_load_state(
         functools.partial(_ps_factory, optim, consistency), _round, steps=5, close=ParameterServer.close
     )
+
+
+def _two_rounds(ps: ParameterServer, restart_between_pushes: bool) -> torch.Tensor:
+    clients = [ps.client(w) for w in range(2)]
+    for c in clients:
+        c.timeout_s = 20.0
+    total = ps.layout.total
+    for clock in (1, 2):
+        if clock == 2:
+            ps.checkpoint()
+        for w, c in enumerate(clients):
+            c.push(torch.cos(torch.arange(total, dtype=torch.float32) * clock + w), clock, 0.1)
+            if clock == 2 and w == 0 and restart_between_pushes:
+                # Shard 0 restarts after acknowledging worker 0's push: the push is lost with it.
+                ps.restart_shard(0)
+        flats = [c.pull(clock)[0].clone() for c in clients]
+        torch.testing.assert_close(flats[0], flats[1])
+    return flats[0]
+
+
+def test_a_push_acknowledged_just_before_a_restart_is_pushed_again(tmp_path) -> None:
+    def run(restart: bool, where) -> torch.Tensor:
+        with ParameterServer(_small_model(), 2, SGD, "bsp", 2, checkpoint_dir=where) as ps:
+            return _two_rounds(ps, restart)
+
+    torch.testing.assert_close(run(True, tmp_path / "a"), run(False, tmp_path / "b"))

@@ -59,6 +59,16 @@ def test_bsp_with_n_workers_equals_one_process_on_the_concatenated_batch(optim: 
     torch.testing.assert_close(torch.cat([c.params for c in cores]), _flat(ref.parameters()).detach())
 
 
+def test_a_bsp_round_reports_its_gradient_square_norms() -> None:
+    core = ShardCore(0, torch.zeros(3), OptimSpec("sgd"), Consistency("bsp"), 2)
+    assert core.sqnorms is None
+    core.push(0, 1, torch.tensor([1.0, 2.0, 2.0]), 0.1)
+    core.push(1, 1, torch.tensor([3.0, 0.0, 0.0]), 0.1)
+    per_worker, of_mean = core.sqnorms
+    assert per_worker == pytest.approx((9.0, 9.0))
+    assert of_mean == pytest.approx(4.0 + 1.0 + 1.0)
+
+
 def test_a_resent_push_is_applied_once() -> None:
     core = ShardCore(0, torch.zeros(4), OptimSpec("sgd", {"momentum": 0.0}), Consistency("asp"), 2)
     assert core.push(0, 1, torch.ones(4), lr=1.0)
