@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from stoker.backends.local import _main_hidden as main_hidden  # same need as the data workers'
 from stoker.train.ps.client import LocalClient
 from stoker.train.ps.local import ShardArgs, shard_main
 
@@ -24,6 +25,9 @@ def context() -> Any:
     ctx = mp.get_context("forkserver")
     ctx.set_forkserver_preload(["torch", "stoker.train.ps.local", "stoker.train.ps.worker"])
     return ctx
+
+
+__all__ = ["LocalShards", "context", "main_hidden"]
 
 
 class LocalShards:
@@ -63,7 +67,8 @@ class LocalShards:
     def _spawn(self, s: int, restore: bool) -> None:
         proc = self.ctx.Process(target=shard_main, args=(self._args(s, restore),), name=f"stoker-ps-shard-{s}")
         proc.daemon = True
-        proc.start()
+        with main_hidden():
+            proc.start()
         self.procs[s] = proc
 
     def start(self) -> None:

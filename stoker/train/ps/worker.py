@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import cloudpickle
 import torch
 import torch.nn.functional as F
 
@@ -162,10 +163,11 @@ def _load(params: list[torch.nn.Parameter], flat: torch.Tensor) -> None:
             offset += n
 
 
-def worker_main(rank: int, num_workers: int, client: Any, spec: TrainSpec, results: Any) -> None:
+def worker_main(rank: int, num_workers: int, client: Any, spec_bytes: bytes, results: Any) -> None:
     """Entry point of a worker process; sends ``("ok", stats)`` or ``("error", traceback)``."""
     torch.set_num_threads(1)  # workers and shards share the machine's cores
     try:
+        spec = cloudpickle.loads(spec_bytes)
         results.put((rank, "ok", train_loop(rank, num_workers, client, spec)))
     except BaseException:
         results.put((rank, "error", traceback.format_exc()))
@@ -187,18 +189,23 @@ def run_workers(ps: ParameterServer, spec: TrainSpec, timeout_s: float = 3600.0)
         from stoker.train.ps.ray_backend import run_ray_workers
 
         return run_ray_workers(ps, spec)
-    from stoker.train.ps.local_shards import context
+    from stoker.train.ps.local_shards import context, main_hidden
+
+    # cloudpickle: a model_fn or feed defined in the user's script travels by value, so workers
+    # need not re-import that script (which main_hidden keeps them from doing).
+    spec_bytes = cloudpickle.dumps(spec)
 
     ctx = context()
     results = ctx.Queue()
     n = ps.num_workers
     procs = [
-        ctx.Process(target=worker_main, args=(r, n, ps.client(r), spec, results), name=f"stoker-ps-worker-{r}")
+        ctx.Process(target=worker_main, args=(r, n, ps.client(r), spec_bytes, results), name=f"stoker-ps-worker-{r}")
         for r in range(n)
     ]
-    for p in procs:
-        p.daemon = True
-        p.start()
+    with main_hidden():
+        for p in procs:
+            p.daemon = True
+            p.start()
     stats: dict[int, dict[str, Any]] = {}
     deadline = time.monotonic() + timeout_s
     try:

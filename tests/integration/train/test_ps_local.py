@@ -162,3 +162,31 @@ def test_a_push_acknowledged_just_before_a_restart_is_pushed_again(tmp_path) -> 
             return _two_rounds(ps, restart)
 
     torch.testing.assert_close(run(True, tmp_path / "a"), run(False, tmp_path / "b"))
+
+
+SCRIPT = """
+import torch
+from stoker.train import ParameterServer
+from stoker.train.ps.feed import TensorFeed
+from stoker.train.ps.worker import TrainSpec
+
+def make():  # defined in the unguarded script: travels to workers by value
+    torch.manual_seed(0)
+    return torch.nn.Linear(4, 3)
+
+x, y = torch.randn(64, 4), torch.randint(0, 3, (64,))
+with ParameterServer(make(), num_shards=2, num_workers=2) as ps:
+    stats = ps.train(TrainSpec(model_fn=make, feed=TensorFeed(x, y, 8)))
+print("STEPS", [s["steps"] for s in stats])
+"""
+
+
+def test_an_unguarded_script_trains_once(tmp_path) -> None:
+    import subprocess
+    import sys
+
+    path = tmp_path / "train.py"
+    path.write_text(SCRIPT)
+    out = subprocess.run([sys.executable, str(path)], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.count("STEPS") == 1 and "STEPS [4, 4]" in out.stdout
