@@ -182,6 +182,8 @@ class Loader:
         self._last_change = time.monotonic()
         self._last_direction = 0
         self._calm = 0
+        self._up_demand: float | None = None
+        self._up_at = -math.inf
         self._next_tick = time.monotonic() + interval
         self._closed = False
 
@@ -255,10 +257,14 @@ class Loader:
             since_change_s=now - self._last_change,
             last_direction=self._last_direction,
             calm_windows=self._calm,
+            up_demand=self._up_demand,
+            since_up_s=now - self._up_at,
         )
         decision = self._policy(signal)
         self._calm = self._calm + 1 if decision.wants_down and decision.target == self._target else 0
         self._stats.last_decision = decision.reason
+        if decision.target > self._target and decision.demand is not None:
+            self._up_demand, self._up_at = decision.demand, now
         self._set_target(decision.target)
 
     # -- receiving -----------------------------------------------------------------------------
@@ -484,4 +490,3 @@ class Loader:
 
 
 _END = object()
-_ = math  # keep import for type checkers using math in subclasses

@@ -77,3 +77,14 @@ def test_policies_are_found_by_name() -> None:
 def test_a_trainer_that_only_waits_asks_for_the_maximum() -> None:
     s = _signal(1, demand=100.0, per_worker=30.0, step_s=0.0, wait_s=0.5)
     assert throughput_policy(s).target == 8
+
+
+def test_does_not_drop_back_below_a_count_that_starving_forced_at_the_same_demand() -> None:
+    # Scaled up to 2 at demand 100 items/s 10 s ago; the model now thinks 1 would do.
+    s = _signal(2, demand=100.0, per_worker=150.0, calm_windows=10, up_demand=100.0, since_up_s=10.0)
+    assert throughput_policy(s).target == 2
+    # ...but once demand has clearly fallen, or long after, it may.
+    s = _signal(2, demand=50.0, per_worker=150.0, calm_windows=10, up_demand=100.0, since_up_s=10.0)
+    assert throughput_policy(s).target == 1
+    s = _signal(2, demand=100.0, per_worker=150.0, calm_windows=10, up_demand=100.0, since_up_s=120.0)
+    assert throughput_policy(s).target == 1
