@@ -12,6 +12,10 @@ from typing import Any
 _EXPORTS: dict[str, str] = {
     "ParameterServer": "stoker.train.ps.server",
     "Consistency": "stoker.train.ps.consistency",
+    "OptimSpec": "stoker.train.ps.optim",
+    "TrainSpec": "stoker.train.ps.worker",
+    "LRPlan": "stoker.train.ps.worker",
+    "TensorFeed": "stoker.train.ps.feed",
     "SwapToHost": "stoker.train.swap",
     "find_max_batch": "stoker.train.batch_search",
     "BatchFit": "stoker.train.batch_search",
