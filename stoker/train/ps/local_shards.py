@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from stoker.backends.local import _main_hidden as main_hidden  # same need as the data workers'
+from stoker.backends.local import main_hidden  # same need as the data workers
 from stoker.train.ps.client import LocalClient
 from stoker.train.ps.local import ShardArgs, shard_main
 
