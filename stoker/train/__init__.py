@@ -1,5 +1,4 @@
-"""Training: a sharded parameter server, activation swapping, batch-size search, LR scaling,
-and heterogeneous device profiling and batch split.
+"""Training: a sharded parameter server, activation swapping, batch-size search, LR scaling.
 
 Names are resolved lazily (PEP 562) so ``import stoker.train`` imports neither torch nor Ray
 and starts nothing.
@@ -11,6 +10,18 @@ import importlib
 from typing import Any
 
 _EXPORTS: dict[str, str] = {
+    "ParameterServer": "stoker.train.ps.server",
+    "Consistency": "stoker.train.ps.consistency",
+    "OptimSpec": "stoker.train.ps.optim",
+    "TrainSpec": "stoker.train.ps.worker",
+    "LRPlan": "stoker.train.ps.worker",
+    "TensorFeed": "stoker.train.ps.feed",
+    "SwapToHost": "stoker.train.swap",
+    "find_max_batch": "stoker.train.batch_search",
+    "BatchFit": "stoker.train.batch_search",
+    "LRInput": "stoker.train.lr",
+    "lr_rule": "stoker.train.lr",
+    "LR_RULES": "stoker.train.lr",
     "profile": "stoker.train.profiling",
 }
 
