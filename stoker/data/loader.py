@@ -173,6 +173,9 @@ class Loader:
                 **backend_options,
             )
             self._finalizer = weakref.finalize(self, self._pool.close)
+            capacity = self._pool.capacity() if max_workers is None else None
+            if capacity is not None:  # e.g. a Ray cluster's CPUs rather than this machine's cores
+                self.max_workers = max(self.min_workers, capacity)
             self._reconcile()
         self._stats = LoaderStats(self._target)
         self._epoch = -1  # last epoch started
@@ -270,7 +273,7 @@ class Loader:
             for w, split in d.assign([_INLINE]):
                 d.receive(w, split.key, self._inline.run(split))  # type: ignore[union-attr]
             return
-        for w, split in d.assign(self._live()):
+        for w, split in d.assign([w for w in self._live() if self._pool.ready(w)]):
             self._pool.submit(w, split)
         for ev in self._pool.poll(timeout):
             if isinstance(ev, Done):
