@@ -32,6 +32,7 @@ from stoker.data.splits import Split
 log = logging.getLogger("stoker")
 
 PENDING_LOG_S = 30.0  # how often to say that workers still wait for a node with free CPUs
+RESOURCE_LAG_S = 1.0  # Ray's free-CPU view lags a new actor by about this long (resource sync)
 
 
 def connect(address: str | None, init_options: dict[str, Any] | None = None) -> None:
@@ -107,17 +108,22 @@ class RayPool(WorkerPool):
         self._intended: dict[int, Placement] = {}
         self._born: dict[int, float] = {}
         self._draining: set[int] = set()
+        self._backlog: list[Event] = []  # events found outside poll(), handed out by the next poll()
         self._next_pending_log = time.monotonic() + PENDING_LOG_S
 
     # -- placement -----------------------------------------------------------------------------
 
     def _nodes(self) -> tuple[NodeRecord, ...]:
         free = _available_per_node()
+        now = time.monotonic()
         count: dict[str, int] = {}
+        starting: dict[str, int] = {}
         for wid in self._actors:
             node = self._where.get(wid, {}).get("node_id") or self._intended[wid].node_id
             if node:
                 count[node] = count.get(node, 0) + 1
+                if wid not in self._where and now - self._born[wid] < RESOURCE_LAG_S:
+                    starting[node] = starting.get(node, 0) + 1
         out = []
         for n in ray.nodes():
             labels = n.get("Labels") or {}
@@ -127,7 +133,8 @@ class RayPool(WorkerPool):
             out.append(
                 NodeRecord(
                     node_id=nid,
-                    cpus_free=float(free.get(nid, {}).get("CPU", 0.0)),
+                    # Ray's free count lags actors requested within the last second: count them as taken.
+                    cpus_free=float(free.get(nid, {}).get("CPU", 0.0)) - self._num_cpus * starting.get(nid, 0),
                     cpus_total=float(n.get("Resources", {}).get("CPU", 0.0)),
                     labels=dict(labels),
                     workers=count.get(nid, 0),
@@ -238,8 +245,32 @@ class RayPool(WorkerPool):
             out.items = from_wire(out.items)
         events.append(Done(wid, split.key, out))
 
+    def wait_ready(self, count: int, timeout: float) -> int:
+        """Blocks until ``count`` workers run on nodes, or ``timeout`` seconds pass.
+
+        For warming up before training starts (actors take seconds to start and import torch);
+        results that arrive meanwhile stay queued for :meth:`poll`.
+
+        Returns:
+            The number of workers running.
+        """
+        end = time.monotonic() + timeout
+        while len(self._where) < count and self._hellos and (left := end - time.monotonic()) > 0:
+            ready, _ = ray.wait(list(self._hellos), num_returns=1, timeout=left)
+            lost: dict[int, str] = {}
+            for ref in ready:
+                self._greet(ref, self._backlog, lost)
+            self._report_lost(lost, self._backlog)
+        return len(self._where)
+
+    def _report_lost(self, lost: dict[int, str], events: list[Event]) -> None:
+        for wid, reason in lost.items():
+            if wid in self._actors:
+                self._remove(wid)
+                events.append(Lost(wid, f"(Ray actor) was lost: {reason}"))
+
     def poll(self, timeout: float) -> list[Event]:
-        events: list[Event] = []
+        events, self._backlog = self._backlog, []
         self._exit_drained(events)
         refs = [*self._hellos, *self._calls]
         if not refs:
@@ -256,10 +287,7 @@ class RayPool(WorkerPool):
         for ref in ready:
             if ref in self._calls and self._calls[ref][0] not in lost:
                 self._collect(ref, events, lost)
-        for wid, reason in lost.items():
-            if wid in self._actors:
-                self._remove(wid)
-                events.append(Lost(wid, f"(Ray actor) was lost: {reason}"))
+        self._report_lost(lost, events)
         self._exit_drained(events)
         self._log_pending()
         return events
@@ -276,7 +304,7 @@ class RayPool(WorkerPool):
         waiting = [w for w in self._actors if w not in self._where and now - self._born[w] > PENDING_LOG_S]
         if waiting:
             self._next_pending_log = now + PENDING_LOG_S
-            free = sum(n.cpus_free for n in self._nodes())
+            free = sum(max(0.0, n.cpus_free) for n in self._nodes())
             log.warning(
                 "stoker: %d Ray data workers wait for a node with %g free CPUs (eligible nodes have %g free "
                 "in all); the trainer waits until the cluster has room. Free CPUs, add nodes, or lower num_cpus.",
