@@ -26,6 +26,9 @@ _EXPORTS = {
     "StokerError": "stoker.data.errors",
     "WorkerLostError": "stoker.data.errors",
     "PipelineSerializationError": "stoker.data.errors",
+    "partition": "stoker.graph.partition",
+    "Plan": "stoker.graph.plan",
+    "stateful": "stoker.graph.marks",
 }
 
 __all__ = ["__version__", *_EXPORTS]
@@ -36,6 +39,9 @@ if TYPE_CHECKING:
     from stoker.data.loader import Loader
     from stoker.data.pipeline import Pipeline, from_dataset, from_files, from_items
     from stoker.data.rng import sample_generator, sample_key, sample_rng
+    from stoker.graph.marks import stateful
+    from stoker.graph.partition import partition
+    from stoker.graph.plan import Plan
 
 
 def __getattr__(name: str) -> Any:

@@ -14,6 +14,7 @@ import multiprocessing as mp
 import os
 import signal
 import sys
+import time
 import types
 import uuid
 from collections.abc import Iterator
@@ -88,7 +89,8 @@ class LocalPool(WorkerPool):
         self._conns: dict[int, Connection] = {}
         self._draining: set[int] = set()
         self._said_exit: set[int] = set()
-        self._cpu_sample = psutil.cpu_times()
+        self._cpu_seen: dict[int, float] = {}  # pid -> CPU seconds at the last cpu_free() call
+        self._cpu_at = time.monotonic()
 
     def _prefix(self, wid: int) -> str:
         return os.path.join(shm_dir(), f"stoker-{self._uid}-w{wid}")
@@ -177,13 +179,27 @@ class LocalPool(WorkerPool):
         return {wid: p.pid for wid, p in self._procs.items() if p.pid is not None}
 
     def cpu_free(self) -> float:
-        """CPUs idle since the last call, machine-wide (other processes count as busy)."""
-        now = psutil.cpu_times()
-        busy = sum(getattr(now, f) - getattr(self._cpu_sample, f) for f in ("user", "system", "nice", "irq", "softirq"))
-        total = sum(now) - sum(self._cpu_sample)
-        self._cpu_sample = now
+        """CPUs this job leaves idle since the last call: cores minus what the trainer and its
+        workers used.
+
+        Other processes on the machine are not counted: sharing a node between jobs is the
+        cluster scheduler's business (it caps each job with ``Loader.set_budget``), and counting
+        them would make one job's scaling depend on its neighbours' noise.
+        """
+        now = time.monotonic()
+        used = 0.0
+        seen: dict[int, float] = {}
+        for pid in [os.getpid(), *self.pids().values()]:
+            try:
+                t = psutil.Process(pid).cpu_times()
+            except psutil.Error:
+                continue
+            seen[pid] = t.user + t.system
+            used += seen[pid] - self._cpu_seen.get(pid, seen[pid])
+        elapsed = now - self._cpu_at
+        self._cpu_seen, self._cpu_at = seen, now
         cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-        return cores * (1.0 - busy / total) if total > 0 else float(cores)
+        return max(0.0, cores - used / elapsed) if elapsed > 0 else float(cores)
 
     def describe(self) -> dict[str, Any]:
         return {"backend": "local", "pids": self.pids()}

@@ -185,6 +185,8 @@ class Loader:
         self._last_change = time.monotonic()
         self._last_direction = 0
         self._calm = 0
+        self._up_demand: float | None = None
+        self._up_at = -math.inf
         self._next_tick = time.monotonic() + interval
         self._closed = False
 
@@ -258,35 +260,36 @@ class Loader:
             since_change_s=now - self._last_change,
             last_direction=self._last_direction,
             calm_windows=self._calm,
+            up_demand=self._up_demand,
+            since_up_s=now - self._up_at,
         )
         decision = self._policy(signal)
         self._calm = self._calm + 1 if decision.wants_down and decision.target == self._target else 0
         self._stats.last_decision = decision.reason
+        if decision.target > self._target and decision.demand is not None:
+            self._up_demand, self._up_at = decision.demand, now
         self._set_target(decision.target)
 
     # -- receiving -----------------------------------------------------------------------------
+
+    def _book(self, worker: Any, key: tuple[int, int], result: Any) -> None:
+        """Records a finished split in the ledger; duplicates are dropped there."""
+        d = self._dispatcher
+        if d.receive(worker, key, result) and isinstance(result, SplitResult):
+            self._stats.on_result(result)
 
     def _pump(self, timeout: float) -> None:
         """Issues splits, waits up to ``timeout`` for results, books them in the ledger."""
         d = self._dispatcher
         if self._pool is None:
             for w, split in d.assign([_INLINE]):
-                d.receive(w, split.key, self._inline.run(split))  # type: ignore[union-attr]
+                self._book(w, split.key, self._inline.run(split))  # type: ignore[union-attr]
             return
         for w, split in d.assign([w for w in self._live() if self._pool.ready(w)]):
             self._pool.submit(w, split)
         for ev in self._pool.poll(timeout):
             if isinstance(ev, Done):
-                if (
-                    isinstance(ev.result, SplitResult)
-                    and ev.key[0] == d.epoch
-                    and d.receive(ev.worker, ev.key, ev.result)
-                ):
-                    self._stats.on_result(ev.result)
-                elif isinstance(ev.result, SplitFailure):
-                    d.receive(ev.worker, ev.key, ev.result)
-                else:
-                    d.duplicates += 1
+                self._book(ev.worker, ev.key, ev.result)
             elif isinstance(ev, Lost):
                 back = d.lost(ev.worker)
                 self._stats.lost_workers += 1
@@ -490,4 +493,3 @@ class Loader:
 
 
 _END = object()
-_ = math  # keep import for type checkers using math in subclasses

@@ -14,7 +14,7 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from stoker.data.executor import Executor, SplitResult
-from stoker.data.transport import pack
+from stoker.data.transport import Arena, pack
 
 
 def worker_main(conn: Connection, pipeline_bytes: bytes, seed: int, on_error: str, shm_prefix: str) -> None:
@@ -36,7 +36,8 @@ def worker_main(conn: Connection, pipeline_bytes: bytes, seed: int, on_error: st
         import cloudpickle
 
         pipeline = cloudpickle.loads(pipeline_bytes)
-        executor = Executor(pipeline, seed, on_error)
+        arena = Arena(f"{shm_prefix}-arena")
+        executor = Executor(pipeline, seed, on_error, arena=arena)
     except BaseException:
         conn.send(("fatal", f"the worker could not load the pipeline:\n{traceback.format_exc()}"))
         return
@@ -52,7 +53,8 @@ def worker_main(conn: Connection, pipeline_bytes: bytes, seed: int, on_error: st
         out: Any = executor.run(split)
         if isinstance(out, SplitResult):
             seq += 1
-            out = replace(out, items=pack(out.items, f"{shm_prefix}-{seq}"))
+            out = replace(out, items=pack(out.items, f"{shm_prefix}-{seq}", arena))
+        arena.release_all()  # arena tensors of a failed or filtered batch
         conn.send(("done", out))
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 
@@ -24,6 +25,8 @@ class ScalingSignal:
         since_change_s: Seconds since the worker count last changed.
         last_direction: +1 if the last change was up, -1 if down, 0 if none yet.
         calm_windows: Consecutive previous windows in which the policy wanted to scale down.
+        up_demand: Demand (items/s) when starving last forced a scale-up (None: never).
+        since_up_s: Seconds since that scale-up.
     """
 
     workers: int
@@ -40,6 +43,8 @@ class ScalingSignal:
     since_change_s: float
     last_direction: int
     calm_windows: int
+    up_demand: float | None = None
+    since_up_s: float = math.inf
 
     @property
     def wait_fraction(self) -> float:
@@ -56,8 +61,10 @@ class ScalingDecision:
         target: Worker count to run.
         reason: One line for logs and ``stats()``.
         wants_down: The policy would scale down if patience allowed (feeds ``calm_windows``).
+        demand: The demand (items/s) that justified a scale-up, for the caller to remember.
     """
 
     target: int
     reason: str
     wants_down: bool = False
+    demand: float | None = None
