@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import random
 import secrets
 import subprocess
 import sys
@@ -25,7 +26,11 @@ import torch
 ray = pytest.importorskip("ray")
 
 import stoker  # noqa: E402
+import tests.common.pipelines  # noqa: E402
 from stoker.data.errors import SampleError, StokerError, WorkerLostError  # noqa: E402
+from tests.common.chaos import run_epochs  # noqa: E402
+from tests.common.pipelines import indices_of, numbers, slow_tag  # noqa: E402
+from tests.common.soak import soak_trials  # noqa: E402
 from tests.common.state import run_test_save_load_state  # noqa: E402
 
 pytestmark = [pytest.mark.ray, pytest.mark.timeout(240)]
@@ -33,6 +38,7 @@ pytestmark = [pytest.mark.ray, pytest.mark.timeout(240)]
 # Ray workers cannot import this test module; send its functions by value, as cloudpickle does
 # for a user's __main__ script.
 cloudpickle.register_pickle_by_value(sys.modules[__name__])
+cloudpickle.register_pickle_by_value(tests.common.pipelines)
 
 NODE = {"num_cpus": 2, "include_dashboard": False}
 
@@ -322,3 +328,40 @@ def test_resuming_from_state_dict_continues_the_stream(cluster):
         checkpoints=(3,),
         close=lambda r: r.loader.close(),
     )
+
+
+def kill_random_actor(loader: stoker.Loader, rng: random.Random) -> int | None:
+    """``ray.kill``s one running worker actor; returns its worker id (None when none runs)."""
+    running = sorted(node_of(loader))
+    if not running:
+        return None
+    wid = rng.choice(running)
+    ray.kill(loader.pool.actor(wid), no_restart=True)
+    return wid
+
+
+@pytest.fixture(scope="module")
+def reference() -> list[list[torch.Tensor]]:
+    with stoker.Loader(numbers(240, 8, fn=slow_tag), workers=1, seed=0) as loader:
+        return run_epochs(loader, 2)
+
+
+@pytest.mark.soak
+@pytest.mark.parametrize("trial", range(soak_trials(3)))
+def test_random_kills_and_rescaling_keep_every_epoch_exact_and_identical(cluster, reference, trial):
+    rng = random.Random(trial)
+    kills = []
+
+    def act(loader: stoker.Loader, step: int) -> None:
+        if step == 10 or rng.random() < 0.03:
+            kills.append(kill_random_actor(loader, rng))
+        if rng.random() < 0.05:
+            loader.scale(rng.choice((1, 2, 3)))  # scaling down drains actors: nothing may be lost
+
+    with stoker.Loader(numbers(240, 8, fn=slow_tag), workers=3, backend="ray", seed=0) as loader:
+        got = run_epochs(loader, 2, act)
+        lost = loader.stats()["workers_lost"]
+    assert kills[0] is not None and lost >= 1, (kills, lost)
+    for epoch in got:
+        assert sorted(indices_of(epoch)) == list(range(240))
+    assert all(torch.equal(g, w) for e, f in zip(got, reference, strict=True) for g, w in zip(e, f, strict=True))
