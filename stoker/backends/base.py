@@ -83,6 +83,10 @@ class WorkerPool(ABC):
         """Workers the backend could run in all, the autoscaler's default ceiling (None: this machine's cores)."""
         return None
 
+    def stall_reason(self) -> str | None:
+        """Why workers cannot make progress, when the backend knows (e.g. no node has room)."""
+        return None
+
     def cpu_free(self) -> float | None:
         """CPUs free for another worker, where the backend can tell (None: unknown)."""
         return None

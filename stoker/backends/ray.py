@@ -297,21 +297,30 @@ class RayPool(WorkerPool):
             self._remove(wid)
             events.append(Exited(wid))
 
+    def _waiting(self, older_than: float) -> str | None:
+        """A sentence about workers not placed after ``older_than`` seconds (None when there are none)."""
+        now = time.monotonic()
+        waiting = [w for w in self._actors if w not in self._where and now - self._born[w] > older_than]
+        if not waiting:
+            return None
+        nodes = self._nodes()
+        free = sum(max(0.0, n.cpus_free) for n in nodes)
+        return (
+            f"{len(waiting)} Ray data workers wait for a node with {self._num_cpus:g} free CPUs "
+            f"({len(nodes)} eligible nodes have {free:g} free in all). Free CPUs, add nodes, or lower num_cpus."
+        )
+
     def _log_pending(self) -> None:
         now = time.monotonic()
         if now < self._next_pending_log:
             return
-        waiting = [w for w in self._actors if w not in self._where and now - self._born[w] > PENDING_LOG_S]
-        if waiting:
+        line = self._waiting(PENDING_LOG_S)
+        if line:
             self._next_pending_log = now + PENDING_LOG_S
-            free = sum(max(0.0, n.cpus_free) for n in self._nodes())
-            log.warning(
-                "stoker: %d Ray data workers wait for a node with %g free CPUs (eligible nodes have %g free "
-                "in all); the trainer waits until the cluster has room. Free CPUs, add nodes, or lower num_cpus.",
-                len(waiting),
-                self._num_cpus,
-                free,
-            )
+            log.warning("stoker: %s The trainer waits until the cluster has room.", line)
+
+    def stall_reason(self) -> str | None:
+        return self._waiting(0.0)
 
     def cpu_free(self) -> float:
         """CPUs Ray has free on eligible nodes, less the trainer's reserve on its node."""

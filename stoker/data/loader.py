@@ -318,9 +318,10 @@ class Loader:
             if marker != progress:
                 progress, started = marker, now
             if self.timeout is not None and now - started > self.timeout:
+                stalled = self._pool.stall_reason() if self._pool is not None else None
                 raise WorkerLostError(
                     f"no data for {self.timeout:.0f} s: {len(self._live())} workers alive, "
-                    f"{d.outstanding()} splits outstanding; a pipeline function may hang"
+                    f"{d.outstanding()} splits outstanding; {stalled or 'a pipeline function may hang'}"
                 )
             if now - last_log > WAIT_LOG_S:
                 last_log = now
