@@ -92,8 +92,8 @@ def tagged(i: int) -> dict:
     return {"x": torch.full((3, 16, 16), i % 251, dtype=torch.uint8), "i": i}
 
 
-def slow_tagged(i: int) -> dict:
-    time.sleep(0.015)  # an I/O-bound sample: the epoch outlasts kills and node loss, CPUs stay free
+def slower_tagged(i: int) -> dict:
+    time.sleep(0.04)  # slow enough that a node removed mid-epoch always holds splits the trainer needs
     return {"x": torch.full((3, 16, 16), i % 251, dtype=torch.uint8), "i": i}
 
 
@@ -177,8 +177,8 @@ def test_workers_spread_over_nodes_and_stay_off_the_busy_trainer_node(cluster):
 def test_killed_actors_and_a_removed_node_lose_and_repeat_no_sample(cluster):
     cluster.add_node(**NODE)  # one node is removed below: the next tests see the same shape
     cluster.wait_for_nodes()
-    n = 480
-    pipe = stoker.from_items(list(range(n))).shuffle(seed=3).map(slow_tagged).batch(8)
+    n = 320
+    pipe = stoker.from_items(list(range(n))).shuffle(seed=3).map(slower_tagged).batch(8)
     with stoker.Loader(pipe, workers=4, backend="ray", seed=5) as loader:
         it = iter(loader)
         where = placed(loader, 4)
@@ -208,10 +208,10 @@ def test_trainer_waits_when_all_workers_are_gone_then_times_out_or_recovers(clus
     only = cluster.add_node(labels=label, **NODE)
     cluster.wait_for_nodes()
     n = 160
-    pipe = stoker.from_items(list(range(n))).map(tagged).batch(8)
+    pipe = stoker.from_items(list(range(n))).map(slower_tagged).batch(8)
     with stoker.Loader(pipe, workers=2, backend="ray", label_selector=label) as loader:
         it = iter(loader)
-        got = ids(it, limit=4)
+        got = ids(it, limit=2)
         loader.timeout = 3.0
         cluster.remove_node(only, allow_graceful=False)
         # Every worker is gone and no other node matches: the trainer waits, then times out.
