@@ -17,6 +17,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "stoker.commands.demo",
     "stoker.commands.bench",
     "stoker.commands.plan",
+    "stoker.commands.train",
 )
 
 

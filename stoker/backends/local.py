@@ -39,7 +39,7 @@ def _context(name: str) -> Any:
 
 
 @contextlib.contextmanager
-def _main_hidden() -> Iterator[None]:
+def main_hidden() -> Iterator[None]:
     """Starts processes without making them re-run the user's ``__main__`` script.
 
     multiprocessing's spawn/forkserver children re-import the parent's main module, which runs
@@ -105,7 +105,7 @@ class LocalPool(WorkerPool):
             name=f"stoker-worker-{wid}",
             daemon=True,
         )
-        with _main_hidden():
+        with main_hidden():
             proc.start()
         child.close()
         self._procs[wid] = proc

@@ -21,42 +21,10 @@ from torch import nn
 
 import stoker
 from stoker.bench._util import bench_dir, emit, interleaved
-from stoker.io import random_hflip, random_resized_crop, read_image, to_uint8_tensor
-from stoker.sample_data import NUM_CLASSES, label_of, make_jpeg_folder
+from stoker.demo import SmallCNN, decode_crop
+from stoker.sample_data import make_jpeg_folder
 
 CUTS = ("nothing", "fewest_bytes", "all_stateless")
-
-
-def decode(path: str) -> tuple[torch.Tensor, int]:
-    """JPEG -> random-resized-crop 64 -> flip -> uint8 CHW, with its label."""
-    img = random_hflip(random_resized_crop(read_image(path), 64, scale=(0.25, 1.0)))
-    return to_uint8_tensor(img), label_of(path)
-
-
-class CropCNN(nn.Module):
-    """A small CNN whose forward starts with a stateless prefix: centre crop, cast, scale, normalise."""
-
-    mean: torch.Tensor
-    std: torch.Tensor
-
-    def __init__(self, classes: int = NUM_CLASSES) -> None:
-        super().__init__()
-        self.register_buffer("mean", torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1))
-        self.register_buffer("std", torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1))
-        self.features = nn.Sequential(
-            nn.Conv2d(3, 16, 3, stride=2, padding=1),
-            nn.BatchNorm2d(16),
-            nn.ReLU(),
-            nn.Conv2d(16, 32, 3, stride=2, padding=1),
-            nn.ReLU(),
-            nn.AdaptiveAvgPool2d(1),
-        )
-        self.head = nn.Linear(32, classes)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x[:, :, 4:60, 4:60]
-        x = (x.float() / 255.0 - self.mean) / self.std
-        return self.head(torch.flatten(self.features(x), 1))
 
 
 def _train(plan: stoker.Plan, opt: torch.optim.Optimizer, workers: int, steps: int, bs: int) -> float:
@@ -95,11 +63,11 @@ def main(argv: list[str] | None = None) -> int:
     repeats = args.repeats or (1 if args.quick else 3)
     torch.manual_seed(0)
     paths = make_jpeg_folder(bench_dir("partition"), images, seed=0)
-    pipe = stoker.from_files(paths).shuffle(seed=0).map(decode).batch(args.batch_size, drop_last=True)
+    pipe = stoker.from_files(paths).shuffle(seed=0).map(decode_crop).batch(args.batch_size, drop_last=True)
     plans: dict[str, stoker.Plan] = {}
     opts: dict[str, torch.optim.Optimizer] = {}
     for cut in CUTS:
-        model = CropCNN()
+        model = SmallCNN()
         plans[cut] = stoker.partition(pipe, model, nn.functional.cross_entropy, objective=cut, workers=args.workers)
         opts[cut] = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
     print(plans["fewest_bytes"].explain())

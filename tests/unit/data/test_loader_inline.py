@@ -5,7 +5,7 @@ import torch
 
 import stoker
 from tests.common.pipelines import fail_on_13, indices_of, numbers
-from tests.common.state import run_test_save_load_state
+from tests.common.state import LoaderStream, run_test_save_load_state
 
 
 def _epochs(loader, n):
@@ -21,28 +21,12 @@ def test_each_epoch_covers_every_sample_once_and_reshuffles() -> None:
 
 
 def test_state_round_trips_at_start_middle_and_epoch_edge() -> None:
-    class Stream:
-        def __init__(self) -> None:
-            self.loader = stoker.Loader(numbers(30, batch=4), workers=0, seed=3)
-            self.it = None
-
-        def state_dict(self):
-            return self.loader.state_dict()
-
-        def load_state_dict(self, state):
-            self.loader.load_state_dict(state)
-
-        def next(self):
-            while True:
-                if self.it is None:
-                    self.it = iter(self.loader)
-                try:
-                    return next(self.it)
-                except StopIteration:
-                    self.it = None
-
-    # 8 batches per epoch: checkpoints at the start, mid-epoch, the epoch edge and mid next epoch.
-    run_test_save_load_state(Stream, lambda s: s.next(), steps=20, checkpoints=[0, 3, 8, 11, 19])
+    run_test_save_load_state(
+        lambda: LoaderStream(stoker.Loader(numbers(30, batch=4), workers=0, seed=3)),
+        LoaderStream.next,
+        steps=20,
+        checkpoints=[0, 3, 8, 11, 19],
+    )
 
 
 def test_unbatched_state_resumes_inside_a_split() -> None:

@@ -80,31 +80,16 @@ class Noisy(torch.nn.Module):
 
 
 def test_loader_over_a_plan_resumes_exactly_including_moved_randomness() -> None:
-    from tests.common.state import run_test_save_load_state
+    from tests.common.state import LoaderStream, run_test_save_load_state
 
     items = [(torch.full((3, 4, 4), i, dtype=torch.uint8), i % 2) for i in range(24)]
     pipe = stoker.from_items(items).shuffle().batch(4)
     plan = stoker.partition(pipe, Noisy(), torch.nn.functional.cross_entropy, objective="all_stateless")
     assert "rand" in plan.chosen.moved
 
-    class Stream:
-        def __init__(self) -> None:
-            self.loader = stoker.Loader(plan, workers=0, seed=5)
-            self.it = None
-
-        def state_dict(self):
-            return self.loader.state_dict()
-
-        def load_state_dict(self, state):
-            self.loader.load_state_dict(state)
-
-        def next(self):
-            while True:
-                if self.it is None:
-                    self.it = iter(self.loader)
-                try:
-                    return next(self.it)
-                except StopIteration:
-                    self.it = None
-
-    run_test_save_load_state(Stream, lambda s: s.next(), steps=14, checkpoints=[0, 4, 6, 13])
+    run_test_save_load_state(
+        lambda: LoaderStream(stoker.Loader(plan, workers=0, seed=5)),
+        LoaderStream.next,
+        steps=14,
+        checkpoints=[0, 4, 6, 13],
+    )
