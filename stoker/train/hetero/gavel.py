@@ -41,7 +41,7 @@ GPU_MEMORY_BYTES: dict[str, int] = {"k80": 12 * _GIB, "p100": 16 * _GIB, "v100":
 def default_data_dir() -> Path:
     """``$STOKER_DATA_DIR``, else ``<repo>/../shared/data``."""
     env = os.environ.get("STOKER_DATA_DIR")
-    return Path(env) if env else Path(__file__).resolve().parents[4] / ".." / "shared" / "data"
+    return Path(env) if env else Path(__file__).resolve().parents[3].parent / "shared" / "data"
 
 
 def load_throughputs(path: str | os.PathLike[str] | None = None) -> dict[str, dict[tuple[str, int], float]]:
