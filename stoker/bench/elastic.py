@@ -46,6 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--steps", type=int, nargs=3, default=None, help="steps in the slow, fast, slow phases")
     p.add_argument("--images", type=int, default=512)
+    p.add_argument("--verbose", action="store_true", help="print the autoscaler's decisions")
     args = p.parse_args(argv)
     import stoker
 
@@ -81,7 +82,11 @@ def main(argv: list[str] | None = None) -> int:
                 flush=True,
             )
         wall = time.perf_counter() - t0
-        timeline = loader.stats()["workers_timeline"]
+        final = loader.stats()
+        timeline = final["workers_timeline"]
+        if args.verbose:
+            for entry in final["autoscaler_log"]:
+                print("   ", entry)
     # Timeline times are from the Loader's start; shift them to the benchmark clock.
     offset = timeline[0][0]
     reconverge = 0.0

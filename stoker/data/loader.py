@@ -265,8 +265,10 @@ class Loader:
         )
         decision = self._policy(signal)
         self._calm = self._calm + 1 if decision.wants_down and decision.target == self._target else 0
-        self._stats.last_decision = decision.reason
-        if decision.target > self._target and decision.demand is not None:
+        self._stats.on_decision(decision.target, decision.reason)
+        if decision.target > self._target and decision.demand is not None and self._last_direction < 0:
+            # Starving right after a scale-down refutes that scale-down: remember the demand so
+            # the policy does not try the same count again soon (start-up ramps are not regrets).
             self._up_demand, self._up_at = decision.demand, now
         self._set_target(decision.target)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import time
 from collections import defaultdict
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 from stoker.data.executor import SkipRecord, SplitResult
 
 MAX_LISTED_SKIPS = 1000
+MAX_DECISIONS = 200  # recent autoscaler decisions kept for stats()
 
 
 class LoaderStats:
@@ -28,6 +30,7 @@ class LoaderStats:
         self.lost_workers = 0
         self.timeline: list[tuple[float, int]] = [(0.0, workers)]
         self.last_decision = ""
+        self.decisions: collections.deque[tuple[float, int, str]] = collections.deque(maxlen=MAX_DECISIONS)
         # Window accumulators for the autoscaler, reset by take_window().
         self.w_start = self.t0
         self.w_wait = 0.0
@@ -60,6 +63,10 @@ class LoaderStats:
     def on_workers(self, n: int) -> None:
         if self.timeline[-1][1] != n:
             self.timeline.append((round(time.monotonic() - self.t0, 3), n))
+
+    def on_decision(self, workers: int, reason: str) -> None:
+        self.last_decision = reason
+        self.decisions.append((round(time.monotonic() - self.t0, 3), workers, reason))
 
     def take_window(self) -> dict[str, float]:
         now = time.monotonic()
@@ -98,5 +105,6 @@ class LoaderStats:
             "filtered": self.filtered,
             "workers_lost": self.lost_workers,
             "autoscaler": self.last_decision,
+            "autoscaler_log": list(self.decisions),
             **extra,
         }

@@ -7,9 +7,9 @@ starves and a CPU is free; scale down one worker at a time, only after several c
 a cool-down, so it settles instead of oscillating.
 
 Per-worker speed depends on contention (a CPU-bound trainer slows its workers down), so the
-model can believe N-1 workers suffice when they do not. The policy therefore remembers the demand
-at which starving last forced it up (``up_demand``) and does not scale back down for
-``REGRET_S`` unless demand has since dropped well below that level.
+model can believe N-1 workers suffice when they do not. When starving forces a scale-up right
+after a scale-down, the caller passes the demand of that moment (``up_demand``), and the policy
+does not scale back down for ``REGRET_S`` unless demand has since dropped well below it.
 """
 
 from __future__ import annotations
