@@ -16,6 +16,7 @@ from collections.abc import Sequence
 COMMAND_MODULES: tuple[str, ...] = (
     "stoker.commands.demo",
     "stoker.commands.bench",
+    "stoker.commands.simulate",
 )
 
 
