@@ -95,5 +95,6 @@ def start_job(name: str, node: str, step_s: float, work_s: float, budget: int = 
     """Starts a :class:`SyntheticJob` as a Ray actor (``ray.init`` done); reports run beside training."""
     import ray
 
-    actor = ray.remote(num_cpus=0, max_concurrency=4)(SyntheticJob)
-    return actor.remote(name, node, step_s, work_s, budget)
+    # max_concurrency lets report()/set_budget() run while the training thread waits on data.
+    actor: Any = ray.remote(SyntheticJob)
+    return actor.options(num_cpus=0, max_concurrency=4).remote(name, node, step_s, work_s, budget)
