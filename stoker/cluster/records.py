@@ -86,11 +86,6 @@ class ClusterView:
 Allocation = dict[str, dict[str, float]]
 
 
-def local_cpus(alloc: Allocation, job: str, node: str) -> float:
-    """CPUs ``job`` holds on ``node`` (its own node: local; any other: remote)."""
-    return alloc.get(job, {}).get(node, 0.0)
-
-
 def node_usage(alloc: Allocation) -> dict[str, float]:
     """CPUs allocated on each node over all jobs."""
     used: dict[str, float] = {}

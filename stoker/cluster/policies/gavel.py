@@ -1,10 +1,12 @@
 """``gavel``: heterogeneity-aware placement after Gavel's normalised throughput (Narayanan et al., OSDI'20).
 
 Called by the simulator and the live controller whenever jobs wait. Each job goes, among the nodes it fits
-on (``gpu_spec`` honoured), to the GPU type where its speed *relative to the other waiting jobs* is highest:
-``advantage(job, t) = norm(job, t) / mean over queue of norm(j, t)`` with ``norm(job, t)`` the job's speed on
-``t`` over its mean speed across the types in the cluster. So a job that barely slows on an old GPU takes it
-and leaves the fast GPUs to the jobs that gain most from them. Ties go to the tightest fit.
+on (``gpu_spec`` honoured), to the GPU type with the highest
+``score(job, t) = speed(job, t) / best speed(job) * norm(job, t) / mean over queue of norm(j, t)``:
+the first factor is Gavel's normalised throughput (alone, a job takes its fastest type), the second its
+advantage on ``t`` relative to the other waiting jobs (``norm`` = speed on ``t`` over the job's mean speed
+across the cluster's types). So a job that barely slows on an old GPU takes it and leaves the fast GPUs
+to the jobs that gain most from them. Ties go to the tightest fit.
 """
 
 from __future__ import annotations
@@ -33,8 +35,14 @@ def place(queue: Sequence[Job], cap: Capacity, floor: Callable[[Job], np.ndarray
 
     def choose(job: Job, fits: np.ndarray, c: Capacity) -> int:
         adv = norms[job.name]
-        score = np.array([adv[str(c.gpu_types[i])] / mean_norm[str(c.gpu_types[i])] for i in fits])
-        top = fits[score >= score.max() - 1e-9]
+        best = max(job.speed(t) for t in types) or 1.0
+
+        def score(t: str) -> float:
+            return job.speed(t) / best * adv[t] / mean_norm[t]
+
+        score_of = {t: score(t) for t in types}
+        scores = np.array([score_of[str(c.gpu_types[i])] for i in fits])
+        top = fits[scores >= scores.max() - 1e-9]
         return _backfill.best_fit(job, top, c)
 
     return _backfill.place(queue, cap, floor, choose)

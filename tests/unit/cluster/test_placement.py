@@ -118,3 +118,9 @@ def test_gavel_gives_the_fast_gpu_to_the_job_that_gains_most_from_it() -> None:
 def test_unknown_placement_names_the_choices() -> None:
     with pytest.raises(ValueError, match="choose one of"):
         placement_policy("best")
+
+
+def test_gavel_puts_a_lone_job_on_its_fastest_type() -> None:
+    nodes = [Node("p", 8.0, 1000, 1, "P100"), Node("v", 8.0, 1000, 1, "V100")]
+    queue = [Job("lm", 1.0, 1.0, speeds={"V100": 1.0, "P100": 0.5})]
+    assert placement_policy("gavel")(queue, capacity(nodes), lambda j: np.full(2, j.cpus)) == [("lm", "v")]
