@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from stoker.cluster.curve import OnlineCurve
+from stoker.cluster.curve import Curve, OnlineCurve
 from stoker.cluster.policies import CpuParams, cpu_policy
 from stoker.cluster.records import ClusterView, Job, Node
 
@@ -61,7 +61,8 @@ class Controller:
         params: Policy knobs.
         grid: Workers per GPU at which curves are learned.
         saturated_wait: A trainer waiting on data less than this fraction of the time is fed: more
-            workers would not make it faster, so the learned curve is flattened above that point.
+            workers would not make it faster, so the learned curve is flat above its budget. Above it,
+            a report's data wait ``w`` puts the job's peak at ``throughput / (1 - w)``.
         requested: Job name -> workers it asked for (what ``static`` gives); default 1 per GPU.
     """
 
@@ -83,26 +84,36 @@ class Controller:
         self.saturated_wait = saturated_wait
         self.requested = dict(requested or {})
         self.learners: dict[str, OnlineCurve] = {}
+        self.warm: set[str] = set()
         self.rounds = 0
 
     def decide(self, reports: Sequence[JobReport]) -> dict[str, int]:
         """Learns from ``reports`` and returns each job's data-worker budget for the next round."""
         for r in reports:
             learner = self.learners.setdefault(r.name, OnlineCurve(self.grid))
-            if r.workers > 0 and r.gpus > 0:
-                x = r.workers / r.gpus
-                learner.observe(x, r.throughput)
-                if r.data_wait < self.saturated_wait:
-                    # Fed: every larger budget gives the same throughput.
-                    for g in self.grid:
-                        if g > x:
-                            learner.observe(g, r.throughput)
+            # A job that consumed nothing yet tells nothing about its curve, and its first window with
+            # progress still holds its start-up (workers launching): learn from the windows after that.
+            if r.workers <= 0 or r.gpus <= 0 or r.throughput <= 0:
+                continue
+            if r.name not in self.warm:
+                self.warm.add(r.name)
+                continue
+            x = r.workers / r.gpus
+            learner.observe(x, r.throughput)
+            # Data wait says how far the job is from accelerator-bound: without waiting it would run at
+            # about throughput / (1 - wait). Above its budget, throughput grows with workers up to that
+            # peak. Refreshing those points from every report keeps one bad window from sticking.
+            fed = r.data_wait < self.saturated_wait
+            peak = r.throughput if fed else r.throughput / max(1.0 - r.data_wait, 1e-3)
+            for g in self.grid:
+                if g > x:
+                    learner.observe(g, min(peak, r.throughput * g / x))
         jobs = tuple(
             Job(
                 name=r.name,
                 gpus=r.gpus,
                 cpus=float(self.requested.get(r.name, max(1, math.ceil(r.gpus)))),
-                curve=self.learners[r.name].curve(),
+                curve=self._curve(r.name),
             )
             for r in reports
         )
@@ -111,6 +122,13 @@ class Controller:
         self.rounds += 1
         # Whole workers only, rounded down so the CPUs handed out never exceed the policy's allocation.
         return {r.name: max(1, math.floor(sum(alloc.get(r.name, {}).values()) + 1e-9)) for r in reports}
+
+    def _curve(self, name: str) -> Curve:
+        # Until a job has been measured it stays at its floor (a flat curve asks for nothing more): it
+        # explores upward from there, as more CPUs are easy to hand out and a measurement at the floor
+        # is what tells whether it is data-bound at all.
+        learner = self.learners[name]
+        return learner.curve() if learner.measured else Curve.flat()
 
     def step(self, handles: Sequence[JobHandle]) -> dict[str, int]:
         """One round against local handles: report, decide, set budgets."""
@@ -121,10 +139,15 @@ class Controller:
         return budgets
 
     def state_dict(self) -> dict[str, Any]:
-        return {"rounds": self.rounds, "learners": {k: v.state_dict() for k, v in self.learners.items()}}
+        return {
+            "rounds": self.rounds,
+            "warm": sorted(self.warm),
+            "learners": {k: v.state_dict() for k, v in self.learners.items()},
+        }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.rounds = state["rounds"]
+        self.warm = set(state["warm"])
         self.learners = {}
         for name, s in state["learners"].items():
             self.learners[name] = OnlineCurve(s["grid"])

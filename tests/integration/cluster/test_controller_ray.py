@@ -1,5 +1,6 @@
 """The live controller on a real multi-node Ray cluster (``ray.cluster_utils.Cluster``) with three jobs of
-different CPU appetite: simulated accelerators (a step is a sleep), real CPU data work in Ray tasks."""
+different CPU appetite: simulated accelerators (a step is a sleep), data work in Ray tasks (real CPU work
+plus a storage wait; see stoker/cluster/synthetic.py for why)."""
 
 from __future__ import annotations
 
@@ -16,8 +17,9 @@ from stoker.cluster.records import Node  # noqa: E402
 from stoker.cluster.synthetic import start_job  # noqa: E402
 
 STEP_S = 0.1
-# (name, CPU seconds of data work per step): 1 worker feeds "light" and "medium"; "heavy" needs 2.
-JOBS = (("light", 0.005), ("medium", 0.05), ("heavy", 0.15))
+# (name, CPU seconds, I/O seconds of data work per batch): 1 worker feeds "light" and "medium"
+# (batch ready within a 0.1 s step); "heavy" needs 2 (0.2 s per batch).
+JOBS = (("light", 0.005, 0.0), ("medium", 0.02, 0.03), ("heavy", 0.02, 0.18))
 NODES = (
     Node("a", 1.0, 0, 1, "sim"),
     Node("b", 1.0, 0, 1, "sim"),
@@ -38,7 +40,7 @@ def cluster():
 
 
 def run(policy: str, rounds: int = 8, period_s: float = 1.5) -> tuple[list[dict[str, int]], float]:
-    handles = [start_job(name, node.name, STEP_S, work) for (name, work), node in zip(JOBS, NODES)]
+    handles = [start_job(name, node.name, STEP_S, cpu, io) for (name, cpu, io), node in zip(JOBS, NODES)]
     controller = Controller(NODES, policy, CpuParams(remote_cost=0.0), grid=(1, 2, 3, 4))
     actor = start_controller(controller, handles)
     history = ray.get(actor.run.remote(rounds, period_s))
