@@ -64,6 +64,14 @@ class SimResult:
     cpu_util: float
     samples: tuple[tuple[float, float, float, float], ...]
 
+    def busy_fraction(self, start_s: float, end_s: float, gpus: float) -> float:
+        """Useful GPU work within [start_s, end_s] over ``gpus`` times that span (from the samples)."""
+        if end_s <= start_s or gpus <= 0 or not self.samples:
+            return 0.0
+        s = np.asarray(self.samples)
+        t = np.clip(np.append(s[:, 0], max(end_s, s[-1, 0])), start_s, end_s)
+        return float(np.sum(s[:, 1] * np.diff(t)) / (gpus * (end_s - start_s)))
+
     def summary(self) -> dict[str, Any]:
         jct = np.asarray(self.jct_s)
         return {

@@ -71,3 +71,11 @@ def test_simulator_resumes_from_its_state() -> None:
         )
 
     run_test_save_load_state(lambda: make("elastic", n=15), advance, steps=30, checkpoints=[0, 7, 20, 29])
+
+
+def test_busy_fraction_integrates_the_samples() -> None:
+    from stoker.cluster.simulator import SimResult
+
+    r = SimResult("x", (1.0,), 10.0, 0.0, 0.0, ((0.0, 2.0, 2.0, 0.0), (5.0, 1.0, 1.0, 0.0)))
+    assert r.busy_fraction(0.0, 10.0, gpus=2.0) == (2.0 * 5 + 1.0 * 5) / 20
+    assert r.busy_fraction(4.0, 6.0, gpus=2.0) == (2.0 + 1.0) / 4
