@@ -29,7 +29,7 @@ test-integration: $(STAMP)
 	$(PY) -m pytest tests/integration
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check stoker tests benchmarks examples
+	$(VENV)/bin/ruff check --output-format concise stoker tests benchmarks examples
 	$(VENV)/bin/ruff format --check stoker tests benchmarks examples
 	$(VENV)/bin/mypy
 

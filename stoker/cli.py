@@ -16,6 +16,8 @@ from collections.abc import Sequence
 COMMAND_MODULES: tuple[str, ...] = (
     "stoker.commands.demo",
     "stoker.commands.bench",
+    "stoker.commands.plan",
+    "stoker.commands.train",
     "stoker.commands.simulate",
 )
 

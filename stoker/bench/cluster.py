@@ -45,9 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     policies = [x for x in args.policies.split(",") if x]
     unknown = [x for x in policies if x not in CPU_POLICIES]
     if unknown:
-        raise SystemExit(
-            f"stoker bench cluster: unknown policies {unknown}; choose from {sorted(CPU_POLICIES)}"
-        )
+        raise SystemExit(f"stoker bench cluster: unknown policies {unknown}; choose from {sorted(CPU_POLICIES)}")
     start = time.perf_counter()
     scenario, results = run_policies(args, policies)
     out = {r.policy: r.summary() for r in results}

@@ -101,9 +101,7 @@ def _gavel_speeds(raw: dict, models: tuple[str, ...]) -> dict[str, dict[str, flo
     for model in models:
         key = str((GAVEL_WORKLOAD[model], 1))
         ref = table[REFERENCE_FAMILY][key]
-        speeds[model] = {
-            gpu: round(table[family][key] / ref * scale, 4) for gpu, (family, scale) in GPU_FAMILY.items()
-        }
+        speeds[model] = {gpu: round(table[family][key] / ref * scale, 4) for gpu, (family, scale) in GPU_FAMILY.items()}
     return speeds
 
 

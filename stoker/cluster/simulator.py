@@ -95,9 +95,7 @@ class Simulator:
         config: Policies, seed and noise.
     """
 
-    def __init__(
-        self, nodes: Sequence[Node], jobs: Sequence[TraceJob], profiles: Profiles, config: SimConfig
-    ) -> None:
+    def __init__(self, nodes: Sequence[Node], jobs: Sequence[TraceJob], profiles: Profiles, config: SimConfig) -> None:
         if config.noise < 0:
             raise ValueError(f"noise={config.noise} should be >= 0")
         self.nodes = tuple(nodes)
@@ -172,18 +170,14 @@ class Simulator:
     # ---- one event ---------------------------------------------------------------------------------
     @property
     def done(self) -> bool:
-        return (
-            self.next_arrival >= len(self.jobs) and not self.running and not self.queue and not self.cpu_queue
-        )
+        return self.next_arrival >= len(self.jobs) and not self.running and not self.queue and not self.cpu_queue
 
     def step(self) -> float:
         """Advances to the next event and re-runs the policies there; returns the new time, seconds."""
         if self.done:
             return self.t
         t_arr = self.jobs[self.next_arrival].arrival_s if self.next_arrival < len(self.jobs) else math.inf
-        t_fin = min(
-            (self.t + r["work"] / r["rate"] for r in self.running.values() if r["rate"] > 0), default=math.inf
-        )
+        t_fin = min((self.t + r["work"] / r["rate"] for r in self.running.values() if r["rate"] > 0), default=math.inf)
         t_next = min(t_arr, t_fin)
         if math.isinf(t_next):
             stuck = self.queue[:3] + self.cpu_queue[:3]

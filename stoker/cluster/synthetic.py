@@ -41,9 +41,7 @@ class SyntheticJob:
         budget: Initial data-worker budget.
     """
 
-    def __init__(
-        self, name: str, node: str, step_s: float, work_s: float, io_s: float = 0.0, budget: int = 1
-    ) -> None:
+    def __init__(self, name: str, node: str, step_s: float, work_s: float, io_s: float = 0.0, budget: int = 1) -> None:
         import ray
 
         self.name, self.node, self.step_s, self.work_s, self.io_s = name, node, step_s, work_s, io_s
@@ -83,9 +81,7 @@ class SyntheticJob:
         with self._lock:
             now = time.monotonic()
             span = max(now - self._since, 1e-6)
-            out = JobReport(
-                self.name, self.node, 1.0, self._steps / span, min(1.0, self._wait / span), self.budget
-            )
+            out = JobReport(self.name, self.node, 1.0, self._steps / span, min(1.0, self._wait / span), self.budget)
             self._steps, self._wait, self._since = 0, 0.0, now
         return out
 

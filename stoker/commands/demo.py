@@ -6,9 +6,22 @@ import argparse
 
 
 def _run(args: argparse.Namespace) -> int:
-    raise SystemExit("stoker demo: not built yet")
+    from stoker.demo import render, run
+
+    workers = args.workers if args.workers == "auto" else int(args.workers)
+    report = run(
+        args.data, steps=args.steps, images=args.images, batch_size=args.batch_size, seed=args.seed, workers=workers
+    )
+    print(render(report))
+    return 0
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="train a small CNN on real JPEGs with autoscaled data workers")
+    p.add_argument("--data", default="stoker-demo", help="folder for the generated JPEGs (default: ./stoker-demo)")
+    p.add_argument("--steps", type=int, default=300)
+    p.add_argument("--images", type=int, default=512)
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--workers", default="auto", help="'auto' or a worker count")
+    p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=_run)

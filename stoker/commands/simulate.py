@@ -46,9 +46,7 @@ def run_policies(args: argparse.Namespace, policies: list[str]):
     with Progress(console=Console(stderr=True), transient=True) as bar:
         for policy in policies:
             task = bar.add_task(f"simulating {policy}", total=1.0)
-            config = SimConfig(
-                policy=policy, placement=args.placement, seed=args.seed, noise=args.noise, params=params
-            )
+            config = SimConfig(policy=policy, placement=args.placement, seed=args.seed, noise=args.noise, params=params)
             sim = Simulator(scenario.nodes, scenario.jobs, scenario.profiles, config)
             results.append(sim.run(progress=partial(_update, bar, task)))
     if args.plot:

@@ -70,3 +70,26 @@ def run_test_save_load_state(
         for i, (got, want) in enumerate(zip(rest, reference[k:], strict=True)):
             if not equal(got, want):
                 raise AssertionError(f"resumed at {k=}: output {k + i} differs: {got!r} != {want!r}")
+
+
+class LoaderStream:
+    """A Loader seen as one endless stream of items across epochs, for :func:`run_test_save_load_state`."""
+
+    def __init__(self, loader: Any) -> None:
+        self.loader = loader
+        self.it: Any = None
+
+    def state_dict(self) -> dict[str, Any]:
+        return self.loader.state_dict()
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.loader.load_state_dict(state)
+
+    def next(self) -> Any:
+        while True:
+            if self.it is None:
+                self.it = iter(self.loader)
+            try:
+                return next(self.it)
+            except StopIteration:
+                self.it = None

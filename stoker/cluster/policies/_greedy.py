@@ -71,10 +71,7 @@ def grow(
     """
     weight = 1.0 - remote_cost
     pool = _RemotePool(remote, free) if remote else None
-    eff = {
-        j.name: sum(c if n == own[j.name] else c * weight for n, c in alloc.get(j.name, {}).items())
-        for j in jobs
-    }
+    eff = {j.name: sum(c if n == own[j.name] else c * weight for n, c in alloc.get(j.name, {}).items()) for j in jobs}
 
     def candidate(job: Job) -> tuple[float, str, float] | None:
         home = own[job.name]

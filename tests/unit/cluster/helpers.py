@@ -40,9 +40,7 @@ def random_view(rng: random.Random, policy: CpuPolicy | None = None) -> ClusterV
     nodes = []
     for i in range(rng.randint(1, 5)):
         gpus = rng.choice([0, 1, 2, 4, 8])
-        nodes.append(
-            Node(f"n{i}", float(rng.choice([4, 8, 16, 32, 96])), 1 << 20, gpus, "V100" if gpus else "")
-        )
+        nodes.append(Node(f"n{i}", float(rng.choice([4, 8, 16, 32, 96])), 1 << 20, gpus, "V100" if gpus else ""))
     reserved = {n.name: rng.choice([0.0, 0.0, 1.0]) for n in nodes}
     gpu_free = {n.name: float(n.gpus) for n in nodes}
     cpu_free = {n.name: n.cpus - reserved[n.name] for n in nodes}

@@ -29,9 +29,7 @@ def test_reclaim_takes_back_the_lowest_gain_cpus_first() -> None:
     before = elastic.allocate(ClusterView(nodes, (hungry, modest), {"h": "g", "m": "g"}), CpuParams(0.0))
     assert before["h"]["cpu"] + before["m"]["cpu"] == pytest.approx(10.0)
     # A CPU-only pod now reserves 6 CPUs there; only 4 remain to borrow.
-    after = elastic.allocate(
-        ClusterView(nodes, (hungry, modest), {"h": "g", "m": "g"}, {"cpu": 6.0}), CpuParams(0.0)
-    )
+    after = elastic.allocate(ClusterView(nodes, (hungry, modest), {"h": "g", "m": "g"}, {"cpu": 6.0}), CpuParams(0.0))
     assert after["h"].get("cpu", 0.0) + after["m"].get("cpu", 0.0) == pytest.approx(4.0)
     # modest's 3rd CPU gains 0.34 throughput out of 1.0 peak, more per CPU than hungry's later ones
     # (0.3/2.4 per CPU at most): modest keeps its CPUs, hungry gives back.

@@ -9,9 +9,7 @@ from stoker.cli import main
 from tests.unit.cluster.test_trace import NODES, PODS
 
 
-def test_simulate_prints_the_summary_as_the_last_json_line(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_simulate_prints_the_summary_as_the_last_json_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "pods.csv").write_text(PODS)
     (tmp_path / "nodes.csv").write_text(NODES)
     argv = [

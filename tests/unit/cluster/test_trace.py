@@ -65,9 +65,7 @@ def test_nodes_and_cpu_scarce_variant(files: tuple[Path, Path]) -> None:
 
 
 def test_sub_cluster_and_slice_are_reproducible() -> None:
-    nodes = [Node(f"g{i}", 96.0, 1, 8, "G2") for i in range(20)] + [
-        Node(f"c{i}", 32.0, 1, 0) for i in range(5)
-    ]
+    nodes = [Node(f"g{i}", 96.0, 1, 8, "G2") for i in range(20)] + [Node(f"c{i}", 32.0, 1, 0) for i in range(5)]
     a, b = sub_cluster(nodes, 30, seed=5), sub_cluster(nodes, 30, seed=5)
     assert a == b and sum(n.gpus for n in a) == 32
     assert sum(1 for n in a if n.gpus == 0) == 1  # 5 CPU nodes * 32/160 GPUs

@@ -1,0 +1,84 @@
+"""The WorkerPool interface that the Loader drives, and the events a pool reports."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any
+
+from stoker.data.splits import Split
+
+
+@dataclass
+class Done:
+    """A worker finished a split; ``result`` is a SplitResult (items ready to use) or SplitFailure."""
+
+    worker: int
+    key: tuple[int, int]
+    result: Any
+
+
+@dataclass
+class Lost:
+    """A worker died or vanished; its splits must be re-issued."""
+
+    worker: int
+    reason: str
+
+
+@dataclass
+class Exited:
+    """A drained worker finished what it held and exited cleanly."""
+
+    worker: int
+
+
+@dataclass
+class Fatal:
+    """A worker could not start the pipeline at all (replacing it would fail the same way)."""
+
+    worker: int
+    message: str
+
+
+Event = Done | Lost | Exited | Fatal
+
+
+class WorkerPool(ABC):
+    """Data workers that run splits of one pipeline.
+
+    Implementations own processes or actors; the Loader owns the ledger. ``poll`` is the only
+    place results come back, so exactly-once bookkeeping happens in one thread.
+    """
+
+    @abstractmethod
+    def add_worker(self) -> int:
+        """Starts a worker; returns its id (never reused)."""
+
+    @abstractmethod
+    def submit(self, worker: Any, split: Split) -> None:
+        """Queues a split on a worker."""
+
+    @abstractmethod
+    def drain(self, worker: Any) -> None:
+        """Asks a worker to finish what it holds and exit."""
+
+    @abstractmethod
+    def poll(self, timeout: float) -> list[Event]:
+        """Waits up to ``timeout`` seconds for events; returns all that are ready."""
+
+    @abstractmethod
+    def workers(self) -> list[int]:
+        """Ids of the workers that may still return results."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Stops every worker and frees their resources; idempotent."""
+
+    def cpu_free(self) -> float | None:
+        """CPUs free for another worker, where the backend can tell (None: unknown)."""
+        return None
+
+    def describe(self) -> dict[str, Any]:
+        """Backend-specific facts for stats (node placement, pids)."""
+        return {}

@@ -1,0 +1,219 @@
+"""Data workers as local processes (the default backend).
+
+Processes come from a forkserver that has already imported torch, so a new or replacement
+worker starts in milliseconds instead of the 1-2 s a fresh interpreter needs to import torch;
+that matters for scaling up and for replacing a killed worker. Forking the trainer itself is
+avoided because the trainer may hold threads (OpenMP, CUDA) that a fork would break.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import multiprocessing as mp
+import os
+import signal
+import sys
+import time
+import types
+import uuid
+from collections.abc import Iterator
+from dataclasses import replace
+from multiprocessing.connection import Connection, wait
+from typing import Any
+
+import psutil
+
+from stoker.backends.base import Done, Event, Exited, Fatal, Lost, WorkerPool
+from stoker.data.executor import SplitResult
+from stoker.data.splits import Split
+from stoker.data.transport import shm_dir, unpack
+from stoker.data.worker import worker_main
+
+
+def _context(name: str) -> Any:
+    ctx = mp.get_context(name)
+    if name == "forkserver":
+        ctx.set_forkserver_preload(["torch", "numpy", "PIL.Image", "stoker.data.worker"])
+    return ctx
+
+
+@contextlib.contextmanager
+def main_hidden() -> Iterator[None]:
+    """Starts processes without making them re-run the user's ``__main__`` script.
+
+    multiprocessing's spawn/forkserver children re-import the parent's main module, which runs
+    an unguarded training script a second time in every worker. Workers need nothing from it:
+    the pipeline arrives cloudpickled (functions from ``__main__`` by value). So while a worker
+    is being started, ``__main__`` is swapped for an empty module.
+    """
+    real = sys.modules["__main__"]
+    stand_in = types.ModuleType("__main__")
+    stand_in.__spec__ = None
+    sys.modules["__main__"] = stand_in
+    try:
+        yield
+    finally:
+        sys.modules["__main__"] = real
+
+
+def _describe_exit(code: int | None) -> str:
+    if code is None:
+        return "vanished"
+    if code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exited with code {code}"
+
+
+class LocalPool(WorkerPool):
+    """Worker processes on this machine, results through shared memory.
+
+    Args:
+        pipeline_bytes: The cloudpickled pipeline.
+        seed: Per-sample RNG seed.
+        on_error: ``"raise"`` or ``"skip"``.
+        mp_context: ``"forkserver"`` (default), ``"spawn"`` or ``"fork"``.
+    """
+
+    def __init__(self, pipeline_bytes: bytes, seed: int, on_error: str, mp_context: str = "forkserver") -> None:
+        self._ctx = _context(mp_context)
+        self._pipeline = pipeline_bytes
+        self._seed = seed
+        self._on_error = on_error
+        self._uid = uuid.uuid4().hex[:12]
+        self._next_id = 0
+        self._procs: dict[int, Any] = {}
+        self._conns: dict[int, Connection] = {}
+        self._draining: set[int] = set()
+        self._said_exit: set[int] = set()
+        self._cpu_seen: dict[int, float] = {}  # pid -> CPU seconds at the last cpu_free() call
+        self._cpu_at = time.monotonic()
+
+    def _prefix(self, wid: int) -> str:
+        return os.path.join(shm_dir(), f"stoker-{self._uid}-w{wid}")
+
+    def add_worker(self) -> int:
+        wid = self._next_id
+        self._next_id += 1
+        parent, child = self._ctx.Pipe(duplex=True)
+        proc = self._ctx.Process(
+            target=worker_main,
+            args=(child, self._pipeline, self._seed, self._on_error, self._prefix(wid)),
+            name=f"stoker-worker-{wid}",
+            daemon=True,
+        )
+        with main_hidden():
+            proc.start()
+        child.close()
+        self._procs[wid] = proc
+        self._conns[wid] = parent
+        return wid
+
+    def submit(self, worker: int, split: Split) -> None:
+        # A dead worker's pipe fails here; poll() reports the loss and its splits are re-issued.
+        with contextlib.suppress(BrokenPipeError, OSError):
+            self._conns[worker].send(split)
+
+    def drain(self, worker: int) -> None:
+        self._draining.add(worker)
+        with contextlib.suppress(BrokenPipeError, OSError):
+            self._conns[worker].send(None)
+
+    def _remove(self, wid: int) -> None:
+        proc = self._procs.pop(wid)
+        conn = self._conns.pop(wid)
+        conn.close()
+        proc.join(timeout=1.0)
+        self._draining.discard(wid)
+        # Payload files a killed worker wrote but never announced.
+        for path in glob.glob(self._prefix(wid) + "-*"):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
+
+    def _read(self, wid: int, events: list[Event]) -> bool:
+        """Reads everything queued on a worker's pipe; False once the pipe hit EOF."""
+        conn = self._conns[wid]
+        try:
+            while conn.poll():
+                kind, body = conn.recv()
+                if kind == "done":
+                    if isinstance(body, SplitResult):
+                        body = replace(body, items=unpack(body.items))
+                    events.append(Done(wid, body.key, body))
+                elif kind == "exit":
+                    self._said_exit.add(wid)
+                elif kind == "fatal":
+                    events.append(Fatal(wid, body))
+        except (EOFError, OSError):
+            return False
+        return True
+
+    def poll(self, timeout: float) -> list[Event]:
+        waitables: list[Any] = list(self._conns.values()) + [p.sentinel for p in self._procs.values()]
+        if not waitables:
+            return []
+        wait(waitables, timeout)
+        events: list[Event] = []
+        for wid in list(self._procs):
+            open_pipe = self._read(wid, events)
+            proc = self._procs[wid]
+            if open_pipe and proc.is_alive():
+                continue
+            proc.join(timeout=1.0)
+            if wid in self._said_exit or (wid in self._draining and proc.exitcode == 0):
+                events.append(Exited(wid))
+            elif not any(isinstance(e, Fatal) and e.worker == wid for e in events):
+                events.append(Lost(wid, _describe_exit(proc.exitcode)))
+            self._said_exit.discard(wid)
+            self._remove(wid)
+        return events
+
+    def workers(self) -> list[int]:
+        return list(self._procs)
+
+    def pids(self) -> dict[int, int]:
+        """Process id of each worker (for tests that kill workers, and for ``stoker top``)."""
+        return {wid: p.pid for wid, p in self._procs.items() if p.pid is not None}
+
+    def cpu_free(self) -> float:
+        """CPUs this job leaves idle since the last call: cores minus what the trainer and its
+        workers used.
+
+        Other processes on the machine are not counted: sharing a node between jobs is the
+        cluster scheduler's business (it caps each job with ``Loader.set_budget``), and counting
+        them would make one job's scaling depend on its neighbours' noise.
+        """
+        now = time.monotonic()
+        used = 0.0
+        seen: dict[int, float] = {}
+        for pid in [os.getpid(), *self.pids().values()]:
+            try:
+                t = psutil.Process(pid).cpu_times()
+            except psutil.Error:
+                continue
+            seen[pid] = t.user + t.system
+            used += seen[pid] - self._cpu_seen.get(pid, seen[pid])
+        elapsed = now - self._cpu_at
+        self._cpu_seen, self._cpu_at = seen, now
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        return max(0.0, cores - used / elapsed) if elapsed > 0 else float(cores)
+
+    def describe(self) -> dict[str, Any]:
+        return {"backend": "local", "pids": self.pids()}
+
+    def close(self) -> None:
+        for wid in list(self._procs):
+            proc = self._procs[wid]
+            if proc.is_alive():
+                proc.terminate()
+        for wid in list(self._procs):
+            self._procs[wid].join(timeout=2.0)
+            if self._procs[wid].is_alive():
+                self._procs[wid].kill()
+            self._remove(wid)
+        for path in glob.glob(os.path.join(shm_dir(), f"stoker-{self._uid}-*")):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)

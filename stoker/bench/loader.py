@@ -1,0 +1,96 @@
+"""Real JPEG pipeline: stoker vs ``torch.utils.data.DataLoader`` at equal workers, and in-process.
+
+Each configuration builds its loader, pulls one warm-up batch (so process start-up is not
+counted for either), then times ``--batches`` batches; rounds are interleaved and medians
+reported. Last stdout line:
+``{"workers": [1, 2], "stoker_sps": {...}, "dataloader_sps": {...}, "single_process_sps": x}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable, Iterable
+from functools import partial
+from typing import Any
+
+import torch
+from torch.utils.data import default_collate
+
+from stoker.bench._pipelines import JpegDataset
+from stoker.bench._util import bench_dir, emit, interleaved
+from stoker.sample_data import make_jpeg_folder
+
+
+def _time_batches(it: Iterable[Any], batches: int, batch_size: int) -> float:
+    """Samples/s over ``batches`` batches after one warm-up batch."""
+    iterator = iter(it)
+    next(iterator)
+    t0 = time.perf_counter()
+    for _ in range(batches):
+        x, _y = next(iterator)
+        if x.shape[0] != batch_size:
+            raise RuntimeError(f"short batch of {x.shape[0]}")
+    return batches * batch_size / (time.perf_counter() - t0)
+
+
+def _single(ds: JpegDataset, batches: int, bs: int) -> float:
+    def gen() -> Iterable[Any]:
+        for b in range(batches + 1):
+            yield default_collate([ds[i] for i in range(b * bs, (b + 1) * bs)])
+
+    return _time_batches(gen(), batches, bs)
+
+
+def _dataloader(ds: JpegDataset, workers: int, batches: int, bs: int) -> float:
+    dl = torch.utils.data.DataLoader(ds, batch_size=bs, num_workers=workers, prefetch_factor=2)
+    return _time_batches(dl, batches, bs)
+
+
+def _stoker(ds: JpegDataset, workers: int, batches: int, bs: int) -> float:
+    import stoker
+
+    with stoker.Loader(stoker.from_dataset(ds).batch(bs), workers=workers, seed=0) as loader:
+        return _time_batches(loader, batches, bs)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="stoker bench loader", description=__doc__)
+    p.add_argument("--quick", action="store_true", help="short run (< 60 s)")
+    p.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--batches", type=int, default=None, help="timed batches per run")
+    p.add_argument("--repeats", type=int, default=None)
+    p.add_argument("--images", type=int, default=512, help="distinct JPEG files")
+    args = p.parse_args(argv)
+    batches = args.batches or (10 if args.quick else 40)
+    repeats = args.repeats or (3 if args.quick else 5)
+    paths = make_jpeg_folder(bench_dir("jpegs"), args.images)
+    need = (batches + 1) * args.batch_size
+    ds = JpegDataset([paths[i % len(paths)] for i in range(need)])
+    print(
+        f"stoker bench loader: {len(paths)} JPEGs, batch {args.batch_size}, {batches} timed batches, "
+        f"{repeats} interleaved rounds, torch threads {torch.get_num_threads()}",
+        flush=True,
+    )
+    runs: dict[str, Callable[[], float]] = {"single": partial(_single, ds, batches, args.batch_size)}
+    for w in args.workers:
+        runs[f"dataloader-{w}"] = partial(_dataloader, ds, w, batches, args.batch_size)
+        runs[f"stoker-{w}"] = partial(_stoker, ds, w, batches, args.batch_size)
+    med = interleaved(runs, repeats)
+    single = med["single"]
+    for w in args.workers:
+        s, d = med[f"stoker-{w}"], med[f"dataloader-{w}"]
+        print(
+            f"workers={w}: stoker {s:.0f} sps, DataLoader {d:.0f} sps, ratio {s / d:.2f}x; "
+            f"stoker / ({w} x single) = {s / (w * single):.2f}"
+        )
+    emit(
+        {
+            "workers": args.workers,
+            "stoker_sps": {str(w): round(med[f"stoker-{w}"], 1) for w in args.workers},
+            "dataloader_sps": {str(w): round(med[f"dataloader-{w}"], 1) for w in args.workers},
+            "single_process_sps": round(single, 1),
+        }
+    )
+    return 0

@@ -1,0 +1,1 @@
+"""The data service: pipelines, the dispatcher's ledger, workers, transport and the Loader."""

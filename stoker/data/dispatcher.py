@@ -1,0 +1,246 @@
+"""The dispatcher's ledger: which split is pending, issued to whom, received, delivered.
+
+Exactly-once is a property of this bookkeeping, not of luck: a split is issued to one worker
+at a time, re-issued when that worker is lost, accepted from the first worker that returns it
+and dropped as a duplicate after that, and handed to the trainer once. Backend-agnostic and
+free of processes, so the unit tier tests it directly.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Hashable, Iterable
+from typing import Any
+
+import numpy as np
+
+from stoker.data.errors import WorkerLostError
+from stoker.data.splits import Split, epoch_order, make_split, num_splits
+
+WorkerId = Hashable
+
+
+def _to_ranges(values: Iterable[int]) -> list[tuple[int, int]]:
+    out: list[tuple[int, int]] = []
+    for v in sorted(values):
+        if out and out[-1][1] == v:
+            out[-1] = (out[-1][0], v + 1)
+        else:
+            out.append((v, v + 1))
+    return out
+
+
+def _from_ranges(ranges: Iterable[Iterable[int]]) -> set[int]:
+    return {v for a, b in ranges for v in range(a, b)}
+
+
+class Dispatcher:
+    """Hands out the splits of one epoch at a time and reassembles the stream.
+
+    Args:
+        length: Samples in the source.
+        split_size: Samples per split (the batch size for batched pipelines).
+        drop_last: Drop an incomplete last split.
+        shuffle_seed: None for natural order, else the shuffle seed.
+        prefetch: Splits in flight per worker.
+        deterministic: Deliver in split order (else in arrival order).
+        max_attempts: Workers a split may be lost with before the epoch fails.
+        rank: This trainer's rank in a data-parallel job.
+        world_size: Number of ranks; rank ``r`` owns splits ``r, r + world_size, ...`` of every
+            epoch, so ranks get disjoint shares that together cover the epoch exactly once.
+    """
+
+    def __init__(
+        self,
+        length: int,
+        split_size: int,
+        drop_last: bool,
+        shuffle_seed: int | None,
+        prefetch: int = 2,
+        deterministic: bool = True,
+        max_attempts: int = 3,
+        rank: int = 0,
+        world_size: int = 1,
+    ) -> None:
+        if prefetch < 1:
+            raise ValueError(f"{prefetch=} should be >= 1")
+        if world_size < 1 or not 0 <= rank < world_size:
+            raise ValueError(f"{rank=} should be in [0, {world_size=})")
+        self.length = length
+        self.split_size = split_size
+        self.drop_last = drop_last
+        self.shuffle_seed = shuffle_seed
+        self.prefetch = prefetch
+        self.deterministic = deterministic
+        self.max_attempts = max_attempts
+        self.total = num_splits(length, split_size, drop_last)
+        self.rank = rank
+        self.world_size = world_size
+        self.owned = range(rank, self.total, world_size)
+        self.epoch = -1
+        self._order: np.ndarray = np.empty(0, dtype=np.int64)
+        self._pending: list[int] = []
+        self._issued: dict[int, WorkerId] = {}
+        self._attempts: dict[int, int] = {}
+        self._received: dict[int, Any] = {}
+        self._delivered: set[int] = set()
+        self._next = 0  # deterministic mode: position in self.owned of the next split to deliver
+        self._draining: set[WorkerId] = set()
+        self.duplicates = 0
+        self.reissued = 0
+
+    # -- epochs ----------------------------------------------------------------------------
+
+    def begin_epoch(self, epoch: int, delivered: Iterable[int] = ()) -> None:
+        """Starts ``epoch``; ``delivered`` lists splits already consumed (when resuming)."""
+        self.epoch = epoch
+        self._order = epoch_order(self.length, epoch, self.shuffle_seed)
+        self._delivered = set(delivered)
+        self._pending = [k for k in self.owned if k not in self._delivered]
+        heapq.heapify(self._pending)
+        self._issued.clear()
+        self._attempts.clear()
+        self._received.clear()
+        self._next = 0
+        self._advance_next()
+
+    def _advance_next(self) -> None:
+        while self._next < len(self.owned) and self.owned[self._next] in self._delivered:
+            self._next += 1
+
+    def _next_split(self) -> int:
+        return self.owned[self._next] if self._next < len(self.owned) else self.total
+
+    @property
+    def done(self) -> bool:
+        """Every split of this rank's share of the epoch has been delivered."""
+        return len(self._delivered) == len(self.owned)
+
+    def split(self, k: int) -> Split:
+        return make_split(self._order, self.epoch, k, self.split_size)
+
+    # -- issuing ---------------------------------------------------------------------------
+
+    def in_flight(self, worker: WorkerId) -> list[int]:
+        return [k for k, w in self._issued.items() if w == worker]
+
+    def assign(self, workers: Iterable[WorkerId]) -> list[tuple[WorkerId, Split]]:
+        """Issues pending splits, lowest first, to workers below their prefetch depth.
+
+        In deterministic mode no split more than ``window`` ahead of the next one to deliver is
+        issued, which bounds the reorder buffer when one worker straggles.
+        """
+        live = [w for w in workers if w not in self._draining]
+        load = {w: 0 for w in live}
+        for w in self._issued.values():
+            if w in load:
+                load[w] += 1
+        window = max(1, len(live)) * self.prefetch * 2
+        out: list[tuple[WorkerId, Split]] = []
+        while self._pending and live:
+            w = min(live, key=lambda x: load[x])
+            if load[w] >= self.prefetch:
+                break
+            k = self._pending[0]
+            if self.deterministic and k >= self._next_split() + window * self.world_size:
+                break
+            heapq.heappop(self._pending)
+            self._issued[k] = w
+            self._attempts[k] = self._attempts.get(k, 0) + 1
+            load[w] += 1
+            out.append((w, self.split(k)))
+        return out
+
+    def drain(self, worker: WorkerId) -> None:
+        """Stops issuing to ``worker``; what it holds stays issued until it returns or is lost."""
+        self._draining.add(worker)
+
+    def lost(self, worker: WorkerId) -> list[int]:
+        """Puts back the splits ``worker`` held; returns them.
+
+        Raises:
+            WorkerLostError: A split has now been lost ``max_attempts`` times, which points at an
+                input that kills its worker (a decoder crash, memory blow-up) rather than bad luck.
+        """
+        self._draining.discard(worker)
+        back = self.in_flight(worker)
+        for k in back:
+            del self._issued[k]
+            if self._attempts.get(k, 0) >= self.max_attempts:
+                indices = list(self.split(k).indices)
+                raise WorkerLostError(
+                    f"split {k} of epoch {self.epoch} (samples {indices[:16]}{'...' if len(indices) > 16 else ''}) "
+                    f"was lost with {self._attempts[k]} workers in a row; one of these samples likely crashes "
+                    f"or exhausts the worker. Inspect them, or raise max_attempts."
+                )
+            heapq.heappush(self._pending, k)
+            self.reissued += 1
+        return back
+
+    def forget(self, worker: WorkerId) -> None:
+        """A drained worker exited cleanly; anything it still held is re-issued."""
+        self.lost(worker)
+
+    # -- receiving and delivering --------------------------------------------------------------
+
+    def receive(self, worker: WorkerId, key: tuple[int, int], payload: Any) -> bool:
+        """Records a finished split; False when it is a duplicate or from another epoch."""
+        epoch, k = key
+        if epoch != self.epoch or k in self._received or k in self._delivered or k % self.world_size != self.rank:
+            self.duplicates += 1
+            return False
+        if self._issued.get(k) == worker:
+            del self._issued[k]
+        elif k in self._issued:
+            # Returned by a worker we had given up on while a re-issue is out: take it and let
+            # the re-issued copy be dropped as a duplicate.
+            del self._issued[k]
+        else:
+            self._pending = [p for p in self._pending if p != k]
+            heapq.heapify(self._pending)
+        self._received[k] = payload
+        return True
+
+    def pop_ready(self) -> tuple[int, Any] | None:
+        """The next split to hand to the trainer, or None if it has not arrived yet."""
+        if self.deterministic:
+            if self._next_split() in self._received:
+                k = self._next_split()
+            else:
+                return None
+        elif self._received:
+            k = next(iter(self._received))
+        else:
+            return None
+        payload = self._received.pop(k)
+        self._delivered.add(k)
+        self._advance_next()
+        return k, payload
+
+    def outstanding(self) -> int:
+        """Splits issued or received but not yet delivered."""
+        return len(self._issued) + len(self._received)
+
+    # -- state -------------------------------------------------------------------------------
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "epoch": self.epoch,
+            "total": self.total,
+            "rank": self.rank,
+            "world_size": self.world_size,
+            "delivered": _to_ranges(self._delivered),
+        }
+
+    def delivered_from_state(self, state: dict[str, Any]) -> set[int]:
+        if state["total"] != self.total:
+            raise ValueError(
+                f"state has {state['total']} splits per epoch but this pipeline has {self.total}; "
+                f"load the state into a Loader over the same data, batch size and drop_last"
+            )
+        if (state.get("rank", 0), state.get("world_size", 1)) != (self.rank, self.world_size):
+            raise ValueError(
+                f"state belongs to rank {state.get('rank')} of {state.get('world_size')}, "
+                f"this Loader is rank {self.rank} of {self.world_size}"
+            )
+        return _from_ranges(state["delivered"])

@@ -1,0 +1,177 @@
+"""Runs a pipeline on one split: the code every worker (and the in-process mode) executes.
+
+Pure with respect to the split: the output depends only on (pipeline, seed, split), which is
+what makes re-issued splits and any number of workers give the same stream.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from collections import defaultdict
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from torch.utils.data import default_collate
+
+from stoker.data.pipeline import Op, Pipeline
+from stoker.data.rng import BATCH_NAMESPACE, seeded
+from stoker.data.splits import Split
+from stoker.data.transport import Arena, arena_collate
+
+_DROP = object()
+
+
+@dataclass
+class SkipRecord:
+    """A sample dropped under ``on_error="skip"``."""
+
+    epoch: int
+    index: int
+    file: str | None
+    op: str
+    error: str
+
+
+@dataclass
+class SplitResult:
+    """What a worker returns for a split.
+
+    Attributes:
+        key: (epoch, split index).
+        items: Batches (or samples, for an unbatched pipeline) in stream order.
+        skipped: Samples dropped by ``on_error="skip"``.
+        filtered: Samples dropped by ``filter``.
+        stage_s: Seconds spent per operator name over the split.
+        samples: Number of samples attempted.
+        busy_s: Wall seconds the worker spent on the split.
+    """
+
+    key: tuple[int, int]
+    items: Any  # list of items; a transport.Packed while in transit
+    skipped: list[SkipRecord] = field(default_factory=list)
+    filtered: int = 0
+    stage_s: dict[str, float] = field(default_factory=dict)
+    samples: int = 0
+    busy_s: float = 0.0
+
+
+@dataclass
+class SplitFailure:
+    """A split that failed under ``on_error="raise"``; the trainer turns it into a SampleError."""
+
+    key: tuple[int, int]
+    message: str
+    indices: tuple[int, ...]
+    file: str | None
+    op: str
+    traceback: str
+
+
+class _Failed(Exception):
+    def __init__(self, op: str, exc: BaseException) -> None:
+        super().__init__(op)
+        self.op = op
+        self.exc = exc
+        self.tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+
+
+class Executor:
+    """Runs a :class:`Pipeline`'s operators on splits.
+
+    Args:
+        pipeline: The pipeline to run.
+        seed: Seed of the per-sample RNG keys.
+        on_error: ``"raise"`` or ``"skip"``.
+        arena: In a worker process, the shared-memory arena that the default collate stacks
+            large tensors into (saves copying the batch once more).
+    """
+
+    def __init__(self, pipeline: Pipeline, seed: int, on_error: str, arena: Arena | None = None) -> None:
+        self.pipeline = pipeline
+        self.seed = seed
+        self.on_error = on_error
+        self.sample_ops = pipeline.sample_ops()
+        self.batch_op = pipeline.batch_op
+        if arena is not None and self.batch_op is not None and self.batch_op.fn is default_collate:
+            self.batch_op = replace(self.batch_op, fn=arena_collate(arena))
+        self.batch_ops = pipeline.batch_ops()
+
+    def _apply(self, ops: list[Op], value: Any, stage: dict[str, float], result: SplitResult) -> Any:
+        for op in ops:
+            t0 = time.perf_counter()
+            try:
+                out = op.fn(value)  # type: ignore[misc]
+            except Exception as exc:
+                raise _Failed(op.name, exc) from exc
+            finally:
+                stage[op.name] += time.perf_counter() - t0
+            if op.kind == "filter":
+                if not out:
+                    result.filtered += 1
+                    return _DROP
+            else:
+                value = out
+        return value
+
+    def _sample(self, split: Split, idx: int, stage: dict[str, float], result: SplitResult) -> Any:
+        source = self.pipeline.source
+        with seeded(self.seed, split.epoch, idx):
+            t0 = time.perf_counter()
+            try:
+                value = source.get(idx)
+            except Exception as exc:
+                raise _Failed(f"read:{source.name}", exc) from exc
+            finally:
+                stage["read"] += time.perf_counter() - t0
+            return self._apply(self.sample_ops, value, stage, result)
+
+    def _fail(self, split: Split, indices: tuple[int, ...], err: _Failed) -> SplitFailure:
+        file = self.pipeline.source.file_of(indices[0]) if len(indices) == 1 else None
+        where = f"sample {indices[0]}" if len(indices) == 1 else f"the batch of samples {list(indices)}"
+        if file:
+            where += f" (file {file!r})"
+        msg = (
+            f"{type(err.exc).__name__} in {err.op!r} on {where}, epoch {split.epoch}: {err.exc}. "
+            f"Fix the input or the function, or pass on_error='skip' to drop such samples."
+        )
+        return SplitFailure(split.key, msg, indices, file, err.op, err.tb)
+
+    def _skip(self, split: Split, indices: tuple[int, ...], err: _Failed, result: SplitResult) -> None:
+        for idx in indices:
+            file = self.pipeline.source.file_of(idx)
+            result.skipped.append(SkipRecord(split.epoch, idx, file, err.op, f"{type(err.exc).__name__}: {err.exc}"))
+
+    def run(self, split: Split) -> SplitResult | SplitFailure:
+        """Runs the split; never raises for errors in user code (they come back as records)."""
+        t_start = time.perf_counter()
+        stage: dict[str, float] = defaultdict(float)
+        result = SplitResult(split.key, [], samples=len(split.indices))
+        kept: list[Any] = []
+        kept_idx: list[int] = []
+        for idx in split.indices:
+            try:
+                value = self._sample(split, idx, stage, result)
+            except _Failed as err:
+                if self.on_error == "raise":
+                    return self._fail(split, (idx,), err)
+                self._skip(split, (idx,), err, result)
+                continue
+            if value is not _DROP:
+                kept.append(value)
+                kept_idx.append(idx)
+        if self.batch_op is None:
+            result.items = kept
+        elif kept:
+            try:
+                with seeded(self.seed, split.epoch, BATCH_NAMESPACE + split.index):
+                    batch = self._apply([self.batch_op, *self.batch_ops], kept, stage, result)
+            except _Failed as err:
+                if self.on_error == "raise":
+                    return self._fail(split, tuple(kept_idx), err)
+                self._skip(split, tuple(kept_idx), err, result)
+            else:
+                result.items = [] if batch is _DROP else [batch]
+        result.stage_s = dict(stage)
+        result.busy_s = time.perf_counter() - t_start
+        return result

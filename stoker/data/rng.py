@@ -1,0 +1,93 @@
+"""Per-sample randomness derived from (seed, epoch, sample index).
+
+The executor calls :func:`seeded` around each sample; user code reads :func:`sample_rng`
+(numpy) or :func:`sample_generator` (torch). The global ``random``, ``numpy.random`` and
+``torch`` RNGs are seeded from the same key too, so third-party transforms that use them are
+reproducible whichever worker runs the sample.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+
+import numpy as np
+import torch
+
+_KEY: ContextVar[tuple[int, int, int] | None] = ContextVar("stoker_sample_key", default=None)
+_CACHE: ContextVar[dict[str, object] | None] = ContextVar("stoker_sample_rngs", default=None)
+
+# Batch-level operators get keys in their own namespace so they never collide with sample keys.
+BATCH_NAMESPACE = 1 << 40
+
+
+_MASK = (1 << 64) - 1
+
+
+def _splitmix64(x: int) -> int:
+    x = (x + 0x9E3779B97F4A7C15) & _MASK
+    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _MASK
+    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _MASK
+    return x ^ (x >> 31)
+
+
+def derive_seed(seed: int, epoch: int, index: int) -> int:
+    """A 64-bit seed from the key; stable across processes, platforms and worker counts.
+
+    SplitMix64 chained over the three parts: a few microseconds per sample, where
+    ``numpy.random.SeedSequence`` costs ~25 us, which is noticeable at thousands of samples/s.
+    """
+    h = _splitmix64(seed & _MASK)
+    h = _splitmix64(h ^ (epoch & _MASK))
+    return _splitmix64(h ^ (index & _MASK))
+
+
+@contextmanager
+def seeded(seed: int, epoch: int, index: int) -> Iterator[None]:
+    """Makes (seed, epoch, index) the current sample's key and seeds the global RNGs from it."""
+    s = derive_seed(seed, epoch, index)
+    random.seed(s)
+    np.random.seed(s & 0xFFFFFFFF)
+    # torch.manual_seed also seeds every accelerator (~100 us); workers only use the CPU generator.
+    torch.default_generator.manual_seed(s)
+    t1 = _KEY.set((seed, epoch, index))
+    t2 = _CACHE.set({"seed": s})
+    try:
+        yield
+    finally:
+        _KEY.reset(t1)
+        _CACHE.reset(t2)
+
+
+def _current() -> dict[str, object]:
+    cache = _CACHE.get()
+    if cache is None:
+        raise RuntimeError(
+            "sample_rng()/sample_generator() are only available inside a pipeline function run by a stoker Loader"
+        )
+    return cache
+
+
+def sample_rng() -> np.random.Generator:
+    """The numpy Generator of the sample being processed (same object within one sample)."""
+    cache = _current()
+    if "np" not in cache:
+        cache["np"] = np.random.default_rng(int(cache["seed"]))  # type: ignore[call-overload]
+    return cache["np"]  # type: ignore[return-value]
+
+
+def sample_generator() -> torch.Generator:
+    """The torch Generator of the sample being processed (same object within one sample)."""
+    cache = _current()
+    if "torch" not in cache:
+        g = torch.Generator()
+        g.manual_seed(int(cache["seed"]))  # type: ignore[call-overload]
+        cache["torch"] = g
+    return cache["torch"]  # type: ignore[return-value]
+
+
+def sample_key() -> tuple[int, int, int] | None:
+    """(seed, epoch, index) of the sample being processed, or None outside a pipeline."""
+    return _KEY.get()

@@ -1,0 +1,102 @@
+"""Counters behind ``Loader.stats()``: throughput, data-wait, workers over time, stage costs."""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from typing import Any
+
+from stoker.data.executor import SkipRecord, SplitResult
+
+MAX_LISTED_SKIPS = 1000
+
+
+class LoaderStats:
+    """Accumulates what the trainer saw; cheap enough to update on every item."""
+
+    def __init__(self, workers: int) -> None:
+        self.t0 = time.monotonic()
+        self.items = 0
+        self.samples = 0
+        self.wait_s = 0.0
+        self.step_s = 0.0
+        self.stage_s: dict[str, float] = defaultdict(float)
+        self.stage_samples = 0
+        self.skipped = 0
+        self.skipped_list: list[SkipRecord] = []
+        self.filtered = 0
+        self.lost_workers = 0
+        self.timeline: list[tuple[float, int]] = [(0.0, workers)]
+        self.last_decision = ""
+        # Window accumulators for the autoscaler, reset by take_window().
+        self.w_start = self.t0
+        self.w_wait = 0.0
+        self.w_step = 0.0
+        self.w_items = 0
+        self.w_busy = 0.0
+        self.w_made = 0
+
+    def on_result(self, res: SplitResult) -> None:
+        for name, s in res.stage_s.items():
+            self.stage_s[name] += s
+        self.stage_samples += res.samples
+        self.filtered += res.filtered
+        self.skipped += len(res.skipped)
+        room = MAX_LISTED_SKIPS - len(self.skipped_list)
+        if room > 0:
+            self.skipped_list.extend(res.skipped[:room])
+        self.w_busy += res.busy_s
+        self.w_made += len(res.items)
+
+    def on_item(self, samples: int, wait_s: float, step_s: float) -> None:
+        self.items += 1
+        self.samples += samples
+        self.wait_s += wait_s
+        self.step_s += step_s
+        self.w_items += 1
+        self.w_wait += wait_s
+        self.w_step += step_s
+
+    def on_workers(self, n: int) -> None:
+        if self.timeline[-1][1] != n:
+            self.timeline.append((round(time.monotonic() - self.t0, 3), n))
+
+    def take_window(self) -> dict[str, float]:
+        now = time.monotonic()
+        w = {
+            "window_s": now - self.w_start,
+            "wait_s": self.w_wait,
+            "step_s": self.w_step,
+            "items": self.w_items,
+            "worker_busy_s": self.w_busy,
+            "worker_items": self.w_made,
+        }
+        self.w_start = now
+        self.w_wait = self.w_step = self.w_busy = 0.0
+        self.w_items = self.w_made = 0
+        return w
+
+    def snapshot(self, workers: int, extra: dict[str, Any]) -> dict[str, Any]:
+        wall = time.monotonic() - self.t0
+        busy = self.wait_s + self.step_s
+        per_sample = {k: v / self.stage_samples for k, v in self.stage_s.items()} if self.stage_samples else {}
+        return {
+            "samples_per_s": self.samples / busy if busy > 0 else 0.0,
+            "items_per_s": self.items / busy if busy > 0 else 0.0,
+            "samples": self.samples,
+            "items": self.items,
+            "wait_fraction": self.wait_s / busy if busy > 0 else 0.0,
+            "wait_s": self.wait_s,
+            "step_s": self.step_s,
+            "wall_s": wall,
+            "workers": workers,
+            "workers_max": max(n for _, n in self.timeline),
+            "workers_timeline": list(self.timeline),
+            "stage_s_per_sample": per_sample,
+            "skipped": self.skipped,
+            "skipped_samples": [vars(s) for s in self.skipped_list],
+            "filtered": self.filtered,
+            "workers_lost": self.lost_workers,
+            "autoscaler": self.last_decision,
+            **extra,
+        }

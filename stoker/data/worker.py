@@ -1,0 +1,62 @@
+"""The main loop of a local data worker process.
+
+Receives splits through its pipe, runs them with the :class:`Executor`, writes the arrays of
+each result into shared memory and sends back only the small skeleton. ``None`` asks the worker
+to exit after the splits it already holds (a drain), so scaling down loses no work.
+"""
+
+from __future__ import annotations
+
+import os
+import traceback
+from dataclasses import replace
+from multiprocessing.connection import Connection
+from typing import Any
+
+from stoker.data.executor import Executor, SplitResult
+from stoker.data.transport import Arena, pack
+
+
+def worker_main(conn: Connection, pipeline_bytes: bytes, seed: int, on_error: str, shm_prefix: str) -> None:
+    """Runs in the worker process until drained or its pipe closes.
+
+    Args:
+        conn: Duplex pipe to the trainer.
+        pipeline_bytes: The pipeline, cloudpickled by the trainer.
+        seed: Per-sample RNG seed.
+        on_error: ``"raise"`` or ``"skip"``.
+        shm_prefix: Path prefix for this worker's payload files.
+    """
+    import torch
+
+    # One intra-op thread per worker: parallelism comes from workers, and N workers x N
+    # threads on N cores would only thrash (DataLoader does the same).
+    torch.set_num_threads(1)
+    try:
+        import cloudpickle
+
+        pipeline = cloudpickle.loads(pipeline_bytes)
+        arena = Arena(f"{shm_prefix}-arena")
+        executor = Executor(pipeline, seed, on_error, arena=arena)
+    except BaseException:
+        conn.send(("fatal", f"the worker could not load the pipeline:\n{traceback.format_exc()}"))
+        return
+    seq = 0
+    while True:
+        try:
+            split = conn.recv()
+        except (EOFError, OSError):
+            return  # the trainer is gone
+        if split is None:
+            conn.send(("exit", None))
+            return
+        out: Any = executor.run(split)
+        if isinstance(out, SplitResult):
+            seq += 1
+            out = replace(out, items=pack(out.items, f"{shm_prefix}-{seq}", arena))
+        arena.release_all()  # arena tensors of a failed or filtered batch
+        conn.send(("done", out))
+
+
+def worker_pid() -> int:
+    return os.getpid()

@@ -1,0 +1,190 @@
+"""``stoker.partition``: split a training program into a data part and a training part.
+
+Steps: run one batch of the pipeline (measuring it), trace the step with ``torch.fx``, probe a
+copy of the step for written buffers and changed attributes, analyse every node, enumerate the
+valid cuts, measure each, and let the objective choose; then build the Send and the training half.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import torch.fx as fx
+from torch import nn
+
+from stoker.data.loader import as_pipeline
+from stoker.data.pipeline import Pipeline
+from stoker.graph.analysis import analyse, probe_pipeline
+from stoker.graph.capture import capture, capture_pipeline
+from stoker.graph.cut.base import Candidate, get_objective
+from stoker.graph.cut.candidates import Sides, enumerate_cuts, evaluate, find_sides, resolve_pins
+from stoker.graph.cut.mincut import min_bytes_cut
+from stoker.graph.ir import Graph
+from stoker.graph.measure import Costs, measure_step, run_pipeline
+from stoker.graph.plan import Plan
+from stoker.graph.probe import probe_step
+from stoker.graph.rules import Context
+from stoker.graph.split import Send, TrainTail, data_graph, elements, train_graph
+from stoker.graph.trace import Program, Traced, trace_program
+
+MEASURE_SAMPLES = 64  # at most this many samples run through the pipeline to measure it
+
+
+def _cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def _leaves_for(writes: Mapping[str, str], gm: Any) -> set[str]:
+    """Modules that change Python attributes: fx would run that code once at trace time, so keep them whole."""
+    leaves = {k.rsplit(".", 1)[0] for k, v in writes.items() if v == "attribute" and "." in k}
+    called = {n.target for n in gm.graph.nodes if n.op == "call_module"}
+    return {p for p in leaves if not any(p == c or p.startswith(c + ".") for c in called)}
+
+
+def _hooked(model: nn.Module) -> set[str]:
+    """Modules with forward hooks: fx drops hooks of modules it traces through, so keep them whole."""
+    return {
+        f"model.{path}" if path else "model"
+        for path, m in model.named_modules()
+        if m._forward_hooks or m._forward_pre_hooks
+    }
+
+
+def _tail_index(name: str) -> int:
+    return int(name.split(":", 1)[0][1:].split(".")[0]) - 1
+
+
+def partition(
+    pipe: Any,
+    model: nn.Module,
+    loss_fn: Callable[..., Any] | None = None,
+    example: Any = None,
+    *,
+    pin: Mapping[str, str] | None = None,
+    objective: str = "fewest_bytes",
+    workers: int | None = None,
+    optimizer: Any = None,
+    seed: int = 0,
+) -> Plan:
+    """Splits ``pipe`` + ``model`` (+ ``loss_fn``) into a data part and a training part.
+
+    The batch the pipeline yields is the step's input: a tensor is the model's one input; a
+    tuple holds the model's inputs, followed by the target when ``loss_fn`` is given.
+
+    Args:
+        pipe: A :class:`stoker.Pipeline` (or a map-style Dataset).
+        model: The model, in the mode it trains in (``model.train()``).
+        loss_fn: ``(output, target) -> loss``; a module or a function, traced with the model.
+        example: The batch (or, for an unbatched pipeline, the sample) the model receives;
+            default: the pipeline's first batch, run here under the Loader's per-sample seeding.
+        pin: Node -> ``"data"`` or ``"train"``; keys are node names, labels or module paths
+            (``"model.norm"``). A pin to the data side overrides only *unsure* findings.
+        objective: How to choose the cut: ``"fewest_bytes"`` (default), ``"fastest"``,
+            ``"all_stateless"`` (the naive rule) or ``"nothing"`` (see :mod:`stoker.graph.cut`).
+        workers: Data workers the data side will have (default: CPU cores here).
+        optimizer: The optimiser, shown as the stateful last node.
+        seed: Seed of the measuring run's per-sample randomness.
+
+    Returns:
+        The :class:`Plan`.
+    """
+    pipe = as_pipeline(pipe)
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"partition() needs the model as an nn.Module, got {type(model).__name__}")
+    workers = _cores() if workers is None else workers
+    if workers < 1:
+        raise ValueError(f"{workers=} should be >= 1")
+    objective_fn = get_objective(objective)
+    costs = Costs()
+    args, single = _example_args(pipe, costs, example, loss_fn, seed)
+    program = Program(model, loss_fn, len(args))
+    traced, writes = _trace(program, args)
+    graph = capture(pipe, traced.gm, optimizer)
+    measure_step(traced.gm, args, costs)
+    ctx = Context(traced.gm, writes, probe_pipeline(pipe, graph, costs.first_inputs), traced.failure)
+    verdicts = analyse(graph, ctx)
+    sides = find_sides(graph, verdicts, resolve_pins(graph, pin), pipe.batch_op is not None)
+    candidates = _candidates(graph, sides, costs)
+    chosen, why = objective_fn(candidates, workers)
+    naive, _ = get_objective("all_stateless")(candidates, workers)
+    tail = sorted({_tail_index(n) for n in sides.tail})
+    send, train = _halves(pipe, graph, traced.gm, sides, chosen, tail, single)
+    mode = "train" if model.training else "eval"
+    return Plan(
+        graph, verdicts, sides, costs, candidates, chosen, naive, why, objective, workers,
+        pipe, send, train, traced.gm, traced.failure, tail, mode,
+    )  # fmt: skip
+
+
+def _example_args(pipe: Pipeline, costs: Costs, example: Any, loss_fn: Any, seed: int) -> tuple[tuple[Any, ...], bool]:
+    """Runs (and measures) the pipeline's first batch; returns the step's inputs and whether the batch is one tensor."""
+    size = pipe.batch_op.args["size"] if pipe.batch_op else 1
+    batch = run_pipeline(pipe, capture_pipeline_only(pipe), costs, min(size, MEASURE_SAMPLES), seed)
+    if example is not None:
+        batch = example
+    if isinstance(batch, dict):
+        raise TypeError(
+            "the pipeline yields dict batches, which partition() does not map to model inputs yet; "
+            "end the pipeline with a map that returns a tuple (inputs..., target)"
+        )
+    single = not isinstance(batch, (tuple, list))
+    args = elements(batch, single)
+    if loss_fn is not None and len(args) < 2:
+        raise ValueError(
+            f"with loss_fn the batch should be (inputs..., target), got {type(batch).__name__} "
+            f"with {len(args)} element(s); add the target to the pipeline's output or pass loss_fn=None"
+        )
+    return args, single
+
+
+def _trace(program: Program, args: tuple[Any, ...]) -> tuple[Traced, dict[str, str]]:
+    """Traces the step, probes a copy of it for state, and retraces keeping attribute-changing modules whole."""
+    hooked = _hooked(program.model)
+    traced = trace_program(program, hooked)
+    try:
+        writes = probe_step(program, args)
+    except Exception as exc:
+        raise ValueError(
+            f"running the model on the pipeline's batch failed ({type(exc).__name__}: {exc}); "
+            f"check that the pipeline yields what the model takes, or pass example="
+        ) from exc
+    extra = _leaves_for(writes, traced.gm)
+    if extra and traced.failure is None:
+        traced = trace_program(program, extra | hooked)
+    if traced.failure:
+        warnings.warn(f"stoker.partition: {traced.failure}", stacklevel=3)
+    return traced, writes
+
+
+def _candidates(graph: Graph, sides: Sides, costs: Costs) -> list[Candidate]:
+    cuts = set(enumerate_cuts(graph, sides))
+    cuts.add(min_bytes_cut(graph, sides, costs))  # exact even where enumeration fell back to prefixes
+    return [evaluate(graph, costs, sides, moved) for moved in sorted(cuts, key=lambda m: (len(m), sorted(m)))]
+
+
+def _halves(
+    pipe: Pipeline,
+    graph: Graph,
+    gm: fx.GraphModule,
+    sides: Sides,
+    chosen: Candidate,
+    tail: list[int],
+    single: bool,
+) -> tuple[Send, nn.Module]:
+    """The Send (last map of the data side) and the training module for the chosen cut."""
+    if tail:
+        fns = [op.fn for op in pipe.ops[tail[0] :] if op.fn is not None]
+        # The batch crosses whole: train_module(batch) runs the stateful tail, then the step.
+        return Send(None, True), TrainTail(fns, gm, single)
+    on_data = {n for n in sides.base | chosen.moved if graph[n].is_model}
+    return Send(data_graph(gm, on_data, chosen.crossing), single), train_graph(gm, on_data, chosen.crossing)
+
+
+def capture_pipeline_only(pipe: Any) -> Graph:
+    """The pipeline's nodes alone (to run them before the model is traced)."""
+    graph = Graph()
+    capture_pipeline(pipe, graph)
+    return graph

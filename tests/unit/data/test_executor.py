@@ -1,0 +1,44 @@
+import torch
+
+import stoker
+import stoker.io
+from stoker.data.executor import Executor, SplitFailure, SplitResult
+from stoker.data.splits import Split
+from tests.common.pipelines import fail_on_13
+
+
+def _run(pipe, indices, on_error="raise"):
+    return Executor(pipe, seed=0, on_error=on_error).run(Split(0, 0, tuple(indices)))
+
+
+def test_a_failing_function_names_the_sample_and_the_op() -> None:
+    out = _run(stoker.from_items(list(range(20))).map(fail_on_13), [12, 13])
+    assert isinstance(out, SplitFailure)
+    assert out.indices == (13,) and out.op == "fail_on_13"
+    assert "sample 13" in out.message and "thirteen is unlucky" in out.traceback
+
+
+def test_skip_drops_and_lists_the_sample() -> None:
+    out = _run(stoker.from_items(list(range(20))).map(fail_on_13).batch(4), [12, 13, 14], on_error="skip")
+    assert isinstance(out, SplitResult)
+    assert out.items[0].tolist() == [12, 14]
+    assert [(s.index, s.op) for s in out.skipped] == [(13, "fail_on_13")]
+
+
+def test_files_are_named_in_errors(tmp_path) -> None:
+    path = tmp_path / "bad.jpg"
+    path.write_bytes(b"not a jpeg")
+    out = _run(stoker.from_files([str(path)]).map(stoker.io.read_image), [0])
+    assert isinstance(out, SplitFailure) and out.file == str(path) and "bad.jpg" in out.message
+
+
+def test_collate_failure_names_every_sample_of_the_batch() -> None:
+    pipe = stoker.from_items([torch.zeros(2), torch.zeros(3)]).batch(2)
+    out = _run(pipe, [0, 1])
+    assert isinstance(out, SplitFailure) and out.indices == (0, 1) and out.op == "collate"
+
+
+def test_filter_shortens_the_batch_and_is_counted() -> None:
+    out = _run(stoker.from_items(list(range(10))).filter(lambda i: i % 2 == 0).batch(4), [0, 1, 2, 3])
+    assert isinstance(out, SplitResult) and out.items[0].tolist() == [0, 2] and out.filtered == 2
+    assert set(out.stage_s) >= {"read", "<lambda>", "collate"}
