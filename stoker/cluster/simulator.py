@@ -300,7 +300,10 @@ class Simulator:
         cap = self._capacity()
         params = self.config.params
         records = [self._queued_record(n) for n in self.queue]
-        floor: Callable[[Job], np.ndarray] = lambda job: self.cpu.floor(job, cap.cpus, cap.gpus, params)  # noqa: E731
+
+        def floor(job: Job) -> np.ndarray:
+            return self.cpu.floor(job, cap.cpus, cap.gpus, params)
+
         started = self.place(records, cap, floor)
         self.cpu_free = cap.cpu_free
         for name, node in started:

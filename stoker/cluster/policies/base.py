@@ -14,8 +14,9 @@ import numpy as np
 
 from stoker.cluster.records import Allocation, ClusterView, Job
 
-# CPUs a job must hold on its own node to be admitted there, per node: (job, node CPUs, node GPUs) -> CPUs.
-FloorFn = Callable[[Job, np.ndarray, np.ndarray], np.ndarray]
+# CPUs a job must hold on its own node to be admitted there, per node:
+# (job, node CPUs, node GPUs, params) -> CPUs per node.
+FloorFn = Callable[[Job, np.ndarray, np.ndarray, "CpuParams"], np.ndarray]
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,7 @@ class CpuPolicy:
     """
 
     name: str
-    floor: Callable[[Job, np.ndarray, np.ndarray, CpuParams], np.ndarray]
+    floor: FloorFn
     allocate: Callable[[ClusterView, CpuParams], Allocation]
 
 
