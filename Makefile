@@ -34,8 +34,7 @@ lint: $(STAMP)
 	$(VENV)/bin/mypy
 
 bench: $(STAMP)
-	$(VENV)/bin/stoker bench loader --quick
-	$(VENV)/bin/stoker bench elastic --quick
+	for b in loader elastic partition ps hetero; do $(VENV)/bin/stoker bench $$b --quick || exit 1; done
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -75,6 +75,18 @@ class WorkerPool(ABC):
     def close(self) -> None:
         """Stops every worker and frees their resources; idempotent."""
 
+    def ready(self, worker: Any) -> bool:
+        """True when ``worker`` can take splits now (a Ray actor still waiting for a node cannot)."""
+        return True
+
+    def capacity(self) -> int | None:
+        """Workers the backend could run in all, the autoscaler's default ceiling (None: this machine's cores)."""
+        return None
+
+    def stall_reason(self) -> str | None:
+        """Why workers cannot make progress, when the backend knows (e.g. no node has room)."""
+        return None
+
     def cpu_free(self) -> float | None:
         """CPUs free for another worker, where the backend can tell (None: unknown)."""
         return None

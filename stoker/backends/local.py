@@ -8,8 +8,10 @@ avoided because the trainer may hold threads (OpenMP, CUDA) that a fork would br
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import glob
+import mmap
 import multiprocessing as mp
 import os
 import signal
@@ -17,7 +19,8 @@ import sys
 import time
 import types
 import uuid
-from collections.abc import Iterator
+import weakref
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from multiprocessing.connection import Connection, wait
 from typing import Any
@@ -89,6 +92,10 @@ class LocalPool(WorkerPool):
         self._conns: dict[int, Connection] = {}
         self._draining: set[int] = set()
         self._said_exit: set[int] = set()
+        # Trainer side of buffer reuse: lent arena files stay mapped here, and a file goes back to
+        # its worker once every tensor viewing it is gone (see transport.Arena).
+        self._mapped: dict[str, mmap.mmap] = {}
+        self._returned: collections.deque[tuple[int, str]] = collections.deque()
         self._cpu_seen: dict[int, float] = {}  # pid -> CPU seconds at the last cpu_free() call
         self._cpu_at = time.monotonic()
 
@@ -112,6 +119,34 @@ class LocalPool(WorkerPool):
         self._conns[wid] = parent
         return wid
 
+    def _lent(self, wid: int) -> Callable[[str, int], memoryview]:
+        def view(path: str, size: int) -> memoryview:
+            mm = self._mapped.get(path)
+            if mm is None or len(mm) != size:
+                fd = os.open(path, os.O_RDWR)
+                try:
+                    mm = self._mapped[path] = mmap.mmap(fd, size)
+                finally:
+                    os.close(fd)
+            mv = memoryview(mm)
+            # Runs when the last tensor viewing this delivery dies. It only queues the name: a
+            # finalizer can fire inside any code, so sending from it could interleave two messages.
+            weakref.finalize(mv, self._returned.append, (wid, path))
+            return mv
+
+        return view
+
+    def _give_back(self) -> None:
+        by_worker: dict[int, list[str]] = {}
+        while self._returned:
+            wid, path = self._returned.popleft()
+            by_worker.setdefault(wid, []).append(path)
+        for wid, paths in by_worker.items():
+            conn = self._conns.get(wid)
+            if conn is not None and wid not in self._draining:
+                with contextlib.suppress(BrokenPipeError, OSError):
+                    conn.send(("free", paths))
+
     def submit(self, worker: int, split: Split) -> None:
         # A dead worker's pipe fails here; poll() reports the loss and its splits are re-issued.
         with contextlib.suppress(BrokenPipeError, OSError):
@@ -128,8 +163,11 @@ class LocalPool(WorkerPool):
         conn.close()
         proc.join(timeout=1.0)
         self._draining.discard(wid)
-        # Payload files a killed worker wrote but never announced.
-        for path in glob.glob(self._prefix(wid) + "-*"):
+        prefix = self._prefix(wid) + "-"
+        for path in [p for p in self._mapped if p.startswith(prefix)]:
+            del self._mapped[path]  # tensors still viewing it keep their mapping alive
+        # Files of this worker: payloads it never announced and buffers it lent.
+        for path in glob.glob(prefix + "*"):
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(path)
 
@@ -141,8 +179,11 @@ class LocalPool(WorkerPool):
                 kind, body = conn.recv()
                 if kind == "done":
                     if isinstance(body, SplitResult):
-                        body = replace(body, items=unpack(body.items))
+                        body = replace(body, items=unpack(body.items, self._lent(wid)))
                     events.append(Done(wid, body.key, body))
+                elif kind == "forgot":
+                    for path in body:
+                        self._mapped.pop(path, None)
                 elif kind == "exit":
                     self._said_exit.add(wid)
                 elif kind == "fatal":
@@ -152,6 +193,7 @@ class LocalPool(WorkerPool):
         return True
 
     def poll(self, timeout: float) -> list[Event]:
+        self._give_back()
         waitables: list[Any] = list(self._conns.values()) + [p.sentinel for p in self._procs.values()]
         if not waitables:
             return []

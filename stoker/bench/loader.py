@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--repeats", type=int, default=None)
     p.add_argument("--images", type=int, default=512, help="distinct JPEG files")
     args = p.parse_args(argv)
-    batches = args.batches or (10 if args.quick else 40)
+    batches = args.batches or (16 if args.quick else 40)
     repeats = args.repeats or (3 if args.quick else 5)
     paths = make_jpeg_folder(bench_dir("jpegs"), args.images)
     need = (batches + 1) * args.batch_size

@@ -173,6 +173,9 @@ class Loader:
                 **backend_options,
             )
             self._finalizer = weakref.finalize(self, self._pool.close)
+            capacity = self._pool.capacity() if max_workers is None else None
+            if capacity is not None:  # e.g. a Ray cluster's CPUs rather than this machine's cores
+                self.max_workers = max(self.min_workers, capacity)
             self._reconcile()
         self._stats = LoaderStats(self._target)
         self._epoch = -1  # last epoch started
@@ -282,7 +285,7 @@ class Loader:
             for w, split in d.assign([_INLINE]):
                 self._book(w, split.key, self._inline.run(split))  # type: ignore[union-attr]
             return
-        for w, split in d.assign(self._live()):
+        for w, split in d.assign([w for w in self._live() if self._pool.ready(w)]):
             self._pool.submit(w, split)
         for ev in self._pool.poll(timeout):
             if isinstance(ev, Done):
@@ -315,9 +318,10 @@ class Loader:
             if marker != progress:
                 progress, started = marker, now
             if self.timeout is not None and now - started > self.timeout:
+                stalled = self._pool.stall_reason() if self._pool is not None else None
                 raise WorkerLostError(
                     f"no data for {self.timeout:.0f} s: {len(self._live())} workers alive, "
-                    f"{d.outstanding()} splits outstanding; a pipeline function may hang"
+                    f"{d.outstanding()} splits outstanding; {stalled or 'a pipeline function may hang'}"
                 )
             if now - last_log > WAIT_LOG_S:
                 last_log = now

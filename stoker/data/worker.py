@@ -46,15 +46,23 @@ def worker_main(conn: Connection, pipeline_bytes: bytes, seed: int, on_error: st
         try:
             split = conn.recv()
         except (EOFError, OSError):
+            arena.close()
             return  # the trainer is gone
         if split is None:
+            arena.close()
             conn.send(("exit", None))
             return
+        if isinstance(split, tuple):  # ("free", paths): the trainer is done with these files
+            arena.give_back(split[1])
+            if arena.forgotten:  # let the trainer unmap what will never come back
+                conn.send(("forgot", arena.forgotten))
+                arena.forgotten = []
+            continue
         out: Any = executor.run(split)
         if isinstance(out, SplitResult):
             seq += 1
             out = replace(out, items=pack(out.items, f"{shm_prefix}-{seq}", arena))
-        arena.release_all()  # arena tensors of a failed or filtered batch
+        arena.release_all()  # arena tensors of a failed or filtered batch go back to the pool
         conn.send(("done", out))
 
 

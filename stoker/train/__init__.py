@@ -22,6 +22,7 @@ _EXPORTS: dict[str, str] = {
     "LRInput": "stoker.train.lr",
     "lr_rule": "stoker.train.lr",
     "LR_RULES": "stoker.train.lr",
+    "profile": "stoker.train.profiling",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -49,3 +49,8 @@ def sleepy(i: int) -> torch.Tensor:
     """5 ms of waiting per sample and no CPU: the autoscaler's decisions do not depend on machine load."""
     time.sleep(0.005)
     return torch.tensor([float(i)])
+
+
+def big(i: int) -> torch.Tensor:
+    """A 64 KiB sample filled with its index: batches of these go through reused shared-memory files."""
+    return torch.full((16, 1024), float(i))

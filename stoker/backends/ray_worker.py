@@ -1,0 +1,127 @@
+"""The data worker that runs inside a Ray actor, and the wire form of its results.
+
+A plain class: the Ray pool wraps it with ``ray.remote`` when it starts actors, so this module
+imports no Ray and the unit tier can run it in-process. Torch tensors leave the worker as numpy
+arrays, because Ray stores numpy arrays out of band in its object store and the trainer's
+``ray.get`` then maps them without a copy; the trainer wraps them back into tensors
+(:func:`from_wire`), still without a copy.
+"""
+
+from __future__ import annotations
+
+import os
+import traceback
+import warnings
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+import torch
+
+from stoker.data.executor import Executor, SplitFailure, SplitResult
+from stoker.data.splits import Split
+
+# Tensor dtypes numpy has no type for travel as same-width integers and are viewed back.
+_CARRIER = {torch.bfloat16: torch.int16, torch.float8_e4m3fn: torch.uint8, torch.float8_e5m2: torch.uint8}
+
+
+@dataclass(frozen=True)
+class TensorBox:
+    """A torch tensor in transit: its bytes as a numpy array plus the tensor dtype."""
+
+    array: np.ndarray
+    dtype: str
+
+
+@dataclass(frozen=True)
+class NotLoaded:
+    """The worker could not load the pipeline; the message holds the worker's traceback."""
+
+    message: str
+
+
+def _box(t: torch.Tensor) -> TensorBox:
+    t = t.detach().cpu().contiguous()
+    carrier = _CARRIER.get(t.dtype)
+    arr = (t.view(carrier) if carrier is not None else t).numpy()
+    return TensorBox(arr, str(t.dtype).removeprefix("torch."))
+
+
+def _unbox(box: TensorBox) -> torch.Tensor:
+    with warnings.catch_warnings():
+        # Arrays from the object store are read-only; torch has no read-only tensors and warns.
+        # Writing into such a tensor writes into Ray's shared memory: clone() before in-place ops.
+        warnings.simplefilter("ignore", UserWarning)
+        t = torch.from_numpy(box.array)
+    dtype = getattr(torch, box.dtype)
+    return t.view(dtype) if t.dtype != dtype else t
+
+
+def _map(obj: Any, leaf: Any, kind: type) -> Any:
+    if isinstance(obj, kind):
+        return leaf(obj)
+    if isinstance(obj, list):
+        return [_map(x, leaf, kind) for x in obj]
+    if isinstance(obj, tuple):
+        items = [_map(x, leaf, kind) for x in obj]
+        return type(obj)(*items) if hasattr(obj, "_fields") else tuple(items)
+    if isinstance(obj, dict):
+        return type(obj)((k, _map(v, leaf, kind)) for k, v in obj.items())
+    return obj
+
+
+def to_wire(items: Any) -> Any:
+    """Replaces every torch tensor in a nesting of lists, tuples and dicts by a :class:`TensorBox`."""
+    return _map(items, _box, torch.Tensor)
+
+
+def from_wire(items: Any) -> Any:
+    """Inverse of :func:`to_wire`; the tensors view the arrays' memory (no copy)."""
+    return _map(items, _unbox, TensorBox)
+
+
+class DataWorker:
+    """Runs splits of one pipeline; one instance per Ray actor.
+
+    Never raises from ``__init__``: an error loading the pipeline (a module missing on this
+    node, a version mismatch) is kept and reported by :meth:`hello`, so the trainer gets the
+    worker's traceback instead of Ray's generic actor-died error.
+
+    Args:
+        pipeline_bytes: The cloudpickled pipeline.
+        seed: Per-sample RNG seed.
+        on_error: ``"raise"`` or ``"skip"``.
+        threads: Torch intra-op threads (the CPUs the actor reserved).
+    """
+
+    def __init__(self, pipeline_bytes: bytes, seed: int, on_error: str, threads: int = 1) -> None:
+        # Parallelism comes from workers; more threads than reserved CPUs would only thrash.
+        torch.set_num_threads(max(1, threads))
+        self._executor: Executor | None = None
+        self._error: str | None = None
+        try:
+            import cloudpickle
+
+            self._executor = Executor(cloudpickle.loads(pipeline_bytes), seed, on_error)
+        except BaseException:
+            self._error = f"the Ray data worker could not load the pipeline:\n{traceback.format_exc()}"
+
+    def hello(self) -> dict[str, Any]:
+        """Where this worker runs: ``node_id``, ``pid``, ``host``, and ``error`` (None when ready)."""
+        node_id = ""
+        try:
+            import ray
+
+            node_id = ray.get_runtime_context().get_node_id()
+        except Exception:  # outside Ray (unit tests): no node
+            pass
+        return {"node_id": node_id, "pid": os.getpid(), "host": os.uname().nodename, "error": self._error}
+
+    def run(self, split: Split) -> SplitResult | SplitFailure | NotLoaded:
+        """Runs one split; tensors in the result are boxed for zero-copy transport."""
+        if self._executor is None:
+            return NotLoaded(self._error or "the Ray data worker has no pipeline")
+        out = self._executor.run(split)
+        if isinstance(out, SplitResult):
+            out = replace(out, items=to_wire(out.items))
+        return out
