@@ -18,6 +18,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "stoker.commands.bench",
     "stoker.commands.plan",
     "stoker.commands.train",
+    "stoker.commands.simulate",
 )
 
 

@@ -1,0 +1,75 @@
+"""``stoker simulate``: replays the Alibaba GPU trace under one CPU policy; last stdout line is JSON."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from functools import partial
+from typing import Any
+
+from stoker.cluster.policies import CPU_POLICIES, PLACEMENT_POLICIES, CpuParams
+
+
+def add_scenario_args(p: argparse.ArgumentParser) -> None:
+    """Flags that pick the cluster and trace slice (shared with ``stoker bench cluster``)."""
+    p.add_argument("--trace", help="pod list CSV (default: ../shared/data/...openb_pod_list_default.csv)")
+    p.add_argument("--nodes", help="node list CSV (default: ../shared/data/...openb_node_list_all_node.csv)")
+    p.add_argument("--gpus", type=int, help="simulate a reproducible sub-cluster of about N GPUs")
+    p.add_argument("--seed", type=int, default=0, help="seeds models, sub-cluster, slice and noise")
+    p.add_argument("--cpus-per-gpu", type=float, help="CPU-scarce variant: GPU nodes get X CPUs per GPU")
+    p.add_argument("--placement", default="fifo", choices=sorted(PLACEMENT_POLICIES))
+    p.add_argument(
+        "--remote-cost",
+        type=float,
+        default=CpuParams().remote_cost,
+        help="fraction of a remote data-worker CPU's work lost to the network (elastic)",
+    )
+    p.add_argument("--noise", type=float, default=0.05, help="relative noise of throughput measurements")
+    p.add_argument("--plot", metavar="DIR", help="write jct_cdf.png and utilisation.png here")
+
+
+def _update(bar: Any, task: Any, fraction: float) -> None:
+    bar.update(task, completed=fraction)
+
+
+def run_policies(args: argparse.Namespace, policies: list[str]):
+    """Builds the scenario once and simulates each policy with a rich progress bar (on stderr)."""
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from stoker.cluster.scenario import build
+    from stoker.cluster.simulator import SimConfig, Simulator
+
+    scenario = build(args.trace, args.nodes, args.gpus, args.seed, args.cpus_per_gpu)
+    params = CpuParams(remote_cost=args.remote_cost)
+    results = []
+    with Progress(console=Console(stderr=True), transient=True) as bar:
+        for policy in policies:
+            task = bar.add_task(f"simulating {policy}", total=1.0)
+            config = SimConfig(policy=policy, placement=args.placement, seed=args.seed, noise=args.noise, params=params)
+            sim = Simulator(scenario.nodes, scenario.jobs, scenario.profiles, config)
+            results.append(sim.run(progress=partial(_update, bar, task)))
+    if args.plot:
+        from stoker.cluster.plots import plot_results
+
+        plot_results(results, sim.gpu_capacity, sim.cpu_capacity, args.plot)
+    return scenario, results
+
+
+def _run(args: argparse.Namespace) -> int:
+    _, results = run_policies(args, [args.policy])
+    summary = results[0].summary()
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        for key, value in summary.items():
+            print(f"{key:>12}: {value}")
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("simulate", help="replay the Alibaba GPU trace under a cluster CPU policy")
+    p.add_argument("--policy", required=True, choices=sorted(CPU_POLICIES), help="CPU policy")
+    add_scenario_args(p)
+    p.add_argument("--json", action="store_true", help="print the summary as one JSON line")
+    p.set_defaults(func=_run)

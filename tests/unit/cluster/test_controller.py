@@ -1,0 +1,77 @@
+"""The controller against deterministic in-process jobs whose throughput follows a Synergy-shaped curve."""
+
+from __future__ import annotations
+
+import pytest
+
+from stoker.cluster.controller import Controller, JobReport
+from stoker.cluster.records import Node
+from tests.common.state import run_test_save_load_state
+from tests.unit.cluster.helpers import FLAT, HUNGRY, MODEST
+
+NODES = (Node("a", 4.0, 0, 1, "V100"), Node("b", 4.0, 0, 1, "V100"), Node("c", 4.0, 0, 1, "V100"))
+
+
+class CurveJob:
+    """A job whose trainer consumes ``curve(workers)`` samples/s (a GPU step caps it at the peak)."""
+
+    def __init__(self, name: str, node: str, curve) -> None:
+        self.name, self.node, self.curve, self.workers = name, node, curve, 1
+
+    def report(self) -> JobReport:
+        tput = self.curve(self.workers)
+        wait = 1 - tput / self.curve.peak
+        return JobReport(self.name, self.node, 1.0, tput, wait, self.workers)
+
+    def set_budget(self, workers: int) -> None:
+        self.workers = workers
+
+
+def jobs() -> list[CurveJob]:
+    return [CurveJob("flat", "a", FLAT), CurveJob("modest", "b", MODEST), CurveJob("hungry", "c", HUNGRY)]
+
+
+def total(js: list[CurveJob]) -> float:
+    return sum(j.curve.utilisation(j.workers) for j in js)
+
+
+def test_elastic_moves_cpus_to_the_hungry_job_and_beats_static() -> None:
+    elastic, static = jobs(), jobs()
+    c_el, c_st = Controller(NODES, "elastic"), Controller(NODES, "static")
+    for _ in range(8):
+        budgets = c_el.step(elastic)
+        c_st.step(static)
+    assert budgets["hungry"] > budgets["modest"] >= budgets["flat"]
+    assert sum(budgets.values()) <= sum(n.cpus for n in NODES)
+    assert total(elastic) > total(static)
+
+
+def test_budgets_never_exceed_the_cluster() -> None:
+    js = jobs()
+    c = Controller(NODES, "elastic", grid=(1, 2, 3, 4, 6, 9, 12))
+    for _ in range(10):
+        assert sum(c.step(js).values()) <= 12
+
+
+def test_controller_resumes_from_its_state() -> None:
+    class Driver:
+        def __init__(self) -> None:
+            self.controller, self.jobs = Controller(NODES, "elastic"), jobs()
+
+        def advance(self) -> dict[str, int]:
+            return self.controller.step(self.jobs)
+
+        def state_dict(self) -> dict:
+            return {"c": self.controller.state_dict(), "w": [j.workers for j in self.jobs]}
+
+        def load_state_dict(self, s: dict) -> None:
+            self.controller.load_state_dict(s["c"])
+            for j, w in zip(self.jobs, s["w"]):
+                j.workers = w
+
+    run_test_save_load_state(Driver, lambda d: d.advance(), steps=8, checkpoints=[0, 3, 7])
+
+
+def test_bad_wait_threshold_is_named() -> None:
+    with pytest.raises(ValueError, match="saturated_wait"):
+        Controller(NODES, saturated_wait=1.5)
