@@ -20,8 +20,9 @@ import statistics
 import time
 from pathlib import Path
 
+from stoker.paths import data_dir
 from stoker.train.hetero import InfeasibleError, TaskSpec, allocate, evaluate
-from stoker.train.hetero.gavel import default_data_dir, gavel_devices, gavel_profiles, load_throughputs
+from stoker.train.hetero.gavel import gavel_devices, gavel_profiles, load_throughputs
 
 TASKS = (("ResNet-50", 256), ("Transformer", 256), ("LM", 160))  # global batches, samples/step
 MIX = {"k80": 2, "p100": 2, "v100": 2}
@@ -162,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data-dir", type=Path, default=None, help="folder with gavel_isolated_throughputs.json")
     p.add_argument("--trials", type=int, default=50, help="random mixes in the full run")
     args = p.parse_args(argv)
-    throughputs = load_throughputs((args.data_dir or default_data_dir()) / "gavel_isolated_throughputs.json")
+    throughputs = load_throughputs((args.data_dir or data_dir()) / "gavel_isolated_throughputs.json")
     rounds = headline(throughputs)
     if not args.quick:
         random_mixes(throughputs, args.trials)

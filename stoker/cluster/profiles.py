@@ -6,12 +6,12 @@ Every mapping below is an assumption of the simulator; docs/simulator.md lists e
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from stoker.cluster.curve import Curve
+from stoker.paths import data_dir
 
 SYNERGY_FILE = "synergy_cpu_sensitivity.json"
 GAVEL_FILE = "gavel_isolated_throughputs.json"
@@ -46,16 +46,6 @@ GPU_FAMILY: Mapping[str, tuple[str, float]] = {
     "A10": ("v100", 31.2 / 14.0),
 }
 REFERENCE_FAMILY = "v100"
-
-
-def data_dir() -> Path:
-    """``$STOKER_DATA_DIR``, else ``<repo>/../shared/data`` (or one level up, for a git worktree)."""
-    env = os.environ.get("STOKER_DATA_DIR")
-    if env:
-        return Path(env)
-    repo = Path(__file__).resolve().parents[2]
-    candidates = [repo.parent / "shared" / "data", repo.parent.parent / "shared" / "data"]
-    return next((c for c in candidates if c.is_dir()), candidates[0])
 
 
 @dataclass(frozen=True)

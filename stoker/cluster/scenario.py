@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from stoker.cluster.profiles import Profiles, data_dir, load_profiles
+from stoker.cluster.profiles import Profiles, load_profiles
 from stoker.cluster.records import Node
 from stoker.cluster.trace import (
     NODES_FILE,
@@ -18,6 +18,7 @@ from stoker.cluster.trace import (
     sub_cluster,
     with_cpus_per_gpu,
 )
+from stoker.paths import data_dir
 
 
 @dataclass(frozen=True)

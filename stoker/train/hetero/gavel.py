@@ -19,6 +19,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
+from stoker.paths import data_dir
 from stoker.train.hetero.fit import fit_line
 from stoker.train.hetero.records import DeviceSpec, Profile
 
@@ -38,19 +39,13 @@ MEMORY_ESTIMATES: dict[str, tuple[int, int]] = {
 GPU_MEMORY_BYTES: dict[str, int] = {"k80": 12 * _GIB, "p100": 16 * _GIB, "v100": 16 * _GIB}
 
 
-def default_data_dir() -> Path:
-    """``$STOKER_DATA_DIR``, else ``<repo>/../shared/data``."""
-    env = os.environ.get("STOKER_DATA_DIR")
-    return Path(env) if env else Path(__file__).resolve().parents[3].parent / "shared" / "data"
-
-
 def load_throughputs(path: str | os.PathLike[str] | None = None) -> dict[str, dict[tuple[str, int], float]]:
     """GPU type -> (job name, scale factor) -> steps/s, read from the Gavel file.
 
     Raises:
         FileNotFoundError: The file is missing; the message says where to get it.
     """
-    path = Path(path) if path is not None else default_data_dir() / "gavel_isolated_throughputs.json"
+    path = Path(path) if path is not None else data_dir() / "gavel_isolated_throughputs.json"
     if not path.exists():
         raise FileNotFoundError(
             f"{path} not found; set STOKER_DATA_DIR or pass the path. It is stanford-futuredata/gavel "
