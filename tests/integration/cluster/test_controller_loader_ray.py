@@ -24,8 +24,8 @@ pytestmark = [pytest.mark.ray, pytest.mark.timeout(300)]
 cloudpickle.register_pickle_by_value(sys.modules[__name__])
 
 STEP_S = 0.1
-# Per sample: real CPU seconds, then storage wait seconds (see stoker/cluster/synthetic.py for why the
-# wait: on a shared 2-core machine a second worker doing only CPU work just competes for the same cores).
+# Per sample: real CPU seconds, then a storage wait (as a real loader waits on reads): on a shared 2-core
+# machine a second worker doing only CPU work just competes for the same cores and shows nothing.
 # A batch is 4 samples: "light" and "medium" are fed by 1 worker within a 0.1 s step; "heavy" needs 2.
 JOBS = (("light", 0.001, 0.0), ("medium", 0.005, 0.008), ("heavy", 0.005, 0.045))
 NODES = (
