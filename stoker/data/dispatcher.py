@@ -223,13 +223,15 @@ class Dispatcher:
 
     # -- state -------------------------------------------------------------------------------
 
-    def state_dict(self) -> dict[str, Any]:
+    def state_dict(self, unfinished: int | None = None) -> dict[str, Any]:
+        """The epoch and its delivered splits, less ``unfinished`` (a split the trainer is still reading)."""
+        delivered = self._delivered - {unfinished} if unfinished is not None else self._delivered
         return {
             "epoch": self.epoch,
             "total": self.total,
             "rank": self.rank,
             "world_size": self.world_size,
-            "delivered": _to_ranges(self._delivered),
+            "delivered": _to_ranges(delivered),
         }
 
     def delivered_from_state(self, state: dict[str, Any]) -> set[int]:

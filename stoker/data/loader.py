@@ -415,23 +415,18 @@ class Loader:
         d = self._dispatcher
         if self._resume is not None:
             return dict(self._resume)
-        state: dict[str, Any] = {
-            "epoch": self._epoch,
-            "complete": self._epoch_complete,
-            "seed": self.seed,
-            "dispatcher": d.state_dict(),
-            "partial": None,
-        }
+        partial = None
         if self._current is not None and not self._epoch_complete:
             k, items, pos = self._current
             if pos < len(items):
-                delivered = [r for r in state["dispatcher"]["delivered"]]
-                from stoker.data.dispatcher import _from_ranges, _to_ranges
-
-                done = _from_ranges(delivered) - {k}
-                state["dispatcher"] = {**state["dispatcher"], "delivered": _to_ranges(done)}
-                state["partial"] = (k, pos)
-        return state
+                partial = (k, pos)  # that split is not fully consumed: resume it at item pos
+        return {
+            "epoch": self._epoch,
+            "complete": self._epoch_complete,
+            "seed": self.seed,
+            "dispatcher": d.state_dict(unfinished=partial[0] if partial else None),
+            "partial": partial,
+        }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Makes the next ``iter()`` continue the stream saved by :meth:`state_dict`."""
