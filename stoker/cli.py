@@ -12,6 +12,8 @@ import importlib
 import sys
 from collections.abc import Sequence
 
+from stoker.errors import InputError
+
 # One module per subcommand; each defines register(subparsers) -> None.
 COMMAND_MODULES: tuple[str, ...] = (
     "stoker.commands.demo",
@@ -46,7 +48,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     if getattr(args, "accepts_rest", False):
         args.rest = rest
-    return int(args.func(args) or 0)
+    try:
+        return int(args.func(args) or 0)
+    except InputError as exc:
+        # Bad input is the user's to fix: one line and status 2, never a traceback.
+        print(f"stoker {args.command}: error: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":
