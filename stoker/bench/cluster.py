@@ -2,7 +2,8 @@
 
 Prints a table, elastic's ratios against each baseline, and what bounds them (how many jobs already ask
 for CPUs past their curve's saturation; the avg JCT if every job ran at peak throughput from arrival).
-Last stdout line: one JSON object keyed by policy with the ``stoker simulate --json`` figures.
+Last stdout line: one JSON object keyed by policy with the ``stoker simulate --json`` figures, and
+``"machine"`` (cores, load average at the start).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import time
 
 import numpy as np
 
+from stoker.bench._util import emit, machine
 from stoker.cluster.policies import CPU_POLICIES
 from stoker.commands.simulate import add_scenario_args, run_policies
 
@@ -42,6 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--quick", action="store_true", help="accepted for symmetry; one seed either way")
     p.add_argument("--policies", default=",".join(POLICIES), help="comma-separated CPU policies")
     args = p.parse_args(argv)
+    host = machine()
     policies = [x for x in args.policies.split(",") if x]
     unknown = [x for x in policies if x not in CPU_POLICIES]
     if unknown:
@@ -75,5 +78,5 @@ def main(argv: list[str] | None = None) -> int:
     window = {r.policy: round(r.busy_fraction(t0, t1, gpus), 4) for r in results}
     print("gpu_util within the trace window:", json.dumps(window))
     print(f"wall: {time.perf_counter() - start:.1f} s")
-    print(json.dumps(out))
+    emit(out, host)
     return 0

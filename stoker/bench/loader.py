@@ -18,7 +18,7 @@ import torch
 from torch.utils.data import default_collate
 
 from stoker.bench._pipelines import JpegDataset
-from stoker.bench._util import bench_dir, emit, interleaved
+from stoker.bench._util import bench_dir, emit, interleaved, machine
 from stoker.sample_data import make_jpeg_folder
 
 
@@ -63,6 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--repeats", type=int, default=None)
     p.add_argument("--images", type=int, default=512, help="distinct JPEG files")
     args = p.parse_args(argv)
+    host = machine()
     batches = args.batches or (16 if args.quick else 40)
     repeats = args.repeats or (3 if args.quick else 5)
     paths = make_jpeg_folder(bench_dir("jpegs"), args.images)
@@ -91,6 +92,7 @@ def main(argv: list[str] | None = None) -> int:
             "stoker_sps": {str(w): round(med[f"stoker-{w}"], 1) for w in args.workers},
             "dataloader_sps": {str(w): round(med[f"dataloader-{w}"], 1) for w in args.workers},
             "single_process_sps": round(single, 1),
-        }
+        },
+        host,
     )
     return 0

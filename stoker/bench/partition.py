@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 import stoker
-from stoker.bench._util import bench_dir, emit, interleaved
+from stoker.bench._util import bench_dir, emit, interleaved, machine
 from stoker.demo import SmallCNN, decode_crop
 from stoker.sample_data import make_jpeg_folder
 
@@ -58,6 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--repeats", type=int, default=None)
     args = p.parse_args(argv)
+    host = machine()
     images = args.images or (128 if args.quick else 512)
     steps = args.steps or (8 if args.quick else 30)
     repeats = args.repeats or (1 if args.quick else 3)
@@ -88,6 +89,7 @@ def main(argv: list[str] | None = None) -> int:
             "samples_per_s": sps,
             "steps": steps,
             "repeats": repeats,
-        }
+        },
+        host,
     )
     return 0

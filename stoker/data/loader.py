@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import time
 import weakref
 from collections.abc import Iterator
@@ -23,15 +22,12 @@ from stoker.data.errors import PipelineSerializationError, SampleError, StokerEr
 from stoker.data.executor import Executor, SplitFailure, SplitResult
 from stoker.data.pipeline import Pipeline, from_dataset
 from stoker.data.stats import LoaderStats
+from stoker.system import cpu_count
 
 log = logging.getLogger("stoker")
 
 _INLINE = -1  # worker id of the in-process executor (workers=0)
 WAIT_LOG_S = 30.0  # how often a starving trainer logs that it is still waiting
-
-
-def _cores() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
 def as_pipeline(source: Any) -> Pipeline:
@@ -136,7 +132,7 @@ class Loader:
         self.auto = workers == "auto"
         if not self.auto and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 0):
             raise ValueError(f"workers={workers!r} should be a non-negative int or 'auto'")
-        self.max_workers = _cores() if max_workers is None else max_workers
+        self.max_workers = cpu_count() if max_workers is None else max_workers
         self.min_workers = 1 if min_workers is None else min_workers
         if not 0 <= self.min_workers <= self.max_workers:
             raise ValueError(
