@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 from stoker.bench._util import emit, machine
+from stoker.gavel_data import GAVEL_FILE
 from stoker.paths import data_dir
 from stoker.train.hetero import InfeasibleError, TaskSpec, allocate, evaluate
 from stoker.train.hetero.gavel import gavel_devices, gavel_profiles, load_throughputs
@@ -170,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--trials", type=int, default=50, help="random mixes in the full run")
     args = p.parse_args(argv)
     host = machine()
-    throughputs = load_throughputs((args.data_dir or data_dir()) / "gavel_isolated_throughputs.json")
+    throughputs = load_throughputs((args.data_dir or data_dir()) / GAVEL_FILE)
     rounds = headline(throughputs)
     if not args.quick:
         random_mixes(throughputs, args.trials)
