@@ -43,7 +43,9 @@ def _calibrate(paths: list[str], batch: int, batches: int) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="stoker bench elastic", description=__doc__)
-    p.add_argument("--quick", action="store_true", help="short run (< 60 s)")
+    p.add_argument(
+        "--quick", action="store_true", help="short run (under a minute on an idle 2-core machine; longer under load)"
+    )
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--steps", type=int, nargs=3, default=None, help="steps in the slow, fast, slow phases")
     p.add_argument("--images", type=int, default=512)

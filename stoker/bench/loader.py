@@ -56,7 +56,9 @@ def _stoker(ds: JpegDataset, workers: int, batches: int, bs: int) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="stoker bench loader", description=__doc__)
-    p.add_argument("--quick", action="store_true", help="short run (< 60 s)")
+    p.add_argument(
+        "--quick", action="store_true", help="short run (under a minute on an idle 2-core machine; longer under load)"
+    )
     p.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--batches", type=int, default=None, help="timed batches per run")

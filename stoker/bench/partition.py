@@ -51,7 +51,9 @@ def _train(plan: stoker.Plan, opt: torch.optim.Optimizer, workers: int, steps: i
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="stoker bench partition", description=__doc__)
-    p.add_argument("--quick", action="store_true", help="short run (about a minute)")
+    p.add_argument(
+        "--quick", action="store_true", help="short run (under a minute on an idle 2-core machine; longer under load)"
+    )
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--images", type=int, default=None)
     p.add_argument("--steps", type=int, default=None)

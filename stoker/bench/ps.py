@@ -25,7 +25,9 @@ from stoker.train.ps.recipe import Recipe, plan, train
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="stoker bench ps", description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="3 seeds (under 120 s)")
+    ap.add_argument(
+        "--quick", action="store_true", help="3 seeds (under a minute on an idle 2-core machine; longer under load)"
+    )
     ap.add_argument("--seeds", type=int, default=None, help="seeds to average (default 3 quick, 5 full)")
     ap.add_argument("--epochs", type=int, default=30)
     ap.add_argument("--workers", type=int, default=2)

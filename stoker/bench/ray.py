@@ -108,7 +108,9 @@ def _ms_per_batch(backend: str, batches: int, bs: int) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="stoker bench ray", description=__doc__)
-    p.add_argument("--quick", action="store_true", help="short run (< 90 s)")
+    p.add_argument(
+        "--quick", action="store_true", help="short run (under a minute on an idle 2-core machine; longer under load)"
+    )
     p.add_argument("--cpus", type=int, default=2, help="CPUs for each system (Ray's num_cpus, local workers)")
     p.add_argument("--batches", type=int, default=None, help="timed batches per run")
     p.add_argument("--batch-size", type=int, default=32)
