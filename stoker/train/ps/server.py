@@ -81,6 +81,10 @@ class ParameterServer:
         self._impl: ShardBackend | None = None
         self._watch: threading.Thread | None = None
         self._stop = threading.Event()
+        # One restart at a time: without it the supervisor sees the shard that restart_shard() has
+        # just killed as dead and starts a second process on the same pipes, which then split the
+        # workers' messages between them.
+        self._restarting = threading.RLock()
         self.restarts = 0
 
     # The config's fields, read-only, under the names callers have used.
@@ -146,8 +150,9 @@ class ParameterServer:
         impl = self._require()
         while not self._stop.wait(0.05):
             for s in range(self.layout.num_shards):
-                if not impl.alive(s) and not self._stop.is_set():
-                    self.restart_shard(s)
+                with self._restarting:
+                    if not impl.alive(s) and not self._stop.is_set():
+                        self.restart_shard(s)
 
     # -- shards ----------------------------------------------------------------------------
     def checkpoint_path(self, shard: int) -> str | None:
@@ -166,8 +171,9 @@ class ParameterServer:
                 f"shard {shard} died and has no checkpoint to restore from ({path=}); "
                 "pass checkpoint_dir= and checkpoint_every= to ParameterServer"
             )
-        self._require().restart(shard)
-        self.restarts += 1
+        with self._restarting:
+            self._require().restart(shard)
+            self.restarts += 1
 
     def shard_pids(self) -> list[int]:
         """Process ids of the local shards (to watch or to kill in a test)."""
