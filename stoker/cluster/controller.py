@@ -15,33 +15,11 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any, Protocol
 
-from stoker.cluster.curve import Curve, OnlineCurve
+from stoker.cluster.learning import CurveBook, JobReport
 from stoker.cluster.policies import CpuParams, cpu_policy
 from stoker.cluster.records import ClusterView, Job, Node
-
-
-@dataclass(frozen=True)
-class JobReport:
-    """What one job's trainer measured over the last round.
-
-    Attributes:
-        name: Job name.
-        node: Node its trainer (and accelerators) run on.
-        gpus: Accelerators it holds.
-        throughput: Samples (or steps) per second the trainer consumed.
-        data_wait: Fraction of the round the trainer waited for data, 0..1.
-        workers: Data workers it ran with (its budget last round).
-    """
-
-    name: str
-    node: str
-    gpus: float
-    throughput: float
-    data_wait: float
-    workers: int
 
 
 class JobHandle(Protocol):
@@ -75,60 +53,47 @@ class Controller:
         saturated_wait: float = 0.05,
         requested: Mapping[str, int] | None = None,
     ) -> None:
-        if not 0 <= saturated_wait < 1:
-            raise ValueError(f"{saturated_wait=} should be in [0, 1)")
         self.nodes = tuple(nodes)
         self.policy = cpu_policy(policy)
         self.params = params or CpuParams()
-        self.grid = tuple(float(x) for x in grid)
-        self.saturated_wait = saturated_wait
+        self.book = CurveBook(grid, saturated_wait)
         self.requested = dict(requested or {})
-        self.learners: dict[str, OnlineCurve] = {}
-        self.warm: set[str] = set()
         self.rounds = 0
 
-    def decide(self, reports: Sequence[JobReport]) -> dict[str, int]:
-        """Learns from ``reports`` and returns each job's data-worker budget for the next round."""
+    def decide(self, reports: Sequence[JobReport], nodes: Sequence[Node] | None = None) -> dict[str, int]:
+        """Learns from ``reports`` and returns each job's data-worker budget for the next round.
+
+        Args:
+            reports: The latest report of every job that takes part in this round.
+            nodes: The cluster as it is now (a live cluster gains and loses nodes); default: as built.
+        """
+        if nodes is not None:
+            self.nodes = tuple(nodes)
         for r in reports:
-            learner = self.learners.setdefault(r.name, OnlineCurve(self.grid))
-            # A job that consumed nothing yet tells nothing about its curve, and its first window with
-            # progress still holds its start-up (workers launching): learn from the windows after that.
-            if r.workers <= 0 or r.gpus <= 0 or r.throughput <= 0:
-                continue
-            if r.name not in self.warm:
-                self.warm.add(r.name)
-                continue
-            x = r.workers / r.gpus
-            learner.observe(x, r.throughput)
-            # Data wait says how far the job is from accelerator-bound: without waiting it would run at
-            # about throughput / (1 - wait). Above its budget, throughput grows with workers up to that
-            # peak. Refreshing those points from every report keeps one bad window from sticking.
-            fed = r.data_wait < self.saturated_wait
-            peak = r.throughput if fed else r.throughput / max(1.0 - r.data_wait, 1e-3)
-            for g in self.grid:
-                if g > x:
-                    learner.observe(g, min(peak, r.throughput * g / x))
+            self.book.learn(r)
         jobs = tuple(
             Job(
                 name=r.name,
                 gpus=r.gpus,
                 cpus=float(self.requested.get(r.name, max(1, math.ceil(r.gpus)))),
-                curve=self._curve(r.name),
+                curve=self.book.curve(r.name),
             )
             for r in reports
         )
-        view = ClusterView(self.nodes, jobs, {r.name: r.node for r in reports})
+        known = {n.name for n in self.nodes}
+        # A job whose node is not in the view (it left the cluster, or reports a name the controller
+        # cannot see) is steered as if it sat on the node with the most CPUs: it still gets a budget.
+        home = max(self.nodes, key=lambda n: n.cpus).name if self.nodes else ""
+        placement = {r.name: r.node if r.node in known else home for r in reports}
+        view = ClusterView(self.nodes, jobs, placement)
         alloc = self.policy.allocate(view, self.params)
         self.rounds += 1
         # Whole workers only, rounded down so the CPUs handed out never exceed the policy's allocation.
         return {r.name: max(1, math.floor(sum(alloc.get(r.name, {}).values()) + 1e-9)) for r in reports}
 
-    def _curve(self, name: str) -> Curve:
-        # Until a job has been measured it stays at its floor (a flat curve asks for nothing more): it
-        # explores upward from there, as more CPUs are easy to hand out and a measurement at the floor
-        # is what tells whether it is data-bound at all.
-        learner = self.learners[name]
-        return learner.curve() if learner.measured else Curve.flat()
+    def forget(self, name: str) -> None:
+        """Drops a job that left (its learned curve goes with it)."""
+        self.book.forget(name)
 
     def step(self, handles: Sequence[JobHandle]) -> dict[str, int]:
         """One round against local handles: report, decide, set budgets."""
@@ -139,19 +104,11 @@ class Controller:
         return budgets
 
     def state_dict(self) -> dict[str, Any]:
-        return {
-            "rounds": self.rounds,
-            "warm": sorted(self.warm),
-            "learners": {k: v.state_dict() for k, v in self.learners.items()},
-        }
+        return {"rounds": self.rounds, "book": self.book.state_dict()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.rounds = state["rounds"]
-        self.warm = set(state["warm"])
-        self.learners = {}
-        for name, s in state["learners"].items():
-            self.learners[name] = OnlineCurve(s["grid"])
-            self.learners[name].load_state_dict(s)
+        self.book.load_state_dict(state["book"])
 
 
 class _ControllerActor:

@@ -24,12 +24,12 @@ def test_every_job_finishes_and_capacity_holds_at_every_event(policy: str, place
     while not sim.done:
         sim.step()
         gpus: dict[str, float] = {}
-        alloc = {name: run["alloc"] for name, run in sim.running.items()}
+        alloc = {name: run.alloc for name, run in sim.running.items()}
         for name, run in sim.running.items():
-            gpus[run["node"]] = gpus.get(run["node"], 0.0) + sim.by_name[name].gpus
+            gpus[run.node] = gpus.get(run.node, 0.0) + sim.by_name[name].gpus
             job = sim.by_name[name]
             if job.gpu_types:
-                assert nodes[run["node"]].gpu_type in job.gpu_types
+                assert nodes[run.node].gpu_type in job.gpu_types
         for node, used in node_usage(alloc).items():
             assert used <= nodes[node].cpus + 1e-6, (node, used)
         for node, used in gpus.items():
@@ -67,7 +67,7 @@ def test_simulator_resumes_from_its_state() -> None:
         return (
             t,
             sorted(sim.finished.items()),
-            sorted((k, round(v["work"], 6)) for k, v in sim.running.items()),
+            sorted((k, round(v.work, 6)) for k, v in sim.running.items()),
         )
 
     run_test_save_load_state(lambda: make("elastic", n=15), advance, steps=30, checkpoints=[0, 7, 20, 29])
