@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 from stoker.cluster.learning import CurveBook, JobReport
 from stoker.cluster.policies import CpuParams, cpu_policy
-from stoker.cluster.records import ClusterView, Job, Node
+from stoker.cluster.records import Allocation, ClusterView, Job, Node
 
 
 class JobHandle(Protocol):
@@ -59,6 +59,7 @@ class Controller:
         self.book = CurveBook(grid, saturated_wait)
         self.requested = dict(requested or {})
         self.rounds = 0
+        self.last_alloc: Allocation = {}  # the policy's last allocation, job -> node -> CPUs
 
     def decide(self, reports: Sequence[JobReport], nodes: Sequence[Node] | None = None) -> dict[str, int]:
         """Learns from ``reports`` and returns each job's data-worker budget for the next round.
@@ -87,6 +88,7 @@ class Controller:
         placement = {r.name: r.node if r.node in known else home for r in reports}
         view = ClusterView(self.nodes, jobs, placement)
         alloc = self.policy.allocate(view, self.params)
+        self.last_alloc = alloc
         self.rounds += 1
         # Whole workers only, rounded down so the CPUs handed out never exceed the policy's allocation.
         return {r.name: max(1, math.floor(sum(alloc.get(r.name, {}).values()) + 1e-9)) for r in reports}

@@ -44,6 +44,8 @@ class SimConfig:
         params: Knobs of the CPU policies.
         oracle: The limit: same placement and queueing (``policy``'s floors), but every job runs at its
             curve's peak whatever its CPUs; the result is named ``oracle``.
+        report_period_s: Simulated seconds between two reports of one job (a live controller's round);
+            a job reports at the first event at least this long after its last report.
     """
 
     policy: str = "elastic"
@@ -52,6 +54,7 @@ class SimConfig:
     noise: float = 0.05
     params: CpuParams = field(default_factory=CpuParams)
     oracle: bool = False
+    report_period_s: float = 60.0
 
 
 @dataclass
@@ -65,6 +68,7 @@ class RunningJob:
         alloc: Node name -> CPUs its data workers have this interval.
         rate: Progress per second (1 = its trace speed).
         eff: Effective CPUs: ``alloc`` with remote CPUs discounted by ``remote_cost``.
+        reported_s: When it last reported, simulated seconds (its start before the first report).
     """
 
     node: str
@@ -73,6 +77,7 @@ class RunningJob:
     alloc: dict[str, float] = field(default_factory=dict)
     rate: float = 0.0
     eff: float = 0.0
+    reported_s: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -132,6 +137,8 @@ class Simulator:
     def __init__(self, nodes: Sequence[Node], jobs: Sequence[TraceJob], profiles: Profiles, config: SimConfig) -> None:
         if config.noise < 0:
             raise ValueError(f"noise={config.noise} should be >= 0")
+        if config.report_period_s < 0:
+            raise ValueError(f"report_period_s={config.report_period_s} should be >= 0 simulated seconds")
         self.nodes = tuple(nodes)
         self.jobs = list(jobs)
         self.by_name = {j.name: j for j in self.jobs}
@@ -258,12 +265,15 @@ class Simulator:
         if dt <= 0:
             return
         busy = alloc_cpus = 0.0
+        now = self.t + dt
         for name, run in self.running.items():
             job = self.by_name[name]
             run.work -= run.rate * dt
             if job.gpus > 0:
                 busy += job.gpus * self._utilisation(name, run)
-                self.book.learn(self._report(job, run))
+                if now - run.reported_s >= self.config.report_period_s:
+                    run.reported_s = now
+                    self.book.learn(self._report(job, run))
             alloc_cpus += sum(run.alloc.values())
         self.useful_gpu_s += busy * dt
         self.cpu_s += alloc_cpus * dt
@@ -364,7 +374,7 @@ class Simulator:
             job = self.by_name[name]
             i = self._index[node]
             held = float(floor(self._queued[name])[i])
-            self.running[name] = RunningJob(node, job.duration_s, held)
+            self.running[name] = RunningJob(node, job.duration_s, held, reported_s=self.t)
         placed = {n for n, _ in started}
         for name in placed:
             self._queued.pop(name, None)

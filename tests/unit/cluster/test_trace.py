@@ -94,7 +94,7 @@ def test_a_job_needs_its_gpus_on_one_node_of_an_allowed_type(files: tuple[Path, 
 
 def test_a_pod_list_without_time_columns_is_refused_as_a_placement_snapshot(tmp_path: Path) -> None:
     (tmp_path / "snap.csv").write_text("name,cpu_milli,memory_mib,num_gpu,gpu_milli\np0,12000,16384,1,1000\n")
-    with pytest.raises(InputError, match="placement snapshot.*creation_time, deletion_time, scheduled_time"):
+    with pytest.raises(InputError, match=r"placement snapshot.*creation_time, deletion_time, scheduled_time"):
         load_pods(tmp_path / "snap.csv", ["a"])
 
 
