@@ -194,19 +194,7 @@ class ControllerService:
     def status(self) -> ClusterStatus:
         with self._lock:
             now = self.clock()
-            jobs = tuple(
-                JobStatus(
-                    n,
-                    m.report.node,
-                    m.report.gpus,
-                    m.budget,
-                    m.report.workers,
-                    m.report.throughput,
-                    m.report.data_wait,
-                    round(now - m.seen, 3),
-                )  # fmt: skip
-                for n, m in sorted(self.members.items())
-            )
+            jobs = tuple(self._job_status(n, m, now) for n, m in sorted(self.members.items()))
             homes = {n: m.report.node for n, m in self.members.items()}
             nodes = []
             for node in self.controller.nodes:
