@@ -91,7 +91,8 @@ class Controller:
         self.last_alloc = alloc
         self.rounds += 1
         # Whole workers only, rounded down so the CPUs handed out never exceed the policy's allocation.
-        return {r.name: max(1, math.floor(sum(alloc.get(r.name, {}).values()) + 1e-9)) for r in reports}
+        budgets = {r.name: max(1, math.floor(sum(alloc.get(r.name, {}).values()) + 1e-9)) for r in reports}
+        return _within(budgets, sum(n.cpus for n in self.nodes))
 
     def forget(self, name: str) -> None:
         """Drops a job that left (its learned curve goes with it)."""
@@ -111,6 +112,21 @@ class Controller:
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.rounds = state["rounds"]
         self.book.load_state_dict(state["book"])
+
+
+def _within(budgets: dict[str, int], cpus: float) -> dict[str, int]:
+    """Trims the largest budgets (never below 1 worker) until they fit in ``cpus``.
+
+    Live jobs are not placed by the controller: several trainers may sit on one node whose CPUs cannot
+    hold all their floors, and every job gets at least one worker. What they borrowed beyond that goes.
+    """
+    out = dict(budgets)
+    while sum(out.values()) > cpus + 1e-9:
+        name = max(out, key=lambda k: (out[k], k))
+        if out[name] <= 1:
+            break
+        out[name] -= 1
+    return out
 
 
 class _ControllerActor:

@@ -69,6 +69,7 @@ class RunningJob:
         rate: Progress per second (1 = its trace speed).
         eff: Effective CPUs: ``alloc`` with remote CPUs discounted by ``remote_cost``.
         reported_s: When it last reported, simulated seconds (its start before the first report).
+        reports: Reports it sent so far.
     """
 
     node: str
@@ -78,6 +79,7 @@ class RunningJob:
     rate: float = 0.0
     eff: float = 0.0
     reported_s: float = 0.0
+    reports: int = 0
 
 
 @dataclass(frozen=True)
@@ -154,6 +156,7 @@ class Simulator:
         self.grid = tuple(sorted({x for c in self.true_curve.values() for x in c.xs})) or (1.0,)
         self._index = {n.name: i for i, n in enumerate(self.nodes)}
         self._queued: dict[str, Job] = {}
+        self._records: dict[str, Job] = {}
         self._node = {n.name: n for n in self.nodes}
         self._node_cpus = np.array([float(n.cpus) for n in self.nodes])
         self._node_gpus = np.array([float(n.gpus) for n in self.nodes])
@@ -273,6 +276,7 @@ class Simulator:
                 busy += job.gpus * self._utilisation(name, run)
                 if now - run.reported_s >= self.config.report_period_s:
                     run.reported_s = now
+                    run.reports += 1
                     self.book.learn(self._report(job, run))
             alloc_cpus += sum(run.alloc.values())
         self.useful_gpu_s += busy * dt
@@ -303,10 +307,20 @@ class Simulator:
                 self.reserved[run.node] -= run.floor
             else:
                 self.book.forget(name)
+                self._records.pop(name, None)
             self.finished[name] = self.t
 
     # ---- policies ----------------------------------------------------------------------------------
     def _record(self, job: TraceJob) -> Job:
+        # Rebuilt only when the job's learned curve changed (the book hands out the same Curve until then).
+        curve = self.book.curve(job.name)
+        cached = self._records.get(job.name)
+        if cached is not None and cached.curve is curve:
+            return cached
+        rec = self._records[job.name] = self._new_record(job, curve)
+        return rec
+
+    def _new_record(self, job: TraceJob, curve: Curve) -> Job:
         return Job(
             name=job.name,
             gpus=job.gpus,
@@ -314,7 +328,7 @@ class Simulator:
             memory_mib=job.memory_mib,
             arrival_s=job.arrival_s,
             gpu_types=job.gpu_types,
-            curve=self.book.curve(job.name),
+            curve=curve,
             speeds=self.speeds.get(job.model, {}),
         )
 
@@ -382,6 +396,22 @@ class Simulator:
 
     def _allocate(self) -> None:
         gpu_jobs = [n for n in self.running if self.by_name[n].gpus > 0]
+        self._apply(gpu_jobs)
+        # A live round takes seconds and the trace's events are minutes apart: a job that just started
+        # has its warm-up round and a first measured round within this event, and the policies re-run
+        # with what it learned (as the live controller's next round would).
+        fresh = [n for n in gpu_jobs if self.running[n].reports == 0]
+        for name in fresh:
+            run = self.running[name]
+            for _ in range(2):
+                self.book.learn(self._report(self.by_name[name], run))
+            run.reports, run.reported_s = 2, self.t
+        if fresh:
+            self._apply(gpu_jobs)
+        self._sample()
+
+    def _apply(self, gpu_jobs: list[str]) -> None:
+        """Runs the CPU policy over the running GPU jobs and sets their allocations and rates."""
         view = ClusterView(
             nodes=self.nodes,
             jobs=tuple(self._record(self.by_name[n]) for n in gpu_jobs),
@@ -400,7 +430,6 @@ class Simulator:
             # The oracle's jobs run at their peak whatever their CPUs: the limit of any CPU policy.
             now = curve.peak if self.config.oracle else curve(run.eff / job.gpus)
             run.rate = speed * now / requested if requested > 0 else 0.0
-        self._sample()
 
     def _sample(self) -> None:
         busy = alloc_gpu = alloc_cpu = 0.0
