@@ -43,7 +43,7 @@ class SimConfig:
         noise: Relative standard deviation of a throughput measurement.
         params: Knobs of the CPU policies.
         oracle: The limit: same placement and queueing (``policy``'s floors), but every job runs at its
-            curve's peak whatever its CPUs; the result is named ``oracle``.
+            curve's peak whatever its CPUs (and holds only its floor); the result is named ``oracle``.
         report_period_s: Simulated seconds between two reports of one job (a live controller's round);
             a job reports at the first event at least this long after its last report.
     """
@@ -400,7 +400,7 @@ class Simulator:
         # A live round takes seconds and the trace's events are minutes apart: a job that just started
         # has its warm-up round and a first measured round within this event, and the policies re-run
         # with what it learned (as the live controller's next round would).
-        fresh = [n for n in gpu_jobs if self.running[n].reports == 0]
+        fresh = [n for n in gpu_jobs if self.running[n].reports == 0 and not self.config.oracle]
         for name in fresh:
             run = self.running[name]
             for _ in range(2):
@@ -412,6 +412,16 @@ class Simulator:
 
     def _apply(self, gpu_jobs: list[str]) -> None:
         """Runs the CPU policy over the running GPU jobs and sets their allocations and rates."""
+        if self.config.oracle:
+            # Rates do not depend on CPUs here: every job holds just its admission floor.
+            for name in gpu_jobs:
+                run, job = self.running[name], self.by_name[name]
+                run.alloc, run.eff = {run.node: run.floor}, run.floor
+                curve = self.true_curve[name]
+                requested = curve(job.cpus / job.gpus)
+                speed = self.speeds.get(job.model, {}).get(self._node[run.node].gpu_type, 1.0)
+                run.rate = speed * curve.peak / requested if requested > 0 else 0.0
+            return
         view = ClusterView(
             nodes=self.nodes,
             jobs=tuple(self._record(self.by_name[n]) for n in gpu_jobs),
@@ -427,9 +437,7 @@ class Simulator:
             curve = self.true_curve[name]
             requested = curve(job.cpus / job.gpus)
             speed = self.speeds.get(job.model, {}).get(self._node[run.node].gpu_type, 1.0)
-            # The oracle's jobs run at their peak whatever their CPUs: the limit of any CPU policy.
-            now = curve.peak if self.config.oracle else curve(run.eff / job.gpus)
-            run.rate = speed * now / requested if requested > 0 else 0.0
+            run.rate = speed * curve(run.eff / job.gpus) / requested if requested > 0 else 0.0
 
     def _sample(self) -> None:
         busy = alloc_gpu = alloc_cpu = 0.0

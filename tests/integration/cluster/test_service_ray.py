@@ -1,5 +1,5 @@
 """The controller service on a multi-node ``ray.cluster_utils.Cluster`` with jobs as separate driver
-processes (``job_driver.py``: real CPU-bound pipelines on Ray data workers, ``Loader(cluster=NAME)``).
+processes (:mod:`stoker.bench._cluster_job`: real CPU-bound pipelines on Ray data workers, ``Loader(cluster=NAME)``).
 
 One run covers the life of a shared cluster: a job borrows the idle CPUs, a second job joins and gets its
 floor in the round it joins while the first gives borrowed CPUs back, the controller is SIGKILLed and
@@ -61,7 +61,7 @@ def cli(*argv: str) -> subprocess.CompletedProcess:
 
 
 def job(cluster, name: str, tmp: Path) -> subprocess.Popen:
-    argv = [sys.executable, "-m", "tests.integration.cluster.job_driver", "--address", cluster.address]
+    argv = [sys.executable, "-m", "stoker.bench._cluster_job", "--address", cluster.address]
     argv += ["--name", name, "--out", str(tmp / f"{name}.jsonl"), "--stop", str(tmp / "stop"), "--samples", str(SAMPLES)]
     return subprocess.Popen(argv, env=env(), cwd=REPO)
 

@@ -1,10 +1,11 @@
 """A training job as its own driver process: a real CPU-bound pipeline on Ray data workers, a Loader that
 joins the cluster controller (``cluster=NAME``), and a simulated accelerator (a step is a sleep).
 
-Run as ``python -m tests.integration.cluster.job_driver --address ADDR --name NAME --out FILE``. It trains
+Run as ``python -m stoker.bench._cluster_job --address ADDR --name NAME --out FILE --stop FILE``. It trains
 epoch after epoch until the file ``--stop`` exists (finishing the epoch it is in), and writes one JSON line
-per epoch (the sample indices it got, in order) and a last line with what its log said about the controller.
-Tests read the lines to check that every epoch had every sample exactly once.
+per epoch (the sample indices it got, in order, and the time it ended) and a last line with what its log
+said about the controller. ``stoker bench cluster_live`` and the integration tests read the lines: every
+epoch must hold every sample exactly once, and epoch ends over time give the job's samples/s.
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ def main() -> None:
     p.add_argument("--batch", type=int, default=4)
     p.add_argument("--cpu-ms", type=float, default=10.0, help="CPU per sample, ms")
     p.add_argument("--step-ms", type=float, default=5.0, help="accelerator step per batch, ms")
-    p.add_argument("--max-epochs", type=int, default=1000)
+    p.add_argument("--max-epochs", type=int, default=100_000)
     args = p.parse_args()
     tally = Tally()
     log = logging.getLogger("stoker")
