@@ -63,7 +63,7 @@ def main() -> None:
     log = logging.getLogger("stoker")
     log.addHandler(tally)
     log.setLevel(logging.INFO)
-    ray.init(address=args.address, logging_level="ERROR", log_to_driver=False)
+    ray.init(address=args.address, logging_level=logging.ERROR, log_to_driver=False)
     pipe = stoker.from_items(list(range(args.samples))).shuffle(seed=1).map(spin(args.cpu_ms / 1000)).batch(args.batch)
     out = Path(args.out)
     with stoker.Loader(pipe, workers="auto", backend="ray", cluster=args.name, seed=0, interval=0.25) as loader:

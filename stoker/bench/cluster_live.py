@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import signal
 import statistics
@@ -30,9 +31,12 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 # name: (cpu ms per sample, accelerator step ms per batch); batches of 8 samples.
-JOBS = {"slow": (2.0, 100.0), "mid": (2.0, 20.0), "fast": (5.0, 5.0)}
+# slow: 4 ms of CPU per 100 ms step, fed by one worker even on a crowded machine; mid: 8 ms per 40 ms step;
+# fast: 40 ms per 5 ms step, data-bound at any worker count the cluster has.
+JOBS = {"slow": (0.5, 100.0), "mid": (1.0, 40.0), "fast": (5.0, 5.0)}
 SAMPLES = 64
 
 
@@ -42,6 +46,15 @@ def _job(address: str, name: str, folder: Path) -> subprocess.Popen:
     argv += ["--out", str(folder / f"{name}.jsonl"), "--stop", str(folder / "stop"), "--samples", str(SAMPLES)]
     argv += ["--batch", "8", "--cpu-ms", str(cpu_ms), "--step-ms", str(step_ms)]
     return subprocess.Popen(argv, env=dict(os.environ), stdout=subprocess.DEVNULL)
+
+
+def _controller() -> Any:
+    from stoker.cluster import daemon
+
+    actor = daemon.find()
+    if actor is None:
+        raise RuntimeError("the controller this benchmark started is gone")
+    return actor
 
 
 def _epochs(folder: Path, name: str) -> list[dict]:
@@ -95,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 0, "include_dashboard": False})
     cluster.add_node(num_cpus=args.cpus)
     cluster.wait_for_nodes()
-    ray.init(address=cluster.address, namespace=daemon.NAMESPACE, logging_level="ERROR", log_to_driver=False)
+    ray.init(address=cluster.address, namespace=daemon.NAMESPACE, logging_level=logging.ERROR, log_to_driver=False)
     os.environ["RAY_ADDRESS"] = cluster.address
     procs = {name: _job(cluster.address, name, folder) for name in JOBS}
     figures: dict[str, list[float]] = {"static": [], "elastic": []}
@@ -114,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
             t_switch = time.time()
             if policy == "elastic":
                 time.sleep(args.round_s / 2)
-                os.kill(ray.get(daemon.find().pid.remote()), signal.SIGKILL)
+                os.kill(ray.get(_controller().pid.remote()), signal.SIGKILL)
                 while daemon.find() is not None:
                     time.sleep(0.1)
                 daemon.start(policy, args.period, folder / f"{policy}.json")
@@ -123,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 time.sleep(args.round_s)
             t_end = time.time()
-            budgets = {j.name: j.budget for j in ray.get(daemon.find().status.remote()).jobs}
+            budgets = {j.name: j.budget for j in ray.get(_controller().status.remote()).jobs}
             sps = sum(_rate(_epochs(folder, n), t_switch + args.settle, t_end) for n in JOBS)
             figures[policy].append(sps)
             print(f"round {k // 2 + 1} {policy:>7}: {sps:8.1f} samples/s  budgets {budgets}", flush=True)

@@ -1,19 +1,17 @@
 """The live controller: every round, the same CPU policy the simulator runs, against real jobs.
 
-Each job is reached through a tiny handle (:class:`JobHandle`): ``report()`` gives what its trainer
-measured over the last round (samples/s, fraction of time waiting on data, the data workers it ran with)
-and ``set_budget(n)`` sets how many data workers it may run next round. The controller does not know what
-is behind a handle: a :class:`stoker.Loader` on the Ray backend (``loader.scale(n)``, ``loader.stats()``)
-or a test job. A job that loses CPUs scales its workers down; stateless data workers lose no sample.
-
-:class:`Controller` is plain Python (unit-tested without Ray); :func:`start_controller` runs it as a Ray
-actor that calls the handles' ``report``/``set_budget`` as actor methods.
+:meth:`Controller.decide` turns the jobs' latest reports (:class:`~stoker.cluster.learning.JobReport`:
+samples/s, fraction of time waiting on data, the data workers it ran with) into data-worker budgets. It
+learns curves with :class:`~stoker.cluster.learning.CurveBook`, the simulator's own learning code. The
+live service (:mod:`stoker.cluster.service`, a detached Ray actor via :mod:`stoker.cluster.daemon`) calls
+it every round with the reports jobs pushed; :meth:`Controller.step` drives in-process handles
+(:class:`JobHandle`: ``report()`` and ``set_budget(n)``, e.g. :class:`~stoker.cluster.loader_handle.LoaderHandle`).
+A job that loses CPUs drains workers; stateless data workers lose no sample.
 """
 
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
@@ -127,41 +125,3 @@ def _within(budgets: dict[str, int], cpus: float) -> dict[str, int]:
             break
         out[name] -= 1
     return out
-
-
-class _ControllerActor:
-    """Body of the Ray actor: holds Ray actor handles of the jobs and runs rounds."""
-
-    def __init__(self, controller: Controller, handles: Sequence[Any]) -> None:
-        self.controller = controller
-        self.handles = list(handles)
-        self.history: list[dict[str, int]] = []
-
-    def step(self) -> dict[str, int]:
-        import ray
-
-        reports = ray.get([h.report.remote() for h in self.handles])
-        budgets = self.controller.decide(reports)
-        ray.get([h.set_budget.remote(budgets[r.name]) for h, r in zip(self.handles, reports)])
-        self.history.append(budgets)
-        return budgets
-
-    def run(self, rounds: int, period_s: float) -> list[dict[str, int]]:
-        """Runs ``rounds`` rounds, one every ``period_s`` seconds; returns the budgets of each."""
-        for _ in range(rounds):
-            time.sleep(period_s)
-            self.step()
-        return self.history
-
-    def state_dict(self) -> dict[str, Any]:
-        return self.controller.state_dict()
-
-
-def start_controller(controller: Controller, handles: Sequence[Any]) -> Any:
-    """Starts the controller as a Ray actor (needs ``ray.init`` done) over the jobs' actor handles.
-
-    The handles are Ray actors with ``report()`` and ``set_budget(n)`` methods.
-    """
-    import ray
-
-    return ray.remote(num_cpus=0)(_ControllerActor).remote(controller, handles)

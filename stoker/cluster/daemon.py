@@ -98,18 +98,15 @@ def start(
     if find() is not None:
         raise RuntimeError(f"a stoker controller ({ACTOR_NAME!r}) already runs; `stoker cluster stop` it first")
     state = str(Path(state_path).resolve()) if state_path else None
-    actor = (
-        ray.remote(ControllerActor)
-        .options(
-            name=ACTOR_NAME,
-            namespace=NAMESPACE,
-            lifetime="detached",
-            num_cpus=0,
-            max_concurrency=16,
-            max_restarts=0,
-        )
-        .remote(policy, period_s, state, remote_cost)
-    )
+    actor_cls: Any = ray.remote(ControllerActor)
+    actor = actor_cls.options(
+        name=ACTOR_NAME,
+        namespace=NAMESPACE,
+        lifetime="detached",
+        num_cpus=0,
+        max_concurrency=16,
+        max_restarts=0,
+    ).remote(policy, period_s, state, remote_cost)
     ray.get(actor.pid.remote(), timeout=timeout_s)
     return actor
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 
 from stoker.cluster.policies import CPU_POLICIES, CpuParams
@@ -16,7 +17,7 @@ def _connect(address: str | None) -> None:
     from stoker.cluster.daemon import NAMESPACE
 
     try:
-        ray.init(address=address or "auto", namespace=NAMESPACE, logging_level="ERROR", log_to_driver=False)
+        ray.init(address=address or "auto", namespace=NAMESPACE, logging_level=logging.ERROR, log_to_driver=False)
     except (ConnectionError, RuntimeError) as exc:
         raise InputError(
             f"no Ray cluster at --address {address or 'auto'} ({str(exc).splitlines()[0][:120]}); "

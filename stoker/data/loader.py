@@ -488,8 +488,9 @@ class Loader:
     def close(self) -> None:
         """Stops the workers and removes their shared memory; safe to call twice."""
         self._closed = True
-        if getattr(self, "_member", None) is not None:
-            self._member.close()
+        member = getattr(self, "_member", None)
+        if member is not None:
+            member.close()
         if self._pool is not None:
             self._finalizer()
 

@@ -62,7 +62,16 @@ def cli(*argv: str) -> subprocess.CompletedProcess:
 
 def job(cluster, name: str, tmp: Path) -> subprocess.Popen:
     argv = [sys.executable, "-m", "stoker.bench._cluster_job", "--address", cluster.address]
-    argv += ["--name", name, "--out", str(tmp / f"{name}.jsonl"), "--stop", str(tmp / "stop"), "--samples", str(SAMPLES)]
+    argv += [
+        "--name",
+        name,
+        "--out",
+        str(tmp / f"{name}.jsonl"),
+        "--stop",
+        str(tmp / "stop"),
+        "--samples",
+        str(SAMPLES),
+    ]
     return subprocess.Popen(argv, env=env(), cwd=REPO)
 
 
