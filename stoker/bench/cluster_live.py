@@ -33,18 +33,18 @@ import time
 from pathlib import Path
 from typing import Any
 
-# name: (cpu ms per sample, accelerator step ms per batch); batches of 8 samples.
-# slow: 4 ms of CPU per 100 ms step, fed by one worker even on a crowded machine; mid: 8 ms per 40 ms step;
+# name: (CPU ms per sample, accelerator step ms per batch, batch size). slow: 16 ms of CPU per 400 ms
+# step, fed by one worker even when Ray calls take ~100 ms on a crowded machine; mid: 16 ms per 60 ms;
 # fast: 40 ms per 5 ms step, data-bound at any worker count the cluster has.
-JOBS = {"slow": (0.5, 100.0), "mid": (1.0, 40.0), "fast": (5.0, 5.0)}
-SAMPLES = 64
+JOBS = {"slow": (0.5, 400.0, 32), "mid": (1.0, 60.0, 16), "fast": (5.0, 5.0, 8)}
+SAMPLES = 128
 
 
 def _job(address: str, name: str, folder: Path) -> subprocess.Popen:
-    cpu_ms, step_ms = JOBS[name]
+    cpu_ms, step_ms, batch = JOBS[name]
     argv = [sys.executable, "-m", "stoker.bench._cluster_job", "--address", address, "--name", name]
     argv += ["--out", str(folder / f"{name}.jsonl"), "--stop", str(folder / "stop"), "--samples", str(SAMPLES)]
-    argv += ["--batch", "8", "--cpu-ms", str(cpu_ms), "--step-ms", str(step_ms)]
+    argv += ["--batch", str(batch), "--cpu-ms", str(cpu_ms), "--step-ms", str(step_ms)]
     return subprocess.Popen(argv, env=dict(os.environ), stdout=subprocess.DEVNULL)
 
 
