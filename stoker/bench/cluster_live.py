@@ -33,10 +33,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-# name: (CPU ms per sample, accelerator step ms per batch, batch size). slow: 16 ms of CPU per 400 ms
-# step, fed by one worker even when Ray calls take ~100 ms on a crowded machine; mid: 16 ms per 60 ms;
-# fast: 40 ms per 5 ms step, data-bound at any worker count the cluster has.
-JOBS = {"slow": (0.5, 400.0, 32), "mid": (1.0, 60.0, 16), "fast": (5.0, 5.0, 8)}
+# name: (CPU ms per sample, accelerator step ms per batch, batch size). "slow" and "mid" need a small
+# fraction of a worker (3 ms and 1.5 ms of CPU per 400 ms and 200 ms steps: fed by their one worker even
+# when a crowded machine stretches CPU time and Ray calls tenfold); "fast" needs two on an idle machine
+# (20 ms per 10 ms step). static gives each job one worker; elastic can move the data node's spare CPU
+# to "fast".
+JOBS = {"slow": (0.1, 400.0, 32), "mid": (0.1, 200.0, 16), "fast": (2.5, 10.0, 8)}
 SAMPLES = 128
 
 
@@ -90,6 +92,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--settle", type=float, default=6.0, help="seconds after a switch left out of a round")
     p.add_argument("--cpus", type=int, default=4, help="logical CPUs of the data node")
     p.add_argument("--period", type=float, default=1.0, help="controller round, seconds")
+    p.add_argument(
+        "--remote-cost",
+        type=float,
+        default=0.0,
+        help="elastic's discount of a CPU off the trainer's node (0: the nodes share this machine)",
+    )
     args = p.parse_args(argv)
     if args.quick:
         args.rounds, args.round_s = 3, 20.0
@@ -114,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     figures: dict[str, list[float]] = {"static": [], "elastic": []}
     restarts = 0
     try:
-        daemon.start("static", args.period, folder / "static.json")
+        daemon.start("static", args.period, folder / "static.json", args.remote_cost)
         # Wait until every job trains (imports and Ray workers take a while on a loaded machine).
         while not all(len(_epochs(folder, n)) >= 2 for n in JOBS):
             if any(pr.poll() is not None for pr in procs.values()):
@@ -123,23 +131,24 @@ def main(argv: list[str] | None = None) -> int:
         for k in range(2 * args.rounds):
             policy = ("static", "elastic")[k % 2]
             daemon.stop()
-            daemon.start(policy, args.period, folder / f"{policy}.json")
+            daemon.start(policy, args.period, folder / f"{policy}.json", args.remote_cost)
             t_switch = time.time()
             if policy == "elastic":
                 time.sleep(args.round_s / 2)
                 os.kill(ray.get(_controller().pid.remote()), signal.SIGKILL)
                 while daemon.find() is not None:
                     time.sleep(0.1)
-                daemon.start(policy, args.period, folder / f"{policy}.json")
+                daemon.start(policy, args.period, folder / f"{policy}.json", args.remote_cost)
                 restarts += 1
                 time.sleep(max(0.0, t_switch + args.round_s - time.time()))
             else:
                 time.sleep(args.round_s)
             t_end = time.time()
-            budgets = {j.name: j.budget for j in ray.get(_controller().status.remote()).jobs}
+            jobs = ray.get(_controller().status.remote()).jobs
+            seen = ", ".join(f"{j.name} {j.budget} (wait {j.data_wait:.2f})" for j in jobs)
             sps = sum(_rate(_epochs(folder, n), t_switch + args.settle, t_end) for n in JOBS)
             figures[policy].append(sps)
-            print(f"round {k // 2 + 1} {policy:>7}: {sps:8.1f} samples/s  budgets {budgets}", flush=True)
+            print(f"round {k // 2 + 1} {policy:>7}: {sps:8.1f} samples/s; budgets {seen}", flush=True)
     finally:
         (folder / "stop").touch()
         for pr in procs.values():
