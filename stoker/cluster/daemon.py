@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -122,4 +123,9 @@ def stop(timeout_s: float = 30.0) -> bool:
         ray.get(actor.stop.remote(), timeout=timeout_s)
     finally:
         ray.kill(actor)
+    # Ray frees the name once the actor is dead, a moment after kill(): a start right after must not
+    # find the old one.
+    end = time.monotonic() + timeout_s
+    while find() is not None and time.monotonic() < end:
+        time.sleep(0.1)
     return True
