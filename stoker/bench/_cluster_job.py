@@ -58,6 +58,7 @@ def main() -> None:
     p.add_argument("--cpu-ms", type=float, default=10.0, help="CPU per sample, ms")
     p.add_argument("--step-ms", type=float, default=5.0, help="accelerator step per batch, ms")
     p.add_argument("--max-epochs", type=int, default=100_000)
+    p.add_argument("--prefetch", type=int, default=2, help="splits in flight per data worker")
     args = p.parse_args()
     tally = Tally()
     log = logging.getLogger("stoker")
@@ -66,7 +67,9 @@ def main() -> None:
     ray.init(address=args.address, logging_level=logging.ERROR, log_to_driver=False)
     pipe = stoker.from_items(list(range(args.samples))).shuffle(seed=1).map(spin(args.cpu_ms / 1000)).batch(args.batch)
     out = Path(args.out)
-    with stoker.Loader(pipe, workers="auto", backend="ray", cluster=args.name, seed=0, interval=0.25) as loader:
+    with stoker.Loader(
+        pipe, workers="auto", backend="ray", cluster=args.name, seed=0, interval=0.25, prefetch=args.prefetch
+    ) as loader:
         for epoch in range(args.max_epochs):
             got: list[int] = []
             for batch in loader:
