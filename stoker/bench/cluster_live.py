@@ -88,7 +88,7 @@ def _ledger(epochs: list[dict]) -> tuple[int, int]:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="stoker bench cluster_live", description=__doc__)
-    p.add_argument("--quick", action="store_true", help="3 rounds per policy of --round-s 20")
+    p.add_argument("--quick", action="store_true", help="3 rounds per policy of 30 s")
     p.add_argument("--rounds", type=int, default=5, help="rounds per policy (>= 3)")
     p.add_argument("--round-s", type=float, default=40.0, help="seconds per round")
     p.add_argument("--settle", type=float, default=6.0, help="seconds after a switch left out of a round")
@@ -102,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = p.parse_args(argv)
     if args.quick:
-        args.rounds, args.round_s = 3, 20.0
+        args.rounds, args.round_s = 3, 30.0
     if args.rounds < 3 or args.round_s <= args.settle + 4 or args.cpus < len(JOBS) or args.period <= 0:
         raise SystemExit(
             f"stoker bench cluster_live: need --rounds >= 3 (got {args.rounds}), --round-s > --settle + 4 "
