@@ -80,8 +80,11 @@ def main() -> None:
                 f.write(json.dumps(line) + "\n")
             if Path(args.stop).exists():
                 break
+        changes = len(loader.stats()["workers_timeline"]) - 1
     with out.open("a") as f:
-        f.write(json.dumps({"done": True, "joined": tally.joined, "lost": tally.lost}) + "\n")
+        f.write(
+            json.dumps({"done": True, "joined": tally.joined, "lost": tally.lost, "worker_changes": changes}) + "\n"
+        )
     ray.shutdown()
 
 

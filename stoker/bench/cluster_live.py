@@ -165,6 +165,12 @@ def main(argv: list[str] | None = None) -> int:
     for n in JOBS:
         a, b = _ledger(_epochs(folder, n))
         lost, dup = lost + a, dup + b
+    ends = {}
+    for n in JOBS:
+        path = folder / f"{n}.jsonl"
+        done = [json.loads(x) for x in path.read_text().splitlines() if '"done"' in x] if path.exists() else []
+        ends[n] = done[-1].get("worker_changes") if done else None
+    print(f"worker count changes over the run (a rise starts a Ray actor): {ends}")
     static, elastic = statistics.median(figures["static"]), statistics.median(figures["elastic"])
     print(f"elastic / static: {elastic / static:.3f}x (medians of {args.rounds} interleaved rounds each)")
     print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}; wall {time.perf_counter() - wall:.0f} s")
