@@ -49,6 +49,8 @@ def join(loader: Any, cluster: bool | str | None, backend: str) -> Membership | 
     """
     if not wanted(cluster):
         return None
+    if cluster is None and backend != "ray":
+        return None  # $STOKER_CLUSTER covers every Loader of the program: only the Ray ones can join
     if backend != "ray":
         raise ValueError(f"cluster={cluster!r} needs backend='ray' (the controller budgets Ray CPUs), not {backend!r}")
     return Membership(loader, name=cluster if isinstance(cluster, str) else None)
