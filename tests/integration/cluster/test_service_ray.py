@@ -149,6 +149,11 @@ def test_jobs_join_leave_survive_a_controller_kill_and_see_every_sample_once(clu
         # Both report to the new process (fresh reports: silent for less than a period).
         wait_for(lambda: all(j["silent_s"] < PERIOD_S and j["throughput"] > 0 for j in status()["jobs"]))
         assert sum(budgets(status()).values()) <= cpus
+        shown = cli("status", "--address", cluster.address, "--json")
+        assert shown.returncode == 0, shown.stderr
+        assert {j["name"] for j in json.loads(shown.stdout.strip().splitlines()[-1])["jobs"]} == {"a", "b"}
+        table = cli("status", "--address", cluster.address)
+        assert table.returncode == 0 and "budget" in table.stdout and "lent" in table.stdout, table.stderr
     finally:
         (tmp_path / "stop").touch()
         for p in procs.values():

@@ -24,7 +24,7 @@ def test_a_loader_that_does_not_join_gets_no_membership(monkeypatch: pytest.Monk
 
 
 def test_only_the_ray_backend_can_join_and_the_error_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
-    with pytest.raises(ValueError, match="backend='ray'.*not 'local'"):
+    with pytest.raises(ValueError, match=r"backend='ray'.*not 'local'"):
         join(object(), True, "local")
     monkeypatch.setenv(ENV_FLAG, "1")  # the environment turns it on for Ray Loaders only
     assert join(object(), None, "local") is None
