@@ -95,6 +95,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cpus", type=int, default=4, help="logical CPUs of the data node")
     p.add_argument("--period", type=float, default=1.0, help="controller round, seconds")
     p.add_argument(
+        "--kill-controller",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="SIGKILL and restart the controller in the middle of every elastic round (default: on)",
+    )
+    p.add_argument(
         "--remote-cost",
         type=float,
         default=0.0,
@@ -135,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
             daemon.stop()
             daemon.start(policy, args.period, folder / f"{policy}.json", args.remote_cost)
             t_switch = time.time()
-            if policy == "elastic":
+            if policy == "elastic" and args.kill_controller:
                 time.sleep(args.round_s / 2)
                 os.kill(ray.get(_controller().pid.remote()), signal.SIGKILL)
                 while daemon.find() is not None:
