@@ -75,7 +75,15 @@ def main() -> None:
             for batch in loader:
                 got.extend(int(i) for i in batch.tolist())
                 time.sleep(args.step_ms / 1000)
-            line = {"epoch": epoch, "indices": got, "t": time.time(), "budget": loader.stats()["max_workers"]}
+            stats = loader.stats()
+            line = {
+                "epoch": epoch,
+                "indices": got,
+                "t": time.time(),
+                "budget": stats["max_workers"],  # the controller's budget caps the autoscaler
+                "autoscale": stats["autoscale"],
+                "workers": stats["workers"],
+            }
             with out.open("a") as f:
                 f.write(json.dumps(line) + "\n")
             if Path(args.stop).exists():

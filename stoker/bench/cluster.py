@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 
 import numpy as np
 
 from stoker.cluster.policies import CPU_POLICIES
 from stoker.commands.simulate import add_scenario_args, run_policies
+from stoker.errors import InputError
 
 POLICIES = ("static", "proportional", "synergy", "elastic")
 
@@ -44,7 +46,11 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         raise SystemExit(f"stoker bench cluster: unknown policies {unknown}; choose from {sorted(CPU_POLICIES)}")
     start = time.perf_counter()
-    scenario, results = run_policies(args, policies, oracle=not args.no_oracle)
+    try:
+        scenario, results = run_policies(args, policies, oracle=not args.no_oracle)
+    except InputError as exc:
+        print(f"stoker bench cluster: error: {exc}", file=sys.stderr)
+        return 2
     out = {r.policy: r.summary() for r in results}
     gpus = sum(n.gpus for n in scenario.nodes)
     cpus = sum(n.cpus for n in scenario.nodes)

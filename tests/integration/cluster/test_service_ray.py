@@ -166,6 +166,8 @@ def test_jobs_join_leave_survive_a_controller_kill_and_see_every_sample_once(clu
         assert [e["epoch"] for e in epochs] == list(range(len(epochs)))
         for e in epochs:  # every epoch: every sample exactly once
             assert sorted(e["indices"]) == list(range(SAMPLES)), (name, e["epoch"])
+            # The budget caps the job's own autoscaler (set_budget), which stays on; never past the cluster.
+            assert e["autoscale"] and 1 <= e["workers"] <= e["budget"] <= cpus, e
         # Training went on while no controller ran.
         assert any(killed_at < e["t"] < restarted_at for e in epochs), name
     # Both left: the controller holds no job and frees every CPU.
