@@ -102,16 +102,17 @@ class Membership:
         with contextlib.suppress(queue.Full):
             self._outbox.put_nowait(report)
 
-    def _counters(self) -> tuple[float, float, float]:
-        s = self.loader.stats()
+    def _counters(self, stats: dict[str, Any] | None = None) -> tuple[float, float, float]:
+        s = stats if stats is not None else self.loader.stats()
         return float(s["samples"]), float(s["wait_s"]), float(s["step_s"])
 
     def _report(self) -> JobReport:
-        now = self._counters()
+        stats = self.loader.stats()
+        now = self._counters(stats)
         samples, wait, step = (a - b for a, b in zip(now, self._last))
         self._last = now
         busy = wait + step
-        workers = float(self.loader.stats()["workers"])
+        workers = float(stats["workers"])
         if busy <= 0:
             return JobReport(self.name, self.node, self.gpus, 0.0, 0.0, workers)
         return JobReport(self.name, self.node, self.gpus, samples / busy, wait / busy, workers)
