@@ -24,6 +24,7 @@ import argparse
 import json
 import logging
 import os
+import shutil
 import signal
 import statistics
 import subprocess
@@ -177,6 +178,7 @@ def main(argv: list[str] | None = None) -> int:
         done = [json.loads(x) for x in path.read_text().splitlines() if '"done"' in x] if path.exists() else []
         ends[n] = done[-1].get("worker_changes") if done else None
     print(f"worker count changes over the run (a rise starts a Ray actor): {ends}")
+    shutil.rmtree(folder, ignore_errors=True)
     static, elastic = statistics.median(figures["static"]), statistics.median(figures["elastic"])
     print(f"elastic / static: {elastic / static:.3f}x (medians of {args.rounds} interleaved rounds each)")
     print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}; wall {time.perf_counter() - wall:.0f} s")
