@@ -16,6 +16,7 @@ from typing import Any
 
 from stoker.backends import make_pool
 from stoker.backends.base import Done, Exited, Fatal, Lost, WorkerPool
+from stoker.cluster import membership
 from stoker.data.autoscale import ScalingSignal, get_policy
 from stoker.data.dispatcher import Dispatcher
 from stoker.data.errors import PipelineSerializationError, SampleError, StokerError, WorkerLostError
@@ -99,6 +100,9 @@ class Loader:
         rank: This trainer's rank in a data-parallel job (default 0).
         world_size: Ranks in the job; each gets a disjoint share of every epoch, together
             exactly the epoch.
+        cluster: Join the cluster controller (``stoker cluster start``): True, or the job's name;
+            None follows ``$STOKER_CLUSTER``. Needs ``backend="ray"``; the controller's budget caps
+            the autoscaler (see :mod:`stoker.cluster.membership`).
         **backend_options: Passed to the worker pool (``mp_context`` for local; ``address``,
             ``num_cpus`` for Ray).
     """
@@ -122,6 +126,7 @@ class Loader:
         max_attempts: int = 3,
         rank: int = 0,
         world_size: int = 1,
+        cluster: bool | str | None = None,
         **backend_options: Any,
     ) -> None:
         self.pipeline = as_pipeline(source)
@@ -185,6 +190,7 @@ class Loader:
         self._up_at = -math.inf
         self._next_tick = time.monotonic() + interval
         self._closed = False
+        self._member = membership.join(self, cluster, backend)
 
     # -- worker count ------------------------------------------------------------------------
 
@@ -238,6 +244,8 @@ class Loader:
         if now < self._next_tick or self._pool is None:
             return
         self._next_tick = now + self.interval
+        if self._member is not None:
+            self._member.tick()
         w = self._stats.take_window()
         if not self.auto:
             return
@@ -476,6 +484,9 @@ class Loader:
     def close(self) -> None:
         """Stops the workers and removes their shared memory; safe to call twice."""
         self._closed = True
+        member = getattr(self, "_member", None)
+        if member is not None:
+            member.close()
         if self._pool is not None:
             self._finalizer()
 
