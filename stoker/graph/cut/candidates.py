@@ -201,4 +201,6 @@ def evaluate(graph: Graph, costs: Costs, sides: Sides, moved: frozenset[str]) ->
     train_nodes = [n.name for n in graph if n.name not in data and (n.kind in COMPUTE or n.name in sides.tail)]
     train_s = sum(costs.device_seconds.get(n, costs.seconds.get(n, 0.0)) for n in train_nodes)
     size = sum(costs.bytes.get(n, 0.0) for n in crossing)
-    return Candidate(moved, crossing, size, data_s, train_s)
+    data_noise = sum(costs.spread.get(n, 0.0) for n in data)
+    train_noise = sum(costs.device_spread.get(n, costs.spread.get(n, 0.0)) for n in train_nodes)
+    return Candidate(moved, crossing, size, data_s, train_s, data_noise, train_noise)
