@@ -18,8 +18,7 @@ ADVICE: dict[str, str] = {
         "would be baked in: keep it a tensor, or compute it in the pipeline and pass it in the batch"
     ),
     "iterate": (
-        "iterating over something whose length is unknown: loop over range(x.size(d)) or use "
-        "tensor ops (unbind, split)"
+        "iterating over something whose length is unknown: loop over range(x.size(d)) or use tensor ops (unbind, split)"
     ),
     "module_not_installed": (
         "an nn.Module called in forward is neither a submodule of the model nor reachable from "

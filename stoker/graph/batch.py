@@ -74,6 +74,7 @@ def spec_of(batch: Any, has_loss: bool, inputs: Any = None, target: Any = None) 
     Raises:
         ValueError: When a named element is not in the batch or the loss would get no target.
     """
+    keys: tuple[Any, ...]
     if isinstance(batch, torch.Tensor):
         kind, keys = "tensor", (0,)
     elif isinstance(batch, (tuple, list)):

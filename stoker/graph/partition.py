@@ -13,7 +13,6 @@ import warnings
 from collections.abc import Callable, Mapping
 from typing import Any
 
-import torch.fx as fx
 from torch import nn
 
 from stoker.data.loader import as_pipeline

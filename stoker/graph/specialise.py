@@ -168,11 +168,12 @@ class ValueTracer(fx.Tracer):
             self.assumptions.append(Assumption(what, where))
 
     def iter(self, obj: fx.Proxy) -> Iterator[Any]:
-        value = getattr(obj, "value", _MISSING)
+        value: Any = getattr(obj, "value", _MISSING)
         if value is _MISSING or isinstance(value, (dict, set)):
             raise TraceStop("iterate", f"iterating over {obj.node.name}, whose length is unknown")
         self.assume(f"iterate over {obj.node.name}: {len(value)} items")
-        return iter([obj[i] for i in range(len(value))])
+        item: Any = obj
+        return iter([item[i] for i in range(len(value))])
 
     def to_bool(self, obj: fx.Proxy) -> bool:
         value = getattr(obj, "value", _MISSING)
@@ -183,7 +184,9 @@ class ValueTracer(fx.Tracer):
                 raise TraceStop("run", f"argument validation failed on the example batch at {_user_line()}")
             self.create_proxy("call_function", torch._assert, (obj, "stoker: argument validation failed"), {})
             return True
-        raise TraceStop("branch", f"a Python `if`/`while`/`and` on the tensor {obj.node.name} (data-dependent control flow)")
+        raise TraceStop(
+            "branch", f"a Python `if`/`while`/`and` on the tensor {obj.node.name} (data-dependent control flow)"
+        )
 
     def keys(self, obj: fx.Proxy) -> Any:
         value = getattr(obj, "value", _MISSING)
@@ -211,7 +214,7 @@ class ValueTracer(fx.Tracer):
 
     # -- values ----------------------------------------------------------------------------
     def create_proxy(self, kind: str, target: Any, args: Any, kwargs: Any, *rest: Any, **more: Any) -> Any:
-        proxy = super().create_proxy(kind, target, args, kwargs, *rest, **more)
+        proxy: Any = super().create_proxy(kind, target, args, kwargs, *rest, **more)
         try:
             proxy.value = self._evaluate(kind, target, args, kwargs)
         except TraceStop:
@@ -257,7 +260,8 @@ class ValueTracer(fx.Tracer):
     def _run(self, kind: str, target: Any, a: Any, kw: Any) -> Any:
         with torch.no_grad():
             if kind == "call_module":
-                return _fetch(self.twin, target)(*a, **kw) if target else self.twin(*a, **kw)
+                module: Any = _fetch(self.twin, target) if target else self.twin
+                return module(*a, **kw)
             if kind == "call_method":
                 return getattr(a[0], target)(*a[1:], **kw)
             return target(*a, **kw)

@@ -135,6 +135,8 @@ class Step(nn.Module):
             return out
         self.carry.update(out[1:])
         return out[0]
+
+
 class TrainTail(nn.Module):
     """The training half when pipeline steps after ``batch()`` hold state: they run here, then the step.
 

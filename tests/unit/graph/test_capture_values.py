@@ -26,7 +26,7 @@ class ShapeCoded(nn.Module):
         self.out = nn.Linear(6, 20)
 
     def forward(self, idx: torch.Tensor) -> torch.Tensor:
-        b, t = idx.size()
+        _, t = idx.size()
         assert t <= self.block, f"sequence of length {t} is longer than {self.block}"
         pos = torch.arange(0, t)
         x = self.emb(idx) + pos.unsqueeze(-1).float() / t
