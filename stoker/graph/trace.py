@@ -183,7 +183,8 @@ def _describe(part: str, exc: BaseException) -> str:
 def _try_values(program: Program, example: tuple[Any, ...], leaves: set[str]) -> Traced:
     tracer = ValueTracer(example, leaves)
     graph = tracer.trace_values(program)
-    sig = signature(example) if tracer.assumptions else None
+    # The batch's elements only: carried state never reaches the Send that checks them.
+    sig = signature(example[: program.n_batch]) if tracer.assumptions else None
     return Traced(fx.GraphModule(program, graph), program, None, "values", tracer.assumptions, sig)
 
 

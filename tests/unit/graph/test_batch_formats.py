@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import warnings
 from dataclasses import dataclass
 
 import pytest
@@ -11,7 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 
 import stoker
-from stoker.graph.batch import spec_of
+from stoker.graph.batch import Unsplit, spec_of
 
 
 class Keyword(nn.Module):
@@ -96,6 +97,7 @@ class Recurrent(nn.Module):
         self.out = nn.Linear(5, 2)
 
     def forward(self, x: torch.Tensor, hidden: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        x = x.view(x.size(0), 4, 3)  # shape code: the trace specialises on the batch size
         y, hidden = self.rnn(x.float() / 10.0, hidden)
         return self.out(y[:, -1]), hidden
 
@@ -112,9 +114,16 @@ def test_carried_state_never_crosses_and_is_kept_between_steps() -> None:
     carried = [n for n in plan.graph.nodes if plan.graph[n].kind == "carry"]
     assert carried and not set(carried) & set(plan.crossing)
     assert all(n not in plan.data_nodes for n in plan.graph.descendants(carried))
+    assert plan.assumptions and plan.signature is not None
     hidden = torch.zeros(1, 2, 5)
-    with stoker.Loader(plan, workers=0, seed=0) as split, stoker.Loader(pipe, workers=0, seed=0) as plain:
+    with (
+        warnings.catch_warnings(),
+        stoker.Loader(plan, workers=0, seed=0) as split,
+        stoker.Loader(pipe, workers=0, seed=0) as plain,
+    ):
+        warnings.simplefilter("error")  # every batch has the traced shapes: none may run unsplit
         for received, (x, y) in zip(split, plain, strict=True):
+            assert not isinstance(received[0], Unsplit)
             state.hidden = state.hidden.detach()
             loss = plan.train_module(*received)
             out, hidden = twin(x, hidden.detach())
