@@ -26,7 +26,8 @@ ADVICE: dict[str, str] = {
     ),
     "foreign_call": (
         "a call outside torch (numpy, PIL, a C extension) cannot take a traced tensor: move that step "
-        "into the pipeline, or wrap it with stoker.mark(fn, reason) so it runs as one opaque step"
+        "into the pipeline, or put it in a helper marked @stoker.stateful, which runs as one opaque step "
+        "in the trainer"
     ),
     "run": (
         "an operation failed on the example batch: check that the pipeline yields what the model "

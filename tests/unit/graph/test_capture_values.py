@@ -151,3 +151,33 @@ def test_random_factories_with_python_shapes_stay_random() -> None:
     x = torch.ones(2, 4)
     with torch.no_grad():
         assert not torch.equal(plan.step(x), plan.step(x))  # not a constant baked in at trace time
+
+
+class Numpyish(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(4, 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(torch.from_numpy(x.numpy().clip(0, 1)))
+
+
+class ReadsAValue(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(4, 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(x)[:, : int(x.max())]
+
+
+@pytest.mark.parametrize(
+    ("model", "advice"),
+    [(Numpyish(), "move that step into the pipeline"), (ReadsAValue(), "keep it a tensor")],
+)
+def test_each_kind_of_failure_gets_its_own_advice(model: nn.Module, advice: str) -> None:
+    pipe = stoker.from_items([torch.ones(4)] * 4).batch(2)
+    with pytest.warns(UserWarning, match="stoker.partition"):
+        plan = stoker.partition(pipe, model, workers=1)
+    assert plan.failure is not None and advice in plan.failure
+    assert "torch.where" not in plan.failure
