@@ -156,6 +156,16 @@ class Carry:
         for name, value in zip(self.names, values, strict=True):
             self._state[name] = value
 
+    def state_dict(self) -> dict[str, Any]:
+        """The carried values, detached (what a checkpoint saves to resume mid-sequence)."""
+        return {name: _detached(value) for name, value in self._state.items()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restores the values of :meth:`state_dict`; the names must match."""
+        if set(state) != set(self._state):
+            raise ValueError(f"carry state has {sorted(state)}, this carry holds {sorted(self._state)}")
+        self._state.update({name: _detached(value) for name, value in state.items()})
+
     def __getattr__(self, name: str) -> Any:
         state = object.__getattribute__(self, "_state")
         if name in state:
@@ -169,6 +179,14 @@ class Carry:
 
     def __repr__(self) -> str:
         return f"stoker.carry({', '.join(self.names)})"
+
+
+def _detached(value: Any) -> Any:
+    if isinstance(value, torch.Tensor):
+        return value.detach().clone()
+    if isinstance(value, (tuple, list)):
+        return type(value)(_detached(v) for v in value)
+    return value
 
 
 def carry(**state: Any) -> Carry:

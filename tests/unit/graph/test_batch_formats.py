@@ -12,7 +12,8 @@ import torch.nn.functional as F
 from torch import nn
 
 import stoker
-from stoker.graph.batch import Unsplit, spec_of
+from stoker.graph.batch import Carry, Unsplit, spec_of
+from tests.common.state import run_test_save_load_state
 
 
 class Keyword(nn.Module):
@@ -138,3 +139,22 @@ def test_spec_errors_name_the_elements() -> None:
         spec_of("text", False)
     with pytest.raises(ValueError, match="at least one"):
         stoker.carry()
+
+
+def test_carry_round_trips_its_state() -> None:
+    torch.manual_seed(0)
+    cell = nn.GRUCell(3, 4)
+    xs = torch.randn(6, 1, 3)
+
+    def factory() -> Carry:
+        return stoker.carry(hidden=torch.zeros(1, 4), step=0)
+
+    def advance(state: Carry) -> torch.Tensor:
+        with torch.no_grad():
+            state.hidden = cell(xs[state.step], state.hidden)
+        state.step = state.step + 1
+        return state.hidden
+
+    run_test_save_load_state(factory, advance, steps=6)
+    with pytest.raises(ValueError, match="this carry holds"):
+        factory().load_state_dict({"h": torch.zeros(1)})
