@@ -72,6 +72,9 @@ class Costs:
         first_seconds: Node name -> seconds per sample on the first batch (one-off set-up included).
         spread: Node name -> max - min seconds per sample over the timed batches (data side, CPU).
         device_spread: Node name -> the same for the training side's timed runs.
+        data_rounds: Per timed round, node name -> seconds per sample on the CPU (pipeline nodes
+            from the batches after the first, model nodes from the step's timed runs).
+        device_rounds: Per timed run, node name -> seconds per sample on the model's device.
     """
 
     seconds: dict[str, float] = field(default_factory=dict)
@@ -85,6 +88,8 @@ class Costs:
     first_seconds: dict[str, float] = field(default_factory=dict)
     spread: dict[str, float] = field(default_factory=dict)
     device_spread: dict[str, float] = field(default_factory=dict)
+    data_rounds: list[dict[str, float]] = field(default_factory=list)
+    device_rounds: list[dict[str, float]] = field(default_factory=list)
 
 
 def _apply(kind: str, fn: Any, value: Any) -> Any:
@@ -159,6 +164,7 @@ def run_pipeline(pipe: Pipeline, graph: Graph, costs: Costs, samples: int, seed:
         costs.seconds[name] = statistics.median(runs)
         costs.spread[name] = max(runs) - min(runs)
         costs.bytes[name] = size[name] / max(n if name in after else count, 1)
+    costs.data_rounds = [{name: t[name] / max(count, 1) for name in t} for t in timed]
     costs.batch_size = n if after else 1
     costs.batch = batch
     return batch
@@ -172,6 +178,7 @@ class _Timer(fx.Interpreter):
         self.sizes: dict[str, int] = {}
         self.shapes: dict[str, str] = {}
         self.spread: dict[str, float] = {}
+        self.rounds: list[dict[str, float]] = []
 
     def run_node(self, n: fx.Node) -> Any:
         self.sync()
@@ -205,6 +212,7 @@ def _time_step(gm: fx.GraphModule, args: tuple[Any, ...], device: torch.device, 
                 runs.append(t)
     best = runs[-1]
     best.spread = {k: max(r.seconds[k] for r in runs) - min(r.seconds[k] for r in runs) for k in best.seconds}
+    best.rounds = [dict(r.seconds) for r in runs]
     best.seconds = {k: statistics.median(r.seconds[k] for r in runs) for k in best.seconds}
     return best
 
@@ -224,3 +232,8 @@ def measure_step(gm: fx.GraphModule, args: tuple[Any, ...], costs: Costs, repeat
         costs.device_spread[name] = dev.spread[name] / per
         costs.bytes[name] = cpu.sizes[name] / per
         costs.shapes[name] = cpu.shapes[name]
+    for i, run in enumerate(cpu.rounds):
+        if i == len(costs.data_rounds):
+            costs.data_rounds.append({})
+        costs.data_rounds[i].update({k: v / per for k, v in run.items()})
+    costs.device_rounds = [{k: v / per for k, v in run.items()} for run in dev.rounds]
