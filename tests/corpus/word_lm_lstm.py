@@ -4,7 +4,9 @@
 # Copyright (c) 2017, Pytorch contributors. All rights reserved.
 # Licence: BSD 3-Clause, https://github.com/pytorch/examples/blob/main/LICENSE
 # Source: pytorch/examples word_language_model/model.py @ 001d493285083b54cacbc1334cb26338bdff2455
-#         (RNNModel as written) and word_language_model/main.py (criterion, get_batch, repackage_hidden)
+#         (RNNModel as written),
+#         word_language_model/main.py @ cd01f93000a6679e768700dd29e417a1e5fd10e5 (get_batch, repackage_hidden;
+#         criterion = nn.NLLLoss(), as later main.py versions pair it with this model's log_softmax output)
 # Trimmed: PositionalEncoding/TransformerModel are in word_lm_transformer.py; tiny sizes; data: a
 # random token stream cut into bptt-long (data, target) pairs, batched and made sequence-first as
 # get_batch() does.

@@ -4,7 +4,9 @@
 # Copyright (c) 2017, Pytorch contributors. All rights reserved.
 # Licence: BSD 3-Clause, https://github.com/pytorch/examples/blob/main/LICENSE
 # Source: pytorch/examples word_language_model/model.py @ 001d493285083b54cacbc1334cb26338bdff2455
-#         (PositionalEncoding, TransformerModel as written) and main.py (criterion, get_batch)
+#         (PositionalEncoding, TransformerModel as written),
+#         word_language_model/main.py @ cd01f93000a6679e768700dd29e417a1e5fd10e5 (get_batch, repackage_hidden;
+#         criterion = nn.NLLLoss(), as later main.py versions pair it with this model's log_softmax output)
 # Trimmed: RNNModel is in word_lm_lstm.py; tiny sizes; data: a random token stream cut into
 # bptt-long (data, target) pairs, batched and made sequence-first as get_batch() does.
 import math
