@@ -29,6 +29,7 @@ _EXPORTS = {
     "partition": "stoker.graph.partition",
     "Plan": "stoker.graph.plan",
     "stateful": "stoker.graph.marks",
+    "carry": "stoker.graph.batch",
 }
 
 __all__ = ["__version__", *_EXPORTS]
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
     from stoker.data.loader import Loader
     from stoker.data.pipeline import Pipeline, from_dataset, from_files, from_items
     from stoker.data.rng import sample_generator, sample_key, sample_rng
+    from stoker.graph.batch import carry
     from stoker.graph.marks import stateful
     from stoker.graph.partition import partition
     from stoker.graph.plan import Plan
