@@ -49,3 +49,49 @@ def slow(x: torch.Tensor) -> torch.Tensor:
 
     time.sleep(0.002)
     return x
+
+
+def stream_pipelines(folder: str) -> dict:
+    """The three stream sources the elastic tests run, keyed by name, over files in ``folder``.
+
+    Every record becomes [number, a per-sample random draw, ...] after ~2 ms of work, so kills
+    land mid-epoch and the tests can check identity, determinism and coverage.
+    """
+    import os
+
+    import stoker
+    from tests.common.shards import row_tag, tar_tag, write_parquet_shards, write_tar_shards
+
+    tar_dir, pq_dir = os.path.join(folder, "tar"), os.path.join(folder, "parquet")
+    if not os.path.isdir(tar_dir):
+        write_tar_shards(tar_dir, 6, 40)
+        write_parquet_shards(pq_dir, 5, 48, row_group=7)
+    return {
+        "iterable": (stoker.from_iterable(Numbers(240), num_shards=4).map(slow).batch(8), 240),
+        "tar": (stoker.from_shards(os.path.join(tar_dir, "*.tar"), num_shards=4).map(tar_tag).map(slow).batch(8), 240),
+        "parquet": (
+            stoker.from_shards(os.path.join(pq_dir, "*.parquet"), num_shards=4).map(row_tag).map(slow).batch(8),
+            240,
+        ),
+    }
+
+
+def consume(folder: str, name: str, steps: int | None, state_in: str | None, state_out: str | None, out: str) -> None:
+    """Child-process half of the resume test: optionally load a state, take ``steps`` batches (all
+    when None), optionally save the state, and write the batches taken to ``out``."""
+    import itertools
+    import pickle
+
+    import stoker
+
+    pipe, _ = stream_pipelines(folder)[name]
+    with stoker.Loader(pipe, workers=2, seed=0) as loader:
+        if state_in:
+            with open(state_in, "rb") as f:
+                loader.load_state_dict(pickle.load(f))
+        it = iter(loader)
+        taken = [b.clone() for b in itertools.islice(it, steps)]
+        if state_out:
+            with open(state_out, "wb") as f:
+                pickle.dump(loader.state_dict(), f)
+    torch.save(taken, out)
