@@ -18,12 +18,11 @@ from typing import Any
 from stoker.backends import make_pool
 from stoker.backends.base import Done, Exited, Fatal, Lost, WorkerPool
 from stoker.data.autoscale import ScalingSignal, get_policy
-from stoker.data.dispatcher import Dispatcher
 from stoker.data.errors import PipelineSerializationError, SampleError, StokerError, WorkerLostError
 from stoker.data.executor import Executor, SplitFailure, SplitResult
 from stoker.data.pipeline import Pipeline, from_dataset
 from stoker.data.stats import LoaderStats
-from stoker.data.streams.ledger import stream_dispatcher
+from stoker.data.streams.ledger import dispatcher_for
 
 log = logging.getLogger("stoker")
 
@@ -160,14 +159,9 @@ class Loader:
         shuffle = self.pipeline.shuffle_op
         shuffle_seed = None if shuffle is None else (shuffle.args["seed"] if shuffle.args["seed"] is not None else seed)
         self._batched = batch is not None
-        if stream:  # blocks of virtual shards (stoker.data.streams)
-            self._dispatcher = stream_dispatcher(
-                self.pipeline, size, drop_last, shuffle_seed, prefetch, deterministic, max_attempts, rank, world_size
-            )
-        else:
-            self._dispatcher = Dispatcher(
-                len(self.pipeline), size, drop_last, shuffle_seed, prefetch, deterministic, max_attempts, rank, world_size
-            )
+        self._dispatcher = dispatcher_for(
+            self.pipeline, size, drop_last, shuffle_seed, prefetch, deterministic, max_attempts, rank, world_size
+        )
         self._target = self.min_workers if self.auto else int(workers)
         self._inline = Executor(self.pipeline, seed, on_error) if (not self.auto and workers == 0) else None
         self._pool: WorkerPool | None = None

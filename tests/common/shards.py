@@ -58,10 +58,14 @@ def tar_tag(sample: dict) -> torch.Tensor:
     """[sample number, a per-sample random draw, payload checksum]: identity, determinism, integrity."""
     n = int(sample["idx"])
     g = stoker.sample_generator()
-    return torch.tensor([float(n), float(torch.rand((), generator=g)), float(sum(sample["bin"][:64]))], dtype=torch.float64)
+    return torch.tensor(
+        [float(n), float(torch.rand((), generator=g)), float(sum(sample["bin"][:64]))], dtype=torch.float64
+    )
 
 
 def row_tag(row: dict) -> torch.Tensor:
     n = int(row["idx"])
     g = stoker.sample_generator()
-    return torch.tensor([float(n), float(torch.rand((), generator=g)), float(sum(row["bin"][:64]))], dtype=torch.float64)
+    return torch.tensor(
+        [float(n), float(torch.rand((), generator=g)), float(sum(row["bin"][:64]))], dtype=torch.float64
+    )

@@ -49,7 +49,10 @@ class ParquetFormat:
             if g == len(counts):
                 return
             batches = pf.iter_batches(
-                batch_size=self.read_rows, row_groups=list(range(g, len(counts))), columns=self.columns, use_threads=False
+                batch_size=self.read_rows,
+                row_groups=list(range(g, len(counts))),
+                columns=self.columns,
+                use_threads=False,
             )
             for batch in batches:
                 if skip >= batch.num_rows:

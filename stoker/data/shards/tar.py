@@ -78,7 +78,7 @@ def _save(path: str, offsets: np.ndarray) -> None:
 def _members(tf: tarfile.TarFile) -> Iterator[tarfile.TarInfo]:
     """The shard's members, without tarfile's growing member list (flat memory on big shards)."""
     while (m := tf.next()) is not None:
-        tf.members = []
+        tf.members = []  # type: ignore[attr-defined]
         if m.isfile():
             yield m
 

@@ -297,7 +297,7 @@ class StreamDispatcher(Dispatcher):
         return _from_ranges(state["delivered"])
 
 
-def stream_dispatcher(
+def dispatcher_for(
     pipeline: Any,
     split_size: int,
     drop_last: bool,
@@ -307,8 +307,13 @@ def stream_dispatcher(
     max_attempts: int,
     rank: int,
     world_size: int,
-) -> StreamDispatcher:
-    """The ledger for a Loader over a stream pipeline (``Source.kind == "stream"``)."""
+) -> Dispatcher:
+    """The ledger for a Loader's pipeline: by sample index, or by blocks of virtual shards for a
+    stream (``Source.kind == "stream"``)."""
+    if pipeline.source.kind != "stream":
+        return Dispatcher(
+            len(pipeline), split_size, drop_last, shuffle_seed, prefetch, deterministic, max_attempts, rank, world_size
+        )
     if shuffle_seed is not None:
         raise ValueError(
             f"shuffle() needs sample indices and {pipeline.source.name!r} is a stream; shuffle inside the "

@@ -184,4 +184,3 @@ class StreamRunner:
         while self._open:
             _, (_, reader) = self._open.popitem()
             reader.close()
-
