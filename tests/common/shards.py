@@ -69,3 +69,41 @@ def row_tag(row: dict) -> torch.Tensor:
     return torch.tensor(
         [float(n), float(torch.rand((), generator=g)), float(sum(row["bin"][:64]))], dtype=torch.float64
     )
+
+
+def write_big_shards(folder: str, kind: str, total_bytes: int, sample_bytes: int, file_bytes: int) -> int:
+    """Shards of about ``total_bytes`` of payload for memory tests; returns the number of samples.
+
+    Payload bytes are distinct per sample (its number, repeated) and stored without compression or
+    dictionary encoding, so the files on disk are as large as the data streamed.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    os.makedirs(folder, exist_ok=True)
+    per_file = max(1, file_bytes // sample_bytes)
+    samples = max(1, total_bytes // sample_bytes)
+    n = 0
+    j = 0
+    while n < samples:
+        count = min(per_file, samples - n)
+        blobs = [np.full(sample_bytes, (n + i) % 251, dtype=np.uint8).tobytes() for i in range(count)]
+        if kind == "tar":
+            with tarfile.open(os.path.join(folder, f"big-{j:04d}.tar"), "w") as tf:
+                for i, blob in enumerate(blobs):
+                    for ext, data in (("idx", str(n + i).encode()), ("bin", blob)):
+                        info = tarfile.TarInfo(f"{n + i:09d}.{ext}")
+                        info.size = len(data)
+                        tf.addfile(info, io.BytesIO(data))
+        else:
+            table = pa.table({"idx": pa.array(range(n, n + count), pa.int64()), "bin": pa.array(blobs, pa.binary())})
+            path = os.path.join(folder, f"big-{j:04d}.parquet")
+            pq.write_table(table, path, row_group_size=64, compression="none", use_dictionary=False)
+        n += count
+        j += 1
+    return samples
+
+
+def payload_tensor(sample: dict) -> dict:
+    """A big sample as {"idx": int, "bin": uint8 tensor}: what a decode map would hand on."""
+    return {"idx": int(sample["idx"]), "bin": torch.frombuffer(bytearray(sample["bin"]), dtype=torch.uint8)}

@@ -1,7 +1,8 @@
 """Parquet and Arrow IPC shards: one record per row, as a ``{column: value}`` dict.
 
-Rows are read ``read_rows`` at a time (Parquet: through the streaming reader, without
-pre-buffering whole row groups), so a reader holds one small record batch, whatever the file size.
+Rows are read about ``read_bytes`` at a time (Parquet: through the streaming reader, without
+pre-buffering whole row groups), so a reader holds one small record batch whatever the file and
+row sizes: a worker keeps one reader open per virtual shard it owns.
 """
 
 from __future__ import annotations
@@ -23,14 +24,19 @@ class ParquetFormat:
 
     Args:
         columns: Columns to read (default all).
-        read_rows: Rows decoded at a time.
+        read_bytes: Bytes decoded at a time (rows per read from the footer's average row size).
     """
 
     name = "parquet"
 
-    def __init__(self, columns: Sequence[str] | None = None, read_rows: int = 256) -> None:
+    def __init__(self, columns: Sequence[str] | None = None, read_bytes: int = 4 << 20) -> None:
         self.columns = list(columns) if columns is not None else None
-        self.read_rows = read_rows
+        self.read_bytes = read_bytes
+
+    def _rows_per_read(self, meta: Any) -> int:
+        rows = max(1, meta.num_rows)
+        size = sum(meta.row_group(g).total_byte_size for g in range(meta.num_row_groups))
+        return int(min(1024, max(1, self.read_bytes * rows // max(1, size))))
 
     def count(self, url: str) -> int:
         return sum(_row_groups(fingerprint(url)))
@@ -49,7 +55,7 @@ class ParquetFormat:
             if g == len(counts):
                 return
             batches = pf.iter_batches(
-                batch_size=self.read_rows,
+                batch_size=self._rows_per_read(pf.metadata),
                 row_groups=list(range(g, len(counts))),
                 columns=self.columns,
                 use_threads=False,
