@@ -72,7 +72,9 @@ def test_streaming_five_times_the_bound_keeps_every_process_under_it(kind, tmp_p
                 streamed += batch["bin"].numel()
                 del batch
     assert seen == samples and streamed == samples * SAMPLE
-    print(f"\n{kind}: streamed {streamed / GIB:.2f} GiB; peak RSS MiB by pid:", {p: v >> 20 for p, v in rss.peak.items()})
+    print(
+        f"\n{kind}: streamed {streamed / GIB:.2f} GiB; peak RSS MiB by pid:", {p: v >> 20 for p, v in rss.peak.items()}
+    )
     for pid, peak in rss.peak.items():
         assert peak < GIB, f"pid {pid} peaked at {peak >> 20} MiB streaming {streamed >> 20} MiB"
         assert peak - rss.baseline[pid] < SIZE // 5, f"pid {pid} grew {(peak - rss.baseline[pid]) >> 20} MiB"

@@ -102,3 +102,13 @@ def test_state_dict_resume_mid_shard_in_a_new_process_gives_the_rest(folder, ref
     _child(folder, name, None, state, None, tail)
     got = torch.load(head) + torch.load(tail)
     assert _same([got], references[name][:1])
+
+
+def test_batches_are_those_of_torchs_dataloader_with_num_workers_k() -> None:
+    from tests.common.streams import Numbers
+
+    ds = Numbers(47)  # uneven: the shards end at different blocks, and their last batches are short
+    expected = [b[:, 0].tolist() for b in torch.utils.data.DataLoader(ds, batch_size=4, num_workers=3)]
+    for workers in (1, 2):
+        with stoker.Loader(stoker.from_iterable(ds, num_shards=3).batch(4), workers=workers) as loader:
+            assert [b[:, 0].tolist() for b in loader] == expected

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from stoker.data.pipeline import Pipeline, Source
 from stoker.data.shards.files import expand
-from stoker.data.shards.parquet import ArrowFormat, ParquetFormat
+from stoker.data.shards.parquet import ArrowFormat, ParquetFormat, require_pyarrow
 from stoker.data.shards.source import FileShards, ShardFormat
 from stoker.data.shards.tar import TarFormat
 
@@ -38,6 +38,7 @@ def _make_format(name: str, columns: Sequence[str] | None) -> ShardFormat:
         if columns is not None:
             raise ValueError("from_shards(columns=...) selects Parquet/Arrow columns; tar shards have none")
         return TarFormat()
+    require_pyarrow()
     if name == "parquet":
         return ParquetFormat(columns)
     return ArrowFormat(columns)

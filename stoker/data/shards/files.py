@@ -11,7 +11,10 @@ _GLOB_CHARS = "*?["
 
 def filesystem(url: str) -> tuple[Any, str]:
     """(fsspec filesystem, path within it) for a path or URL."""
-    from fsspec.core import url_to_fs
+    try:
+        from fsspec.core import url_to_fs
+    except ImportError as exc:  # an optional dependency
+        raise ImportError("from_shards() opens files through fsspec: pip install 'stoker[shards]'") from exc
 
     return url_to_fs(url)
 

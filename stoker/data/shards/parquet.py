@@ -14,6 +14,14 @@ from typing import Any
 from stoker.data.shards.files import fingerprint, open_file
 
 
+def require_pyarrow() -> None:
+    """Fails early, at from_shards(), with the install command when pyarrow is missing."""
+    try:
+        import pyarrow  # noqa: F401
+    except ImportError as exc:  # an optional dependency
+        raise ImportError("reading Parquet/Arrow shards needs pyarrow: pip install 'stoker[shards]'") from exc
+
+
 def _rows(batch: Any, url: str, first: int) -> Iterator[tuple[dict[str, Any], str]]:
     for j, row in enumerate(batch.to_pylist()):
         yield row, f"{url}:row {first + j}"
