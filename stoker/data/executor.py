@@ -152,8 +152,10 @@ class Executor:
 
     def run(self, split: Split) -> SplitResult | SplitFailure:
         """Runs the split; never raises for errors in user code (they come back as records)."""
-        if type(split) is not Split:  # a block of a stream: stoker.data.streams
-            return self._stream_runner().run(split)  # type: ignore[arg-type]
+        from stoker.data.streams.split import StreamSplit  # here: that module imports this one
+
+        if isinstance(split, StreamSplit):  # a block of a virtual shard of a stream
+            return self._stream_runner().run(split)
         t_start = time.perf_counter()
         stage: dict[str, float] = defaultdict(float)
         result = SplitResult(split.key, [], samples=len(split.indices))

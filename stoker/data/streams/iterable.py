@@ -39,10 +39,17 @@ def worker_info(info: WorkerInfo) -> Iterator[None]:
 
 
 def _copy(dataset: Any) -> Any:
-    """A private copy per virtual shard, as each torch worker process has its own."""
+    """A private copy per virtual shard, as each torch worker process has its own.
+
+    A data set that cannot be pickled can still run in-process (``workers=0``, where torch does
+    not copy it either); there its shards share the one object, as torch's main process would.
+    """
     import cloudpickle
 
-    return cloudpickle.loads(cloudpickle.dumps(dataset))
+    try:
+        return cloudpickle.loads(cloudpickle.dumps(dataset))
+    except Exception:
+        return dataset
 
 
 def stateful(dataset: Any) -> bool:
