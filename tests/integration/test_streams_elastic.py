@@ -112,3 +112,12 @@ def test_batches_are_those_of_torchs_dataloader_with_num_workers_k() -> None:
     for workers in (1, 2):
         with stoker.Loader(stoker.from_iterable(ds, num_shards=3).batch(4), workers=workers) as loader:
             assert [b[:, 0].tolist() for b in loader] == expected
+
+
+@pytest.mark.parametrize("name", SOURCES)
+def test_arrival_order_mode_is_still_exactly_once(folder, name) -> None:
+    pipe, n = stream_pipelines(folder)[name]
+    rng = random.Random(7)
+    with stoker.Loader(pipe, workers=2, deterministic=False, max_attempts=ATTEMPTS) as loader:
+        got = run_epochs(loader, 1, chaos(rng, kill_p=0.05, scales=(1, 2, 3), scale_p=0.1))
+    assert sorted(indices_of(got[0])) == list(range(n))
