@@ -18,11 +18,11 @@ from stoker.backends import make_pool
 from stoker.backends.base import Done, Exited, Fatal, Lost, WorkerPool
 from stoker.cluster import membership
 from stoker.data.autoscale import ScalingSignal, get_policy
-from stoker.data.dispatcher import Dispatcher
 from stoker.data.errors import PipelineSerializationError, SampleError, StokerError, WorkerLostError
 from stoker.data.executor import Executor, SplitFailure, SplitResult
 from stoker.data.pipeline import Pipeline, from_dataset
 from stoker.data.stats import LoaderStats
+from stoker.data.streams.ledger import dispatcher_for
 from stoker.system import cpu_count
 
 log = logging.getLogger("stoker")
@@ -145,7 +145,8 @@ class Loader:
             )
         if interval <= 0:
             raise ValueError(f"{interval=} should be > 0 seconds")
-        if len(self.pipeline) == 0:
+        stream = self.pipeline.source.kind == "stream"
+        if not stream and len(self.pipeline) == 0:
             raise ValueError(f"the source {self.pipeline.source.name!r} is empty; nothing to load")
         self.seed = seed
         self.deterministic = deterministic
@@ -159,8 +160,8 @@ class Loader:
         shuffle = self.pipeline.shuffle_op
         shuffle_seed = None if shuffle is None else (shuffle.args["seed"] if shuffle.args["seed"] is not None else seed)
         self._batched = batch is not None
-        self._dispatcher = Dispatcher(
-            len(self.pipeline), size, drop_last, shuffle_seed, prefetch, deterministic, max_attempts, rank, world_size
+        self._dispatcher = dispatcher_for(
+            self.pipeline, size, drop_last, shuffle_seed, prefetch, deterministic, max_attempts, rank, world_size
         )
         self._target = self.min_workers if self.auto else int(workers)
         self._inline = Executor(self.pipeline, seed, on_error) if (not self.auto and workers == 0) else None
@@ -473,6 +474,8 @@ class Loader:
 
     def __len__(self) -> int:
         """Items per epoch (batches, or samples when unbatched), before filtering and skips."""
+        if self.pipeline.source.kind == "stream":
+            raise TypeError(f"the stream {self.pipeline.source.name!r} has no length; iterate it to its end")
         if self._batched:
             return len(self._dispatcher.owned)
         return (
