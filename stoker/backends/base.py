@@ -75,6 +75,18 @@ class WorkerPool(ABC):
     def close(self) -> None:
         """Stops every worker and frees their resources; idempotent."""
 
+    @abstractmethod
+    def replace(self, worker: Any, reason: str) -> None:
+        """Ends a stuck worker at once (it made no progress for the Loader's ``timeout``).
+
+        The next :meth:`poll` reports it as :class:`Lost` with ``reason``; the ledger re-issues
+        its splits to other workers and the Loader starts a replacement.
+        """
+
+    def shm_stats(self) -> dict[str, int] | None:
+        """The shared-memory pool as the trainer sees it (None for backends without one)."""
+        return None
+
     def ready(self, worker: Any) -> bool:
         """True when ``worker`` can take splits now (a Ray actor still waiting for a node cannot)."""
         return True
