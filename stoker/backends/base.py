@@ -19,6 +19,14 @@ class Done:
 
 
 @dataclass
+class Began:
+    """A worker started running a split (pools whose ``reports_starts`` is True send these)."""
+
+    worker: int
+    key: tuple[int, int]
+
+
+@dataclass
 class Lost:
     """A worker died or vanished; its splits must be re-issued."""
 
@@ -41,7 +49,7 @@ class Fatal:
     message: str
 
 
-Event = Done | Lost | Exited | Fatal
+Event = Began | Done | Lost | Exited | Fatal
 
 
 class WorkerPool(ABC):
@@ -49,7 +57,14 @@ class WorkerPool(ABC):
 
     Implementations own processes or actors; the Loader owns the ledger. ``poll`` is the only
     place results come back, so exactly-once bookkeeping happens in one thread.
+
+    Attributes:
+        reports_starts: The pool sends :class:`Began` when a worker starts a split, so a lost
+            worker's blame falls only on a split that really ran; otherwise the ledger assumes
+            the oldest split a worker holds is the one it runs.
     """
+
+    reports_starts: bool = False
 
     @abstractmethod
     def add_worker(self) -> int:

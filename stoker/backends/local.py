@@ -27,7 +27,7 @@ from typing import Any
 import psutil
 
 from stoker.backends import lifeline
-from stoker.backends.base import Done, Event, Exited, Fatal, Lost, WorkerPool
+from stoker.backends.base import Began, Done, Event, Exited, Fatal, Lost, WorkerPool
 from stoker.data import protocol as msg
 from stoker.data.executor import SplitFailure, SplitResult
 from stoker.data.splits import Split
@@ -78,6 +78,8 @@ def _describe_exit(code: int | None) -> str:
 class LocalPool(WorkerPool):
     """Worker processes on this machine, results through shared memory.
 
+    Workers say when they start each split (:class:`~stoker.backends.base.Began`).
+
     Args:
         pipeline_bytes: The cloudpickled pipeline.
         seed: Per-sample RNG seed.
@@ -96,6 +98,7 @@ class LocalPool(WorkerPool):
         prefetch: int = 2,
         shm_files: int | None = None,
     ) -> None:
+        self.reports_starts = True
         self._ctx = _context(mp_context)
         self._pipeline = pipeline_bytes
         self._seed = seed
@@ -230,7 +233,9 @@ class LocalPool(WorkerPool):
         try:
             while conn.poll():
                 message = msg.expect(conn.recv(), msg.TO_TRAINER)
-                if isinstance(message, msg.Result):
+                if isinstance(message, msg.Started):
+                    events.append(Began(wid, message.key))
+                elif isinstance(message, msg.Result):
                     events.append(self._result(wid, message.body))
                 elif isinstance(message, msg.Forgot):
                     for path in message.paths:

@@ -94,6 +94,7 @@ class Dispatcher:
         self._delivered: set[int] = set()
         self._next = 0  # deterministic mode: position in self.owned of the next split to deliver
         self._draining: set[WorkerId] = set()
+        self._began: dict[WorkerId, int] = {}  # worker -> split it reported running
         self.duplicates = 0
         self.reissued = 0
 
@@ -107,6 +108,7 @@ class Dispatcher:
         self._pending = [k for k in self.owned if k not in self._delivered]
         heapq.heapify(self._pending)
         self._issued.clear()
+        self._began.clear()
         self._attempts.clear()
         self._received.clear()
         self._next = 0
@@ -144,9 +146,18 @@ class Dispatcher:
         self._delivered.discard(k)
 
     def running(self, worker: WorkerId) -> int | None:
-        """The split ``worker`` is computing now: the oldest it holds (workers run in issue order)."""
+        """The split ``worker`` is computing now: the one it reported, else the oldest it holds
+        (workers run in issue order)."""
+        if worker in self._began:
+            return self._began[worker]
         held = self.in_flight(worker)
         return held[0] if held else None
+
+    def began(self, worker: WorkerId, key: tuple[int, int]) -> None:
+        """``worker`` reports it started split ``key``."""
+        epoch, k = key
+        if epoch == self.epoch and self._issued.get(k) == worker:
+            self._began[worker] = k
 
     # -- issuing ---------------------------------------------------------------------------
 
@@ -183,11 +194,13 @@ class Dispatcher:
         """Stops issuing to ``worker``; what it holds stays issued until it returns or is lost."""
         self._draining.add(worker)
 
-    def lost(self, worker: WorkerId, reason: str = "was lost") -> list[int]:
+    def lost(self, worker: WorkerId, reason: str = "was lost", starts_known: bool = False) -> list[int]:
         """Puts back the splits ``worker`` held; returns them.
 
         Only the split the worker was running counts as an attempt: the others merely waited in
-        its queue, and blaming them would abort a healthy run after a few unlucky kills.
+        its queue, and blaming them would abort a healthy run after a few unlucky kills. With
+        ``starts_known`` (the pool reports :meth:`began`), a worker that had not started any
+        split yet (still loading the pipeline) blames none; else the oldest split it held ran.
 
         Raises:
             WorkerLostError: The running split has now been lost ``max_attempts`` times, which
@@ -195,9 +208,11 @@ class Dispatcher:
         """
         self._draining.discard(worker)
         back = self.in_flight(worker)
-        for i, k in enumerate(back):
+        began = self._began.pop(worker, None)
+        ran = began if starts_known else (back[0] if back else None)
+        for k in back:
             del self._issued[k]
-            if i == 0:
+            if k == ran:
                 self._attempts[k] = self._attempts.get(k, 0) + 1
             if self._attempts.get(k, 0) >= self.max_attempts:
                 indices = list(self.split(k).indices)
@@ -214,6 +229,7 @@ class Dispatcher:
     def forget(self, worker: WorkerId) -> None:
         """A drained worker exited cleanly; anything it still held is re-issued (no attempt counted)."""
         self._draining.discard(worker)
+        self._began.pop(worker, None)
         for k in self.in_flight(worker):
             del self._issued[k]
             heapq.heappush(self._pending, k)
@@ -227,6 +243,8 @@ class Dispatcher:
         if epoch != self.epoch or k in self._received or k in self._delivered or k % self.world_size != self.rank:
             self.duplicates += 1
             return False
+        if self._began.get(worker) == k:
+            del self._began[worker]
         if self._issued.get(k) == worker:
             del self._issued[k]
         elif k in self._issued:

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from stoker.backends import make_pool
-from stoker.backends.base import Done, Exited, Fatal, Lost, WorkerPool
+from stoker.backends.base import Began, Done, Exited, Fatal, Lost, WorkerPool
 from stoker.data.autoscale import ScalingSignal, get_policy
 from stoker.data.autoscale.history import AutoscaleHistory
 from stoker.data.dispatcher import Dispatcher
@@ -137,7 +137,8 @@ class Loader:
         )
         self._lock = threading.RLock()  # close() from another thread waits for the current step
         self._closed = False
-        self._heard: dict[Any, float] = {}  # worker -> when it last returned a split (or got work while idle)
+        self._heard: dict[Any, float] = {}  # worker -> when it last began or returned a split (or got work)
+        self._stuck: set[Any] = set()  # workers replaced for holding a split past the timeout
         self._live_iter: weakref.ref[Iterator[Any]] | None = None
         self._target = self.min_workers if self.auto else int(workers)
         self._inline = Executor(self.pipeline, seed, on_error) if (not self.auto and workers == 0) else None
@@ -275,12 +276,19 @@ class Loader:
                 self._heard[w] = now
             self._pool.submit(w, split)
         for ev in self._pool.poll(timeout):
-            if isinstance(ev, Done):
+            if isinstance(ev, Began):
+                self._heard[ev.worker] = time.monotonic()  # progress: it moved on to another split
+                d.began(ev.worker, ev.key)
+            elif isinstance(ev, Done):
                 self._heard[ev.worker] = time.monotonic()
                 self._book(ev.worker, ev.key, ev.result)
             elif isinstance(ev, Lost):
                 self._heard.pop(ev.worker, None)
-                back = d.lost(ev.worker, ev.reason)
+                # A worker replaced for hanging is charged its oldest split even if it never said
+                # it began one: else a worker stuck before starting would be replaced forever.
+                stuck = ev.worker in self._stuck
+                self._stuck.discard(ev.worker)
+                back = d.lost(ev.worker, ev.reason, self._pool.reports_starts and not stuck)
                 self._stats.lost_workers += 1
                 log.warning("stoker: data worker %s %s; re-issuing splits %s", ev.worker, ev.reason, back)
             elif isinstance(ev, Exited):
@@ -306,6 +314,7 @@ class Loader:
             )
             log.warning("stoker: data worker %s %s", w, reason)
             self._stats.stuck_workers += 1
+            self._stuck.add(w)
             pool.replace(w, reason)
 
     def _next_split(self) -> tuple[int, Any] | None:

@@ -54,6 +54,13 @@ class Result:
 
 
 @dataclass(frozen=True)
+class Started:
+    """The worker began running the split ``key`` (only a split that ran is blamed for a crash)."""
+
+    key: tuple[int, int]
+
+
+@dataclass(frozen=True)
 class Forgot:
     """The worker retired these arena files; the trainer may drop its mappings of them."""
 
@@ -72,7 +79,7 @@ class Broken:
     message: str
 
 
-ToTrainer = Result | Forgot | Bye | Broken
+ToTrainer = Started | Result | Forgot | Bye | Broken
 
 
 def expect(message: Any, kinds: tuple[type, ...]) -> Any:
@@ -91,4 +98,4 @@ def expect(message: Any, kinds: tuple[type, ...]) -> Any:
 
 
 TO_WORKER: tuple[type, ...] = (Run, Free, Drain)
-TO_TRAINER: tuple[type, ...] = (Result, Forgot, Bye, Broken)
+TO_TRAINER: tuple[type, ...] = (Started, Result, Forgot, Bye, Broken)

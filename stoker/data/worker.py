@@ -104,6 +104,7 @@ def worker_main(
                 arena.forgotten = []
             continue
         split = message.split
+        conn.send(msg.Started(split.key))
         out: Any = executor.run(split)
         if isinstance(out, SplitResult):
             seq += 1
