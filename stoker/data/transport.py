@@ -188,7 +188,10 @@ class Packed:
 
 def _walk(obj: Any, leaf: Any) -> Any:
     """Rebuilds ``obj`` with ``leaf(x)`` applied to every tensor / numeric array / _Ref."""
-    if isinstance(obj, (torch.Tensor, _Ref)) or (isinstance(obj, np.ndarray) and obj.dtype.kind in "biufc"):
+    # Sparse, nested and other non-strided tensors have no flat bytes: they travel pickled.
+    if (isinstance(obj, torch.Tensor) and obj.layout == torch.strided and not obj.is_nested) or isinstance(obj, _Ref):
+        return leaf(obj)
+    if isinstance(obj, np.ndarray) and obj.dtype.kind in "biufc":
         return leaf(obj)
     if isinstance(obj, list):
         return [_walk(x, leaf) for x in obj]

@@ -106,17 +106,19 @@ def worker_main(
         split = message.split
         conn.send(msg.Started(split.key))
         out: Any = executor.run(split)
-        if isinstance(out, SplitResult):
-            seq += 1
-            out = replace(out, items=pack(out.items, f"{shm_prefix}-{seq}", arena))
-        arena.release_all()  # arena tensors of a failed or filtered batch go back to the pool
+        packed: Packed | None = None
         try:
+            if isinstance(out, SplitResult):
+                seq += 1
+                packed = pack(out.items, f"{shm_prefix}-{seq}", arena)
+                out = replace(out, items=packed)
             data = ForkingPickler.dumps(msg.Result(out))
         except (Exception, SystemExit, KeyboardInterrupt) as exc:  # pickling runs user __reduce__ code
-            if isinstance(out, SplitResult):
-                discard(Packed(None, out.items.files[:1]))  # the per-split copy; arena files go back
-                arena.give_back(path for path, _ in out.items.files[1:])
+            if packed is not None:
+                discard(Packed(None, packed.files[:1]))  # the per-split copy; arena files go back
+                arena.give_back(path for path, _ in packed.files[1:])
             data = ForkingPickler.dumps(msg.Result(_unsendable(out, exc, split.indices)))
+        arena.release_all()  # arena tensors of a failed or filtered batch go back to the pool
         conn.send_bytes(bytes(data))
 
 
