@@ -15,6 +15,7 @@ import numpy as np
 
 from stoker.cluster.policies import CPU_POLICIES
 from stoker.commands.simulate import add_scenario_args, run_policies
+from stoker.errors import InputError
 
 POLICIES = ("static", "proportional", "synergy", "elastic")
 
@@ -44,8 +45,10 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     policies = [x for x in args.policies.split(",") if x]
     unknown = [x for x in policies if x not in CPU_POLICIES]
+    if not policies:
+        raise InputError("--policies is empty; name at least one CPU policy")
     if unknown:
-        raise SystemExit(f"stoker bench cluster: unknown policies {unknown}; choose from {sorted(CPU_POLICIES)}")
+        raise InputError(f"--policies: unknown {unknown}; choose from {sorted(CPU_POLICIES)}")
     start = time.perf_counter()
     scenario, results = run_policies(args, policies)
     out = {r.policy: r.summary() for r in results}

@@ -18,6 +18,7 @@ import time
 
 from stoker.bench._pipelines import decode_augment
 from stoker.bench._util import bench_dir, emit
+from stoker.commands._args import positive_int
 from stoker.sample_data import make_jpeg_folder
 
 
@@ -43,9 +44,9 @@ def _calibrate(paths: list[str], batch: int, batches: int) -> float:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="stoker bench elastic", description=__doc__)
     p.add_argument("--quick", action="store_true", help="short run (< 60 s)")
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--steps", type=int, nargs=3, default=None, help="steps in the slow, fast, slow phases")
-    p.add_argument("--images", type=int, default=512)
+    p.add_argument("--batch-size", type=positive_int, default=32)
+    p.add_argument("--steps", type=positive_int, nargs=3, default=None, help="steps in the slow, fast, slow phases")
+    p.add_argument("--images", type=positive_int, default=512)
     p.add_argument("--verbose", action="store_true", help="print the autoscaler's decisions")
     args = p.parse_args(argv)
     import stoker

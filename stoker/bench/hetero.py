@@ -20,6 +20,8 @@ import statistics
 import time
 from pathlib import Path
 
+from stoker.commands._args import positive_int
+from stoker.errors import InputError
 from stoker.paths import data_dir
 from stoker.train.hetero import InfeasibleError, TaskSpec, allocate, evaluate
 from stoker.train.hetero.gavel import gavel_devices, gavel_profiles, load_throughputs
@@ -161,9 +163,12 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="stoker bench hetero", description=__doc__)
     p.add_argument("--quick", action="store_true", help="only the fixed 3-task mix (seconds)")
     p.add_argument("--data-dir", type=Path, default=None, help="folder with gavel_isolated_throughputs.json")
-    p.add_argument("--trials", type=int, default=50, help="random mixes in the full run")
+    p.add_argument("--trials", type=positive_int, default=50, help="random mixes in the full run")
     args = p.parse_args(argv)
-    throughputs = load_throughputs((args.data_dir or data_dir()) / "gavel_isolated_throughputs.json")
+    source = (args.data_dir or data_dir()) / "gavel_isolated_throughputs.json"
+    if not source.is_file():
+        raise InputError(f"--data-dir: no gavel_isolated_throughputs.json in {str(source.parent)!r}; point it there")
+    throughputs = load_throughputs(source)
     rounds = headline(throughputs)
     if not args.quick:
         random_mixes(throughputs, args.trials)

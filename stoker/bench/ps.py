@@ -15,16 +15,17 @@ import json
 import statistics
 import time
 
+from stoker.commands._args import positive_float, positive_int
 from stoker.train.ps.recipe import Recipe, plan, train
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="stoker bench ps", description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="3 seeds (under 120 s)")
-    ap.add_argument("--seeds", type=int, default=None, help="seeds to average (default 3 quick, 5 full)")
-    ap.add_argument("--epochs", type=int, default=30)
-    ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--base-lr", type=float, default=0.03)
+    ap.add_argument("--seeds", type=positive_int, default=None, help="seeds to average (default 3 quick, 5 full)")
+    ap.add_argument("--epochs", type=positive_int, default=30)
+    ap.add_argument("--workers", type=positive_int, default=2)
+    ap.add_argument("--base-lr", type=positive_float, default=0.03)
     ap.add_argument("--lr-rule", choices=("linear", "sqrt", "adascale"), default="linear")
     args = ap.parse_args(argv)
     seeds = args.seeds or (3 if args.quick else 5)

@@ -25,6 +25,7 @@ import torch
 
 from stoker.bench._pipelines import decode_augment
 from stoker.bench._util import bench_dir, emit, interleaved
+from stoker.commands._args import positive_int
 from stoker.sample_data import make_jpeg_folder
 
 
@@ -101,10 +102,10 @@ def _ms_per_batch(backend: str, batches: int, bs: int) -> float:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="stoker bench ray", description=__doc__)
     p.add_argument("--quick", action="store_true", help="short run (< 90 s)")
-    p.add_argument("--cpus", type=int, default=2, help="CPUs for each system (Ray's num_cpus, local workers)")
-    p.add_argument("--batches", type=int, default=None, help="timed batches per run")
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--repeats", type=int, default=None, help="interleaved rounds")
+    p.add_argument("--cpus", type=positive_int, default=2, help="CPUs for each system (Ray's num_cpus, local workers)")
+    p.add_argument("--batches", type=positive_int, default=None, help="timed batches per run")
+    p.add_argument("--batch-size", type=positive_int, default=32)
+    p.add_argument("--repeats", type=positive_int, default=None, help="interleaved rounds")
     args = p.parse_args(argv)
     batches = args.batches or (12 if args.quick else 40)
     repeats = args.repeats or (3 if args.quick else 5)
