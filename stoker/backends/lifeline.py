@@ -72,7 +72,7 @@ def _hung_up(fd: int) -> bool:
         return True
 
 
-def watch_trainer(trainer_pid: int, created: float | None, fd: int, on_gone: Callable[[], None]) -> threading.Thread:
+def watch_trainer(trainer_pid: int, created: float | None, fd: int, on_gone: Callable[[], object]) -> threading.Thread:
     """Starts a daemon thread that calls ``on_gone()`` then ``os._exit(0)`` once the trainer is gone.
 
     Args:
