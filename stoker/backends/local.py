@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import dataclasses
 import mmap
 import multiprocessing as mp
 import os
@@ -20,7 +21,6 @@ import types
 import uuid
 import weakref
 from collections.abc import Callable, Iterator
-from dataclasses import replace
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
@@ -222,7 +222,7 @@ class LocalPool(WorkerPool):
     def _result(self, wid: int, body: Any) -> Done:
         if isinstance(body, SplitResult):
             try:
-                body = replace(body, items=unpack(body.items, self._lent(wid)))
+                body = dataclasses.replace(body, items=unpack(body.items, self._lent(wid)))
             except FileNotFoundError as exc:  # the worker's files were reaped: run the split again
                 body = SplitFailure(body.key, f"the payload of split {body.key} vanished: {exc}", (), None, "recv", "")
         return Done(wid, body.key, body)

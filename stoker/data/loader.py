@@ -394,6 +394,8 @@ class Loader:
             resumed = time.monotonic()
             step = resumed - last_yield if last_yield is not None else 0.0
             item = _END if self._closed else self._next_item()
+            if self._closed:
+                return  # close() ended the loop: the epoch is not complete, state_dict() says where it stopped
             if item is _END:
                 self._epoch_complete = True
                 self._current = None

@@ -36,6 +36,8 @@ def test_close_inside_the_loop_ends_it_and_leaves_nothing_even_when_called_twice
             loader.close()  # used to respawn workers and hang
             loader.close()
     assert got == 3
+    state = loader.state_dict()
+    assert not state["complete"] and state["epoch"] == 0  # closing is not finishing the epoch
     assert pids and _gone(pids)
     assert loader.pool.workers() == []
     assert _my_files() == []
