@@ -16,7 +16,7 @@ def test_messages_round_trip_through_pickle() -> None:
 
 
 def test_an_unknown_message_is_a_protocol_error_naming_it() -> None:
-    with pytest.raises(msg.ProtocolError, match="unknown message 'tuple'.*expected one of Run, Free, Drain"):
+    with pytest.raises(msg.ProtocolError, match=r"unknown message 'tuple'.*expected one of Run, Free, Drain"):
         msg.expect(("done", None), msg.TO_WORKER)
     with pytest.raises(msg.ProtocolError):
         msg.expect(msg.Run(Split(0, 0, ())), msg.TO_TRAINER)  # right type, wrong direction
