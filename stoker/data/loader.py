@@ -25,8 +25,8 @@ from stoker.data.errors import SampleError, StokerError, WorkerLostError
 from stoker.data.executor import Executor, SplitFailure, SplitResult
 from stoker.data.fingerprint import check_fingerprint, stream_fingerprint
 from stoker.data.intake import as_pipeline, serialize_pipeline
-from stoker.data.splits import Split
 from stoker.data.stats import LoaderStats
+from stoker.data.watchdog import ProgressWatch, head, run_with_timeout
 
 log = logging.getLogger("stoker")
 
@@ -137,8 +137,7 @@ class Loader:
         )
         self._lock = threading.RLock()  # close() from another thread waits for the current step
         self._closed = False
-        self._heard: dict[Any, float] = {}  # worker -> when it last began or returned a split (or got work)
-        self._stuck: set[Any] = set()  # workers replaced for holding a split past the timeout
+        self._watch = ProgressWatch()  # which busy workers made no progress for `timeout`
         self._live_iter: weakref.ref[Iterator[Any]] | None = None
         self._target = self.min_workers if self.auto else int(workers)
         self._inline = Executor(self.pipeline, seed, on_error) if (not self.auto and workers == 0) else None
@@ -244,55 +243,36 @@ class Loader:
         if d.receive(worker, key, result) and isinstance(result, SplitResult):
             self._stats.on_result(result)
 
-    def _run_inline(self, executor: Executor, split: Split) -> SplitResult | SplitFailure:
-        """Runs a split in this process; with a ``timeout``, on a helper thread so a hang is noticed."""
-        if self.timeout is None:
-            return executor.run(split)
-        box: list[SplitResult | SplitFailure] = []
-        runner = threading.Thread(target=lambda: box.append(executor.run(split)), daemon=True)
-        runner.start()
-        runner.join(self.timeout)
-        if not box:
-            # A thread cannot be killed: the hung call stays behind, but the trainer gets control back.
-            raise WorkerLostError(
-                f"split {split.index} of epoch {split.epoch} (samples {_head(split.indices)}) made no progress for "
-                f"{self.timeout:g} s in the trainer process (workers=0): a pipeline function or __getitem__ hangs. "
-                f"Fix it, or use workers >= 1 so a stuck split is retried on a fresh worker."
-            )
-        return box[0]
-
     def _pump(self, timeout: float) -> None:
         """Issues splits, waits up to ``timeout`` for results, books them in the ledger."""
         d = self._dispatcher
         if self._pool is None or self._inline is not None:
             for w, split in d.assign([_INLINE]):
-                self._book(w, split.key, self._run_inline(self._inline, split))  # type: ignore[arg-type]
+                self._book(w, split.key, run_with_timeout(self._inline, split, self.timeout))  # type: ignore[arg-type]
             return
         now = time.monotonic()
         live = [w for w in self._live() if self._pool.ready(w)]
         idle = {w for w in live if not d.in_flight(w)}
         for w, split in d.assign(live):
             if w in idle:
-                self._heard[w] = now
+                self._watch.assigned(w, now)
             self._pool.submit(w, split)
         for ev in self._pool.poll(timeout):
             if isinstance(ev, Began):
-                self._heard[ev.worker] = time.monotonic()  # progress: it moved on to another split
+                self._watch.progressed(ev.worker, time.monotonic())
                 d.began(ev.worker, ev.key)
             elif isinstance(ev, Done):
-                self._heard[ev.worker] = time.monotonic()
+                self._watch.progressed(ev.worker, time.monotonic())
                 self._book(ev.worker, ev.key, ev.result)
             elif isinstance(ev, Lost):
-                self._heard.pop(ev.worker, None)
                 # A worker replaced for hanging is charged its oldest split even if it never said
                 # it began one: else a worker stuck before starting would be replaced forever.
-                stuck = ev.worker in self._stuck
-                self._stuck.discard(ev.worker)
+                stuck = self._watch.gone(ev.worker)
                 back = d.lost(ev.worker, ev.reason, self._pool.reports_starts and not stuck)
                 self._stats.lost_workers += 1
                 log.warning("stoker: data worker %s %s; re-issuing splits %s", ev.worker, ev.reason, back)
             elif isinstance(ev, Exited):
-                self._heard.pop(ev.worker, None)
+                self._watch.gone(ev.worker)
                 d.forget(ev.worker)
             elif isinstance(ev, Fatal):
                 raise StokerError(ev.message)
@@ -301,20 +281,15 @@ class Loader:
         self._reconcile()
 
     def _replace_stuck(self, pool: WorkerPool, timeout: float, now: float) -> None:
-        """Replaces every worker that held a split for ``timeout`` seconds without returning anything."""
+        """Replaces every worker that held a split for ``timeout`` seconds without progress."""
         d = self._dispatcher
-        for w in list(self._heard):
-            k = d.running(w)
-            if k is None or now - self._heard[w] <= timeout:
-                continue
-            del self._heard[w]
+        for w, k in self._watch.overdue(timeout, now, d.running):
             reason = (
-                f"made no progress on split {k} (samples {_head(d.split(k).indices)}) for {timeout:g} s "
+                f"made no progress on split {k} (samples {head(d.split(k).indices)}) for {timeout:g} s "
                 f"(stopped or hung) and was replaced"
             )
             log.warning("stoker: data worker %s %s", w, reason)
             self._stats.stuck_workers += 1
-            self._stuck.add(w)
             pool.replace(w, reason)
 
     def _next_split(self) -> tuple[int, Any] | None:
@@ -535,8 +510,3 @@ class Loader:
 
 
 _END = object()
-
-
-def _head(indices: tuple[int, ...], n: int = 16) -> str:
-    """The first ``n`` sample indices of a split, for error messages."""
-    return f"{list(indices[:n])}{'...' if len(indices) > n else ''}"
