@@ -8,7 +8,7 @@ from functools import partial
 from typing import Any
 
 from stoker.cluster.policies import CPU_POLICIES, PLACEMENT_POLICIES, CpuParams
-from stoker.commands._args import existing_file, non_negative_float, positive_float, positive_int, writable_dir
+from stoker.commands._args import non_negative_float, positive_float, positive_int, writable_dir
 from stoker.errors import InputError
 
 
@@ -31,15 +31,13 @@ def add_scenario_args(p: argparse.ArgumentParser) -> None:
 
 
 def check_scenario_args(args: argparse.Namespace) -> None:
-    """Checks input files and the plot folder before the (long) simulation starts.
+    """Checks the plot folder and the numbers before the (long) simulation starts.
+
+    Trace and node files are checked by their loader (:mod:`stoker.cluster.trace`).
 
     Raises:
-        InputError: A file is missing or unreadable, or ``--plot`` cannot be written to.
+        InputError: ``--plot`` cannot be written to, or ``--remote-cost`` is not a fraction.
     """
-    if args.trace is not None:
-        existing_file(args.trace, "--trace")
-    if args.nodes is not None:
-        existing_file(args.nodes, "--nodes")
     if args.plot is not None:
         writable_dir(args.plot, "--plot")
     if args.remote_cost > 1:

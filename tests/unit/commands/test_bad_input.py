@@ -35,7 +35,6 @@ def _run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]
         (["bench", "nope"], "unknown benchmark 'nope'"),
         (["simulate", "--policy", "elastic", "--gpus", "-5"], "--gpus: -5 should be >= 1"),
         (["simulate", "--policy", "elastic", "--noise", "-0.1"], "--noise: -0.1 should be >= 0"),
-        (["simulate", "--policy", "elastic", "--trace", "/no/such.csv"], "--trace '/no/such.csv': no such file"),
         (["simulate", "--policy", "elastic", "--plot", "/proc/stoker-cannot-write"], "--plot '/proc/stoker-cannot"),
         (["simulate", "--policy", "elastic", "--remote-cost", "3"], "--remote-cost 3 should be a fraction"),
         (["demo", "--workers", "-1"], "'auto' or a worker count >= 0"),
