@@ -57,6 +57,7 @@ def test_2000_batches_of_changing_size_keep_shm_and_descriptors_bounded_under_ul
     finally:
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
     bound = WORKERS * PREFETCH * 2 + 4
+    print(f"{count} batches, {len(sizes)} sizes: peak +{peak_shm} /dev/shm entries, +{peak_fds} fds (bound {bound})")
     assert count == BATCHES and len(sizes) > 100  # really many byte sizes
     assert stats["workers_lost"] == 0  # no false "worker vanished" from running out of descriptors
     assert peak_shm <= bound, (peak_shm, bound)

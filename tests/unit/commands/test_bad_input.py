@@ -63,3 +63,14 @@ def test_demo_checks_its_data_folder(tmp_path: Path, capsys) -> None:
     blocker.write_text("not a folder")
     code, err = _run(["demo", "--data", os.fspath(blocker / "sub"), "--steps", "1"], capsys)
     assert code == 2 and "--data" in err
+
+
+def test_simulate_refuses_an_empty_trace(tmp_path: Path, capsys) -> None:
+    from tests.unit.cluster.test_trace import NODES, PODS
+
+    (tmp_path / "pods.csv").write_text(PODS.splitlines()[0] + "\n")  # the header, no task
+    (tmp_path / "nodes.csv").write_text(NODES)
+    argv = ["simulate", "--policy", "elastic", "--trace", str(tmp_path / "pods.csv")]
+    code, err = _run([*argv, "--nodes", str(tmp_path / "nodes.csv")], capsys)
+    assert code == 2 and "Traceback" not in err
+    assert "no jobs" in err or "empty" in err or "no task" in err, err
