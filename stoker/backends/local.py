@@ -11,7 +11,6 @@ from __future__ import annotations
 import collections
 import contextlib
 import dataclasses
-import mmap
 import multiprocessing as mp
 import os
 import signal
@@ -31,7 +30,7 @@ from stoker.backends.base import Began, Done, Event, Exited, Fatal, Lost, Worker
 from stoker.data import protocol as msg
 from stoker.data.executor import SplitFailure, SplitResult
 from stoker.data.splits import Split
-from stoker.data.transport import unpack
+from stoker.data.transport import map_shared, unpack
 from stoker.data.worker import worker_main
 
 
@@ -117,7 +116,7 @@ class LocalPool(WorkerPool):
         self._killed: dict[int, str] = {}  # worker -> why the trainer ended it (a stuck worker)
         # Trainer side of buffer reuse: lent arena files stay mapped here, and a file goes back to
         # its worker once every tensor viewing it is gone (see transport.Arena).
-        self._mapped: dict[str, mmap.mmap] = {}
+        self._mapped: dict[str, Any] = {}  # path -> mapping (transport.map_shared)
         self._returned: collections.deque[tuple[int, str]] = collections.deque()
         self._cpu_seen: dict[int, float] = {}  # pid -> CPU seconds at the last cpu_free() call
         self._cpu_at = time.monotonic()
@@ -161,12 +160,7 @@ class LocalPool(WorkerPool):
             if mm is None or len(mm) != size:
                 # First arrival of this file: map it and unlink its name, so from now on it lives
                 # only as long as the worker's and the trainer's mappings, whoever dies first.
-                fd = os.open(path, os.O_RDWR)
-                try:
-                    mm = self._mapped[path] = mmap.mmap(fd, size)
-                finally:
-                    os.close(fd)
-                    os.unlink(path)
+                mm = self._mapped[path] = map_shared(path, size)
             mv = memoryview(mm)
             # Runs when the last tensor viewing this delivery dies. It only queues the name: a
             # finalizer can fire inside any code, so sending from it could interleave two messages.
