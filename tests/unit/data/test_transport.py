@@ -46,3 +46,22 @@ def test_arena_tensors_are_referenced_not_copied() -> None:
     ((x, y),) = unpack(packed)
     assert torch.equal(x, torch.stack([s[0] for s in samples])) and y.tolist() == [0, 1, 2, 3]
     assert not any(os.path.exists(p) for p, _ in packed.files if p)
+
+
+def test_map_shared_keeps_no_descriptor_and_lives_as_long_as_its_views() -> None:
+    import gc
+
+    from stoker.data.transport import map_shared
+
+    path = os.path.join(shm_dir(), f"stoker-unit-map-{os.getpid()}")
+    with open(path, "wb") as f:
+        f.write(bytes(range(256)) * 4)
+    before = len(os.listdir("/proc/self/fd")) if os.path.isdir("/proc/self/fd") else None
+    buf = map_shared(path, 1024)
+    t = torch.frombuffer(memoryview(buf), dtype=torch.uint8, count=16, offset=32)
+    assert not os.path.exists(path)  # unlinked once mapped: nothing left behind whoever dies
+    if before is not None:
+        assert len(os.listdir("/proc/self/fd")) == before
+    del buf
+    gc.collect()
+    assert t.tolist() == list(range(32, 48))  # the tensor keeps the mapping alive
