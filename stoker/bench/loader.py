@@ -18,7 +18,7 @@ import torch
 from torch.utils.data import default_collate
 
 from stoker.bench._pipelines import JpegDataset
-from stoker.bench._util import bench_dir, emit, interleaved
+from stoker.bench._util import bench_dir, emit, interleaved, machine
 from stoker.commands._args import non_negative_int, positive_int
 from stoker.sample_data import make_jpeg_folder
 
@@ -57,13 +57,16 @@ def _stoker(ds: JpegDataset, workers: int, batches: int, bs: int) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="stoker bench loader", description=__doc__)
-    p.add_argument("--quick", action="store_true", help="short run (< 60 s)")
+    p.add_argument(
+        "--quick", action="store_true", help="short run (under a minute on an idle 2-core machine; longer under load)"
+    )
     p.add_argument("--workers", type=non_negative_int, nargs="+", default=[1, 2])
     p.add_argument("--batch-size", type=positive_int, default=32)
     p.add_argument("--batches", type=positive_int, default=None, help="timed batches per run")
     p.add_argument("--repeats", type=positive_int, default=None)
     p.add_argument("--images", type=positive_int, default=512, help="distinct JPEG files")
     args = p.parse_args(argv)
+    host = machine()
     batches = args.batches or (16 if args.quick else 40)
     repeats = args.repeats or (3 if args.quick else 5)
     paths = make_jpeg_folder(bench_dir("jpegs"), args.images)
@@ -92,6 +95,7 @@ def main(argv: list[str] | None = None) -> int:
             "stoker_sps": {str(w): round(med[f"stoker-{w}"], 1) for w in args.workers},
             "dataloader_sps": {str(w): round(med[f"dataloader-{w}"], 1) for w in args.workers},
             "single_process_sps": round(single, 1),
-        }
+        },
+        host,
     )
     return 0

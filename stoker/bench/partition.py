@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 import stoker
-from stoker.bench._util import bench_dir, emit, interleaved
+from stoker.bench._util import bench_dir, emit, interleaved, machine
 from stoker.commands._args import positive_int
 from stoker.demo import SmallCNN, decode_crop
 from stoker.sample_data import make_jpeg_folder
@@ -52,13 +52,16 @@ def _train(plan: stoker.Plan, opt: torch.optim.Optimizer, workers: int, steps: i
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="stoker bench partition", description=__doc__)
-    p.add_argument("--quick", action="store_true", help="short run (about a minute)")
+    p.add_argument(
+        "--quick", action="store_true", help="short run (under a minute on an idle 2-core machine; longer under load)"
+    )
     p.add_argument("--workers", type=positive_int, default=2)
     p.add_argument("--images", type=positive_int, default=None)
     p.add_argument("--steps", type=positive_int, default=None)
     p.add_argument("--batch-size", type=positive_int, default=32)
     p.add_argument("--repeats", type=positive_int, default=None)
     args = p.parse_args(argv)
+    host = machine()
     images = args.images or (128 if args.quick else 512)
     steps = args.steps or (8 if args.quick else 30)
     repeats = args.repeats or (1 if args.quick else 3)
@@ -89,6 +92,7 @@ def main(argv: list[str] | None = None) -> int:
             "samples_per_s": sps,
             "steps": steps,
             "repeats": repeats,
-        }
+        },
+        host,
     )
     return 0

@@ -9,7 +9,6 @@ matches demand.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 import weakref
@@ -18,6 +17,7 @@ from typing import Any
 
 from stoker.backends import make_pool
 from stoker.backends.base import Began, Done, Exited, Fatal, Lost, WorkerPool
+from stoker.cluster import membership
 from stoker.data.autoscale import ScalingSignal, get_policy
 from stoker.data.autoscale.history import AutoscaleHistory
 from stoker.data.dispatcher import Dispatcher
@@ -27,15 +27,12 @@ from stoker.data.fingerprint import check_fingerprint, stream_fingerprint
 from stoker.data.intake import as_pipeline, serialize_pipeline
 from stoker.data.stats import LoaderStats
 from stoker.data.watchdog import ProgressWatch, head, run_with_timeout
+from stoker.system import cpu_count
 
 log = logging.getLogger("stoker")
 
 _INLINE = -1  # worker id of the in-process executor (workers=0)
 WAIT_LOG_S = 30.0  # how often a starving trainer logs that it is still waiting
-
-
-def _cores() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
 class Loader:
@@ -70,6 +67,9 @@ class Loader:
         world_size: Ranks in the job; each gets a disjoint share of every epoch, together
             exactly the epoch, and every rank the same number of items (the remainder is
             padded with repeated samples, or dropped when the batch has ``drop_last=True``).
+        cluster: Join the cluster controller (``stoker cluster start``): True, or the job's name;
+            None follows ``$STOKER_CLUSTER``. Needs ``backend="ray"``; the controller's budget caps
+            the autoscaler (see :mod:`stoker.cluster.membership`).
         **backend_options: Passed to the worker pool (``mp_context`` for local; ``address``,
             ``num_cpus`` for Ray).
     """
@@ -93,6 +93,7 @@ class Loader:
         max_attempts: int = 3,
         rank: int = 0,
         world_size: int = 1,
+        cluster: bool | str | None = None,
         **backend_options: Any,
     ) -> None:
         self.pipeline = as_pipeline(source)
@@ -103,7 +104,7 @@ class Loader:
         self.auto = workers == "auto"
         if not self.auto and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 0):
             raise ValueError(f"workers={workers!r} should be a non-negative int or 'auto'")
-        self.max_workers = _cores() if max_workers is None else max_workers
+        self.max_workers = cpu_count() if max_workers is None else max_workers
         self.min_workers = 1 if min_workers is None else min_workers
         if not 0 <= self.min_workers <= self.max_workers:
             raise ValueError(
@@ -163,6 +164,7 @@ class Loader:
         self._epoch_complete = True
         self._history = AutoscaleHistory(last_change=time.monotonic())
         self._next_tick = time.monotonic() + interval
+        self._member = membership.join(self, cluster, backend)
 
     # -- worker count ------------------------------------------------------------------------
 
@@ -213,6 +215,8 @@ class Loader:
         if now < self._next_tick or self._pool is None:
             return
         self._next_tick = now + self.interval
+        if self._member is not None:
+            self._member.tick()
         w = self._stats.take_window()
         if not self.auto:
             return
@@ -499,6 +503,9 @@ class Loader:
         """
         with self._lock:
             self._closed = True
+            member = getattr(self, "_member", None)
+            if member is not None:
+                member.close()
             if self._pool is not None:
                 self._finalizer()
 

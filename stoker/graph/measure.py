@@ -9,6 +9,7 @@ training-side figures.
 from __future__ import annotations
 
 import copy
+import math
 import pickle
 import statistics
 import time
@@ -25,8 +26,12 @@ from stoker.graph.ir import Graph
 _DROPPED = object()
 
 
-def nbytes(value: Any) -> int:
-    """Bytes a value takes when it crosses the cut (tensor payloads; 8 per Python scalar)."""
+def nbytes(value: Any) -> float:
+    """Bytes a value takes when it crosses the cut (tensor payloads; 8 per Python scalar).
+
+    A value that cannot be pickled cannot cross at all: it costs ``inf`` bytes, so no cut that
+    would send it is chosen (0 would make it look free to send).
+    """
     if isinstance(value, torch.Tensor):
         return value.numel() * value.element_size()
     if isinstance(value, (list, tuple)):
@@ -41,8 +46,8 @@ def nbytes(value: Any) -> int:
         return int(value.nbytes)
     try:
         return len(pickle.dumps(value, protocol=4))
-    except Exception:
-        return 0
+    except (pickle.PicklingError, TypeError, AttributeError):  # what pickle raises for "cannot pickle"
+        return math.inf
 
 
 def describe(value: Any) -> str:
@@ -94,7 +99,7 @@ def run_pipeline(pipe: Pipeline, graph: Graph, costs: Costs, samples: int, seed:
     after = [n for n in nodes if n.stage == "batch"]
     src = nodes[0]
     spent = dict.fromkeys((n.name for n in nodes), 0.0)
-    size = dict.fromkeys((n.name for n in nodes), 0)
+    size = dict.fromkeys((n.name for n in nodes), 0.0)
     kept: list[Any] = []
     count = min(samples, len(pipe))
     for i in range(count):
@@ -138,7 +143,7 @@ class _Timer(fx.Interpreter):
         super().__init__(gm)
         self.sync = sync
         self.seconds: dict[str, float] = {}
-        self.sizes: dict[str, int] = {}
+        self.sizes: dict[str, float] = {}
         self.shapes: dict[str, str] = {}
 
     def run_node(self, n: fx.Node) -> Any:

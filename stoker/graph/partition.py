@@ -7,7 +7,6 @@ valid cuts, measure each, and let the objective choose; then build the Send and 
 
 from __future__ import annotations
 
-import os
 import warnings
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -29,12 +28,9 @@ from stoker.graph.probe import probe_step
 from stoker.graph.rules import Context
 from stoker.graph.split import Send, TrainTail, data_graph, elements, train_graph
 from stoker.graph.trace import Program, Traced, trace_program
+from stoker.system import cpu_count
 
 MEASURE_SAMPLES = 64  # at most this many samples run through the pipeline to measure it
-
-
-def _cores() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
 def _leaves_for(writes: Mapping[str, str], gm: Any) -> set[str]:
@@ -94,7 +90,7 @@ def partition(
     pipe = as_pipeline(pipe)
     if not isinstance(model, nn.Module):
         raise TypeError(f"partition() needs the model as an nn.Module, got {type(model).__name__}")
-    workers = _cores() if workers is None else workers
+    workers = cpu_count() if workers is None else workers
     if workers < 1:
         raise ValueError(f"{workers=} should be >= 1")
     objective_fn = get_objective(objective)
