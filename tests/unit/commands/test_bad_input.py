@@ -31,7 +31,7 @@ def _run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]
         (["bench", "hetero", "--trials", "0"], "--trials: 0 should be >= 1"),
         (["bench", "loader", "--workers", "-2"], "--workers: -2 should be >= 0"),
         (["bench", "elastic", "--steps", "1", "0", "1"], "--steps: 0 should be >= 1"),
-        (["bench", "cluster", "--policies", "nope"], "--policies: unknown ['nope']"),
+        (["bench", "cluster", "--policies", "nope"], "unknown CPU policy 'nope'"),
         (["bench", "nope"], "unknown benchmark 'nope'"),
         (["simulate", "--policy", "elastic", "--gpus", "-5"], "--gpus: -5 should be >= 1"),
         (["simulate", "--policy", "elastic", "--noise", "-0.1"], "--noise: -0.1 should be >= 0"),
