@@ -45,6 +45,8 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     host = machine()
     policies = [x for x in args.policies.split(",") if x]
+    if not policies:
+        raise InputError("--policies is empty; name at least one CPU policy")
     for name in policies:
         cpu_policy(name)  # an unknown name fails here, before the trace is read, listing the valid ones
     start = time.perf_counter()

@@ -18,6 +18,7 @@ import time
 
 from stoker.bench._pipelines import decode_augment
 from stoker.bench._util import bench_dir, emit, machine
+from stoker.commands._args import positive_int
 from stoker.sample_data import make_jpeg_folder
 from stoker.system import cpu_count
 
@@ -46,9 +47,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--quick", action="store_true", help="short run (under a minute on an idle 2-core machine; longer under load)"
     )
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--steps", type=int, nargs=3, default=None, help="steps in the slow, fast, slow phases")
-    p.add_argument("--images", type=int, default=512)
+    p.add_argument("--batch-size", type=positive_int, default=32)
+    p.add_argument("--steps", type=positive_int, nargs=3, default=None, help="steps in the slow, fast, slow phases")
+    p.add_argument("--images", type=positive_int, default=512)
     p.add_argument("--verbose", action="store_true", help="print the autoscaler's decisions")
     args = p.parse_args(argv)
     host = machine()

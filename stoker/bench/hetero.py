@@ -23,6 +23,8 @@ import time
 from pathlib import Path
 
 from stoker.bench._util import emit, machine
+from stoker.commands._args import positive_int
+from stoker.errors import InputError
 from stoker.gavel_data import GAVEL_FILE
 from stoker.paths import data_dir
 from stoker.train.hetero import InfeasibleError, TaskSpec, allocate, evaluate
@@ -168,10 +170,13 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="stoker bench hetero", description=__doc__)
     p.add_argument("--quick", action="store_true", help="only the fixed 3-task mix (seconds)")
     p.add_argument("--data-dir", type=Path, default=None, help="folder with gavel_isolated_throughputs.json")
-    p.add_argument("--trials", type=int, default=50, help="random mixes in the full run")
+    p.add_argument("--trials", type=positive_int, default=50, help="random mixes in the full run")
     args = p.parse_args(argv)
+    source = (args.data_dir or data_dir()) / GAVEL_FILE
+    if not source.is_file():
+        raise InputError(f"--data-dir: no {GAVEL_FILE} in {str(source.parent)!r}; point it there")
     host = machine()
-    throughputs = load_throughputs((args.data_dir or data_dir()) / GAVEL_FILE)
+    throughputs = load_throughputs(source)
     rounds = headline(throughputs)
     if not args.quick:
         random_mixes(throughputs, args.trials)

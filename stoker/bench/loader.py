@@ -23,6 +23,7 @@ from torch.utils.data import default_collate
 from stoker.bench._pipelines import JpegDataset
 from stoker.bench._streams import TarJpegStream, decode_sample, write_jpeg_shards
 from stoker.bench._util import bench_dir, emit, interleaved, machine
+from stoker.commands._args import non_negative_int, positive_int
 from stoker.sample_data import make_jpeg_folder
 
 
@@ -76,11 +77,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--quick", action="store_true", help="short run (under a minute on an idle 2-core machine; longer under load)"
     )
-    p.add_argument("--workers", type=int, nargs="+", default=[1, 2])
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--batches", type=int, default=None, help="timed batches per run")
-    p.add_argument("--repeats", type=int, default=None)
-    p.add_argument("--images", type=int, default=512, help="distinct JPEG files")
+    p.add_argument("--workers", type=non_negative_int, nargs="+", default=[1, 2])
+    p.add_argument("--batch-size", type=positive_int, default=32)
+    p.add_argument("--batches", type=positive_int, default=None, help="timed batches per run")
+    p.add_argument("--repeats", type=positive_int, default=None)
+    p.add_argument("--images", type=positive_int, default=512, help="distinct JPEG files")
     args = p.parse_args(argv)
     host = machine()
     batches = args.batches or (16 if args.quick else 40)

@@ -23,6 +23,7 @@ from torch import nn
 
 import stoker
 from stoker.bench._util import bench_dir, emit, interleaved, machine
+from stoker.commands._args import positive_int
 from stoker.demo import SmallCNN, decode_crop
 from stoker.sample_data import make_jpeg_folder
 
@@ -54,11 +55,11 @@ def _train(plan: stoker.Plan, opt: torch.optim.Optimizer, workers: int, steps: i
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="stoker bench partition", description=__doc__)
     p.add_argument("--quick", action="store_true", help="short run: 128 images, 8 steps per cut per round")
-    p.add_argument("--workers", type=int, default=2)
-    p.add_argument("--images", type=int, default=None)
-    p.add_argument("--steps", type=int, default=None)
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--repeats", type=int, default=None, help="interleaved rounds (default 5)")
+    p.add_argument("--workers", type=positive_int, default=2)
+    p.add_argument("--images", type=positive_int, default=None)
+    p.add_argument("--steps", type=positive_int, default=None)
+    p.add_argument("--batch-size", type=positive_int, default=32)
+    p.add_argument("--repeats", type=positive_int, default=None, help="interleaved rounds (default 5)")
     args = p.parse_args(argv)
     host = machine()
     images = args.images or (128 if args.quick else 512)

@@ -20,6 +20,7 @@ import statistics
 import time
 
 from stoker.bench._util import emit, machine
+from stoker.commands._args import positive_float, positive_int
 from stoker.train.ps.recipe import Recipe, plan, train
 
 
@@ -28,10 +29,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--quick", action="store_true", help="3 seeds (under a minute on an idle 2-core machine; longer under load)"
     )
-    ap.add_argument("--seeds", type=int, default=None, help="seeds to average (default 3 quick, 5 full)")
-    ap.add_argument("--epochs", type=int, default=30)
-    ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--base-lr", type=float, default=0.03)
+    ap.add_argument("--seeds", type=positive_int, default=None, help="seeds to average (default 3 quick, 5 full)")
+    ap.add_argument("--epochs", type=positive_int, default=30)
+    ap.add_argument("--workers", type=positive_int, default=2)
+    ap.add_argument("--base-lr", type=positive_float, default=0.03)
     ap.add_argument("--lr-rule", choices=("linear", "sqrt", "adascale"), default="linear")
     args = ap.parse_args(argv)
     host = machine()

@@ -27,6 +27,7 @@ import torch
 
 from stoker.bench._pipelines import decode_augment
 from stoker.bench._util import bench_dir, emit, interleaved, machine
+from stoker.commands._args import positive_int
 from stoker.sample_data import make_jpeg_folder
 
 
@@ -111,10 +112,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--quick", action="store_true", help="short run (under a minute on an idle 2-core machine; longer under load)"
     )
-    p.add_argument("--cpus", type=int, default=2, help="CPUs for each system (Ray's num_cpus, local workers)")
-    p.add_argument("--batches", type=int, default=None, help="timed batches per run")
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--repeats", type=int, default=None, help="interleaved rounds")
+    p.add_argument("--cpus", type=positive_int, default=2, help="CPUs for each system (Ray's num_cpus, local workers)")
+    p.add_argument("--batches", type=positive_int, default=None, help="timed batches per run")
+    p.add_argument("--batch-size", type=positive_int, default=32)
+    p.add_argument("--repeats", type=positive_int, default=None, help="interleaved rounds")
     args = p.parse_args(argv)
     host = machine()
     batches = args.batches or (12 if args.quick else 40)

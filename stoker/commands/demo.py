@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import argparse
 
+from stoker.commands._args import positive_int, workers_or_auto, writable_dir
 from stoker.errors import InputError
 
 
 def _run(args: argparse.Namespace) -> int:
     from stoker.demo import render, run
 
-    workers = args.workers if args.workers == "auto" else int(args.workers)
+    writable_dir(args.data, "--data")
     if args.threads < 0:
         raise InputError(f"--threads {args.threads} should be >= 0 (0 keeps torch's default of one per core)")
     report = run(
@@ -19,7 +20,7 @@ def _run(args: argparse.Namespace) -> int:
         images=args.images,
         batch_size=args.batch_size,
         seed=args.seed,
-        workers=workers,
+        workers=args.workers,
         threads=args.threads or None,
     )
     print(render(report))
@@ -29,10 +30,10 @@ def _run(args: argparse.Namespace) -> int:
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="train a small CNN on real JPEGs with autoscaled data workers")
     p.add_argument("--data", default="stoker-demo", help="folder for the generated JPEGs (default: ./stoker-demo)")
-    p.add_argument("--steps", type=int, default=300)
-    p.add_argument("--images", type=int, default=512)
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--workers", default="auto", help="'auto' or a worker count")
+    p.add_argument("--steps", type=positive_int, default=300)
+    p.add_argument("--images", type=positive_int, default=512)
+    p.add_argument("--batch-size", type=positive_int, default=32)
+    p.add_argument("--workers", type=workers_or_auto, default="auto", help="'auto' or a worker count")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument(
         "--threads",

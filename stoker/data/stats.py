@@ -28,6 +28,7 @@ class LoaderStats:
         self.skipped_list: list[SkipRecord] = []
         self.filtered = 0
         self.lost_workers = 0
+        self.stuck_workers = 0  # replaced after holding a split for the Loader's timeout
         self.timeline: list[tuple[float, int]] = [(0.0, workers)]
         self.last_decision = ""
         self.decisions: collections.deque[tuple[float, int, str]] = collections.deque(maxlen=MAX_DECISIONS)
@@ -104,6 +105,7 @@ class LoaderStats:
             "skipped_samples": [vars(s) for s in self.skipped_list],
             "filtered": self.filtered,
             "workers_lost": self.lost_workers,
+            "workers_stuck": self.stuck_workers,
             "autoscaler": self.last_decision,
             "autoscaler_log": list(self.decisions),
             **extra,

@@ -201,16 +201,18 @@ class StreamDispatcher(Dispatcher):
                 waiting.append(k)
                 continue
             self._issued[k] = w
-            self._attempts[k] = self._attempts.get(k, 0) + 1
             load[w] += 1
             out.append((w, self.split(k)))
         for k in waiting:
             heapq.heappush(self._pending, k)
         return out
 
-    def lost(self, worker: WorkerId) -> list[int]:
-        """Puts back the blocks ``worker`` held and frees its shards for other workers."""
-        back = super().lost(worker)
+    def lost(self, worker: WorkerId, reason: str = "was lost", starts_known: bool = False) -> list[int]:
+        """Puts back the blocks ``worker`` held and frees its shards for other workers.
+
+        Attempts are counted as for map-style splits (only the block that ran is charged).
+        """
+        back = super().lost(worker, reason, starts_known)
         for i in [i for i, w in self._owner.items() if w == worker]:
             del self._owner[i]
         return back
