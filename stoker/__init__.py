@@ -29,6 +29,7 @@ _EXPORTS = {
     "partition": "stoker.graph.partition",
     "Plan": "stoker.graph.plan",
     "stateful": "stoker.graph.marks",
+    "optimize": "stoker.optimize",
 }
 
 __all__ = ["__version__", *_EXPORTS]
@@ -42,6 +43,7 @@ if TYPE_CHECKING:
     from stoker.graph.marks import stateful
     from stoker.graph.partition import partition
     from stoker.graph.plan import Plan
+    from stoker.optimize import optimize
 
 
 def __getattr__(name: str) -> Any:

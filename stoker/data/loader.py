@@ -103,6 +103,8 @@ class Loader:
         rank: This trainer's rank in a data-parallel job (default 0).
         world_size: Ranks in the job; each gets a disjoint share of every epoch, together
             exactly the epoch.
+        optimize: Rewrite the pipeline first with :func:`stoker.optimize` (exact rewrites only:
+            autocache, fusion, reordering); its report is ``loader.optimize_report``.
         **backend_options: Passed to the worker pool (``mp_context`` for local; ``address``,
             ``num_cpus`` for Ray).
     """
@@ -126,9 +128,14 @@ class Loader:
         max_attempts: int = 3,
         rank: int = 0,
         world_size: int = 1,
+        optimize: bool = False,
         **backend_options: Any,
     ) -> None:
         self.pipeline = as_pipeline(source)
+        if optimize:  # rewrites that keep batches bit-identical; report in self.optimize_report
+            from stoker.optimize import optimize as rewrite
+
+            self.pipeline, self.optimize_report = rewrite(self.pipeline, seed=seed)
         if on_error not in ("raise", "skip"):
             raise ValueError(f"on_error={on_error!r} should be 'raise' or 'skip'")
         if not isinstance(seed, int):
