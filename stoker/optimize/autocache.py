@@ -10,7 +10,8 @@ prefix drew none).
 Where to cut: every point inside the prefix is a candidate; for each, the probe outputs are
 written to the cache's medium and read back, and the cut with the lowest measured cost (read
 back + the prefix operators left after it) wins, if it saves at least ``min_gain`` of the
-measured recompute cost. Where: shared memory (``/dev/shm``) when the whole cache fits in half
+measured recompute cost and the saving per sample exceeds the measured cost of writing the entry
+(so the cache pays back within one epoch after the first). Where: shared memory (``/dev/shm``) when the whole cache fits in half
 of what is free there (and in RAM), else local disk; a cache that does not fit keeps the first
 indices that do. A given ``cache_dir`` is kept (a resumed run reuses it), under a folder named
 after the prefix's fingerprint so a changed pipeline never reads stale entries.
@@ -56,6 +57,7 @@ def _roots() -> list[str]:
 class _Cut:
     k: int  # ops[:k] are cached
     read_s: float  # seconds per sample to read one entry back
+    write_s: float  # seconds per sample to write one entry (paid once, in the first epoch)
     rest_s: float  # prefix ops left after the cut, seconds per sample
     entry_bytes: float
 
@@ -73,8 +75,11 @@ def _measure(ctx: Context, k: int, n: int, root: str) -> _Cut:
     store = CacheStore(os.path.join(root, f"stoker-probe-{os.getpid()}-{uuid.uuid4().hex[:8]}"), 1 << 62)
     try:
         entries = _entries(ctx, k)
+        writes = []
         for i, v in entries:
+            t0 = time.perf_counter()
             store.put(i, v)
+            writes.append(time.perf_counter() - t0)
         times = []
         for i, _ in entries:
             best = float("inf")
@@ -87,7 +92,7 @@ def _measure(ctx: Context, k: int, n: int, root: str) -> _Cut:
     finally:
         store.remove()
     rest = sum(f.cost_s for f in ctx.probe.ops[k:n])
-    return _Cut(k, statistics.median(times), rest, size)
+    return _Cut(k, statistics.median(times), statistics.median(writes), rest, size)
 
 
 def _fingerprint(source: Source, ops: list[Op]) -> str:
@@ -138,9 +143,15 @@ def apply(ctx: Context) -> list[Rewrite]:
     cuts = [_measure(ctx, k, n, root) for k in range(1, n + 1)]
     cut = min(cuts, key=lambda c: c.cost_s)
     names = [op.name for op in chain.sample_ops[: cut.k]]
-    figures = f"recompute {compute * 1e3:.3f} ms/sample, cached {cut.cost_s * 1e3:.3f} (read back {cut.read_s * 1e3:.3f})"
+    figures = (
+        f"recompute {compute * 1e3:.3f} ms/sample, cached {cut.cost_s * 1e3:.3f} "
+        f"(read back {cut.read_s * 1e3:.3f}, write once {cut.write_s * 1e3:.3f})"
+    )
     if cut.cost_s > (1 - ctx.options.min_gain) * compute:
         return [Rewrite(NAME, False, True, f"cache nothing (best cut after {names})", f"not cheaper: {figures}")]
+    if compute - cut.cost_s < cut.write_s:
+        why = f"{figures}, but writing costs {cut.write_s * 1e3:.3f} ms/sample: it would not pay back in one epoch"
+        return [Rewrite(NAME, False, True, f"cache nothing (best cut after {names})", why)]
     prefix = chain.sample_ops[: cut.k]
     folder, capacity, reserve, owned = _place(ctx, cut, prefix)
     if capacity < 1:

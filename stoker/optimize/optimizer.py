@@ -7,6 +7,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+import torch
+
 from stoker.data.pipeline import Pipeline
 from stoker.optimize.base import Context, Options, Rewrite
 from stoker.optimize.chain import Chain
@@ -113,9 +115,15 @@ def optimize(
     options = Options(seed, samples, approximate, cache_dir, cache_bytes, min_gain)
     ctx = Context(Chain.of(pipe), options)
     rewrites: list[Rewrite] = []
-    if ctx.chain.sample_ops:
-        for fn in funcs:
-            rewrites += fn(ctx)
+    threads = torch.get_num_threads()
+    # Measure what a data worker sees: workers run torch on one thread (stoker.data.worker).
+    torch.set_num_threads(1)
+    try:
+        if ctx.chain.sample_ops:
+            for fn in funcs:
+                rewrites += fn(ctx)
+    finally:
+        torch.set_num_threads(threads)
     new = ctx.chain.to_pipeline()
     report = OptimizeReport(repr(pipe), repr(new), rewrites, time.perf_counter() - t0, ctx.owned)
     return Optimized(new, report)
