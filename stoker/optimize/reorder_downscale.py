@@ -106,4 +106,6 @@ def apply(ctx: Context) -> list[Rewrite]:
                 gain_s=max(0.0, before_cost - after_cost),
             )
         )
+    if not out:
+        out.append(Rewrite(NAME, False, True, "move nothing", "no op is marked selects_pixels or resamples"))
     return out
