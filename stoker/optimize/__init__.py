@@ -15,7 +15,7 @@ from typing import Any
 
 from stoker.optimize.base import Rewrite
 from stoker.optimize.marks import Traits, mark, traits_of
-from stoker.optimize.optimizer import OptimizeReport, Optimized, optimize
+from stoker.optimize.optimizer import Optimized, OptimizeReport, optimize
 from stoker.optimize.registry import get_strategy, strategy_names
 
 __all__ = [

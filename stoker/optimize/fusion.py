@@ -19,7 +19,7 @@ reused shared-memory file, but an output made after collate is copied into a fre
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from stoker.data.pipeline import Op
@@ -44,8 +44,15 @@ class Batched:
         return batch
 
 
+def _collate(ctx: Context) -> Callable[[list[Any]], Any]:
+    fn = ctx.chain.batch.fn if ctx.chain.batch is not None else None
+    if fn is None:
+        raise ValueError("fusion needs a pipeline with batch()")
+    return fn
+
+
 def _batched_ok(ctx: Context, start: int, inputs: list[Any], outputs: list[Any]) -> bool:
-    collate = ctx.chain.batch.fn  # type: ignore[union-attr]
+    collate = _collate(ctx)
     try:
         got = Batched(ctx.chain.sample_ops[start:])(collate(inputs))
         want = collate(outputs)
@@ -87,7 +94,7 @@ def apply(ctx: Context) -> list[Rewrite]:
     size = int(chain.batch.args["size"])  # type: ignore[union-attr]
     per_sample = sum(f.cost_s for f in facts[start:])
     reps = [head[live[i % len(live)]] for i in range(size)]
-    batch_in = chain.batch.fn(reps)  # type: ignore[union-attr]
+    batch_in = _collate(ctx)(reps)
     batched = _timed(Batched(ops), batch_in)
     out_bytes = sum(f.out_bytes for f in facts[-1:]) * size
     penalty = FRESH_FILE_S_PER_BYTE * out_bytes if out_bytes >= ARENA_MIN_BYTES else 0.0

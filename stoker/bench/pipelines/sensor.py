@@ -78,6 +78,12 @@ def window_jitter(sample: tuple[np.ndarray, int]) -> tuple[torch.Tensor, int]:
 def build(recordings: int = 384, seed: int = 0) -> Case:
     paths = make_recordings(bench_dir("sensor"), recordings)
     pipe = (
-        stoker.from_files(paths).shuffle(seed=seed).map(load).map(bandpass).map(standardise).map(window_jitter).batch(64)
+        stoker.from_files(paths)
+        .shuffle(seed=seed)
+        .map(load)
+        .map(bandpass)
+        .map(standardise)
+        .map(window_jitter)
+        .batch(64)
     )
     return Case(NAME, pipe, "6-channel 100 Hz recordings: band-pass, standardise, random window + jitter; batch 64")

@@ -77,9 +77,9 @@ def _mel_bank() -> torch.Tensor:
 def log_mel(sample: tuple[np.ndarray, int]) -> tuple[torch.Tensor, int]:
     """(MELS, frames) float32 log-mel spectrogram."""
     wave, label = sample
-    spec = torch.stft(
-        torch.from_numpy(wave), N_FFT, HOP, window=torch.hann_window(N_FFT), return_complex=True
-    ).abs() ** 2
+    spec = (
+        torch.stft(torch.from_numpy(wave), N_FFT, HOP, window=torch.hann_window(N_FFT), return_complex=True).abs() ** 2
+    )
     return torch.log(_mel_bank() @ spec + 1e-6), label
 
 

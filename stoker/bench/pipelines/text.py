@@ -122,6 +122,8 @@ def build(docs: int = 384, seed: int = 0) -> Case:
     from tokenizers import Tokenizer
 
     eos = Tokenizer.from_file(tok_path).token_to_id(EOS)
+    if eos is None:
+        raise RuntimeError(f"the tokenizer {tok_path} has no {EOS!r} token; delete it to retrain")
     pipe = (
         stoker.from_items([{"path": f} for f in files])
         .shuffle(seed=seed)

@@ -88,7 +88,7 @@ def test_a_cache_too_small_for_one_sample_is_not_made(optimize_in) -> None:
 
 def test_a_cache_sized_below_the_data_holds_the_first_indices(optimize_in) -> None:
     pipe = pipeline(24)
-    new, report = optimize_in(pipe, strategies=["autocache"], cache_bytes=2_000)
+    new, _report = optimize_in(pipe, strategies=["autocache"], cache_bytes=2_000)
     cached = new.source.data
     assert 0 < cached.store.capacity < 24
     assert identical(run(pipe, 2), run(new, 2))

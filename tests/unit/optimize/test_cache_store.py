@@ -60,5 +60,5 @@ def test_writes_land_whole_or_not_at_all(tmp_path) -> None:
 def test_arrays_read_back_are_aligned_for_any_dtype(tmp_path) -> None:
     store = CacheStore(str(tmp_path / "c"), capacity=10)
     store.put(0, (np.arange(3, dtype=np.uint8), np.arange(5, dtype=np.float64), torch.arange(7, dtype=torch.int64)))
-    a, b, c = store.get(0)
+    _a, b, c = store.get(0)
     assert b.ctypes.data % 8 == 0 and c.data_ptr() % 8 == 0
