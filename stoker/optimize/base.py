@@ -58,7 +58,7 @@ class Options:
     """
 
     seed: int = 0
-    samples: int = 6
+    samples: int = 4
     approximate: bool = False
     cache_dir: str | None = None
     cache_bytes: int | None = None

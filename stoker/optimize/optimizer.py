@@ -79,7 +79,7 @@ def optimize(
     cache_dir: str | None = None,
     cache_bytes: int | None = None,
     strategies: Sequence[str] | None = None,
-    samples: int = 6,
+    samples: int = 4,
     min_gain: float = 0.2,
 ) -> Optimized:
     """Rewrites ``pipe`` to do less work per sample, keeping its batches bit-identical.

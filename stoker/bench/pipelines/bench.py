@@ -40,6 +40,8 @@ CONFIGS = ("dataloader", "stoker", "optimized")
 # forkserver worker would import the pipeline's modules (scipy, tokenizers, pyarrow) afresh,
 # a one-off cost per Loader that a training job pays once and a 5-epoch run would overstate.
 START = "fork"
+QUICK_SAMPLES = {"tabular": 8192}  # samples per epoch under --quick (others: QUICK_DEFAULT)
+QUICK_DEFAULT = 256
 
 
 @dataclass
@@ -118,13 +120,13 @@ def _warm_up(workers: int) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="stoker bench pipelines", description=__doc__)
-    p.add_argument("--quick", action="store_true", help="3 rounds (about 5 minutes)")
+    p.add_argument("--quick", action="store_true", help="3 rounds, fewer samples per epoch (about 5 minutes idle)")
     p.add_argument("--rounds", type=int, default=None, help="interleaved rounds (>= 1)")
     p.add_argument("--epochs", type=int, default=5)
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--pipelines", nargs="+", default=case_names(), metavar="NAME", help=f"of {case_names()}")
     args = p.parse_args(argv)
-    rounds = args.rounds or (3 if args.quick else 5)
+    rounds = args.rounds if args.rounds is not None else (3 if args.quick else 5)
     if rounds < 1 or args.epochs < 1 or args.workers < 1:
         p.error(f"--rounds {rounds}, --epochs {args.epochs} and --workers {args.workers} should be >= 1")
     unknown = sorted(set(args.pipelines) - set(case_names()))
@@ -137,6 +139,8 @@ def main(argv: list[str] | None = None) -> int:
         flush=True,
     )
     cases = {name: build_case(name) for name in args.pipelines}
+    if args.quick:
+        cases = {name: c.subset(QUICK_SAMPLES.get(name, QUICK_DEFAULT)) for name, c in cases.items()}
     _warm_up(args.workers)
     out: dict[str, dict[str, Any]] = {}
     ratios = []
