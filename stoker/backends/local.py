@@ -32,6 +32,7 @@ from stoker.data.executor import SplitResult
 from stoker.data.splits import Split
 from stoker.data.transport import shm_dir, unpack
 from stoker.data.worker import worker_main
+from stoker.system import cpu_count
 
 
 def _context(name: str) -> Any:
@@ -240,7 +241,7 @@ class LocalPool(WorkerPool):
             used += seen[pid] - self._cpu_seen.get(pid, seen[pid])
         elapsed = now - self._cpu_at
         self._cpu_seen, self._cpu_at = seen, now
-        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        cores = cpu_count()
         return max(0.0, cores - used / elapsed) if elapsed > 0 else float(cores)
 
     def describe(self) -> dict[str, Any]:

@@ -3,7 +3,10 @@
 Each configuration builds its loader, pulls one warm-up batch (so process start-up is not
 counted for either), then times ``--batches`` batches; rounds are interleaved and medians
 reported. Last stdout line:
-``{"workers": [1, 2], "stoker_sps": {...}, "dataloader_sps": {...}, "single_process_sps": x}``.
+``{"workers": [1, 2], "stoker_sps": {...}, "dataloader_sps": {...}, "single_process_sps": x,
+"stream_stoker_sps": {...}, "stream_dataloader_sps": {...}}``. The ``stream_`` figures read the same
+JPEGs from WebDataset tar shards: stoker's ``from_shards`` against ``DataLoader`` over an
+``IterableDataset`` sharded by ``get_worker_info()`` (:mod:`stoker.bench._streams`).
 """
 
 from __future__ import annotations
@@ -18,7 +21,8 @@ import torch
 from torch.utils.data import default_collate
 
 from stoker.bench._pipelines import JpegDataset
-from stoker.bench._util import bench_dir, emit, interleaved
+from stoker.bench._streams import TarJpegStream, decode_sample, write_jpeg_shards
+from stoker.bench._util import bench_dir, emit, interleaved, machine
 from stoker.sample_data import make_jpeg_folder
 
 
@@ -54,15 +58,31 @@ def _stoker(ds: JpegDataset, workers: int, batches: int, bs: int) -> float:
         return _time_batches(loader, batches, bs)
 
 
+def _stream_dataloader(shards: list[str], workers: int, batches: int, bs: int) -> float:
+    dl = torch.utils.data.DataLoader(TarJpegStream(shards), batch_size=bs, num_workers=workers, prefetch_factor=2)
+    return _time_batches(dl, batches, bs)
+
+
+def _stream_stoker(shards: list[str], num_shards: int, workers: int, batches: int, bs: int) -> float:
+    import stoker
+
+    pipe = stoker.from_shards(shards, num_shards=num_shards).map(decode_sample).batch(bs)
+    with stoker.Loader(pipe, workers=workers, seed=0) as loader:
+        return _time_batches(loader, batches, bs)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="stoker bench loader", description=__doc__)
-    p.add_argument("--quick", action="store_true", help="short run (< 60 s)")
+    p.add_argument(
+        "--quick", action="store_true", help="short run (under a minute on an idle 2-core machine; longer under load)"
+    )
     p.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--batches", type=int, default=None, help="timed batches per run")
     p.add_argument("--repeats", type=int, default=None)
     p.add_argument("--images", type=int, default=512, help="distinct JPEG files")
     args = p.parse_args(argv)
+    host = machine()
     batches = args.batches or (16 if args.quick else 40)
     repeats = args.repeats or (3 if args.quick else 5)
     paths = make_jpeg_folder(bench_dir("jpegs"), args.images)
@@ -77,6 +97,15 @@ def main(argv: list[str] | None = None) -> int:
     for w in args.workers:
         runs[f"dataloader-{w}"] = partial(_dataloader, ds, w, batches, args.batch_size)
         runs[f"stoker-{w}"] = partial(_stoker, ds, w, batches, args.batch_size)
+    # Streaming: 4 files per worker of the widest run, each shard a whole number of batches and
+    # enough of them that no reader reaches its end within the timed batches.
+    per_file = args.batch_size * -(-(batches + 2) // 4 + 1)
+    shard_files = write_jpeg_shards(bench_dir("jpeg-shards"), paths, per_file * 4 * max(args.workers), per_file)
+    for w in args.workers:
+        runs[f"stream-dataloader-{w}"] = partial(_stream_dataloader, shard_files, w, batches, args.batch_size)
+        runs[f"stream-stoker-{w}"] = partial(
+            _stream_stoker, shard_files, 2 * max(args.workers), w, batches, args.batch_size
+        )
     med = interleaved(runs, repeats)
     single = med["single"]
     for w in args.workers:
@@ -85,12 +114,19 @@ def main(argv: list[str] | None = None) -> int:
             f"workers={w}: stoker {s:.0f} sps, DataLoader {d:.0f} sps, ratio {s / d:.2f}x; "
             f"stoker / ({w} x single) = {s / (w * single):.2f}"
         )
+        s, d = med[f"stream-stoker-{w}"], med[f"stream-dataloader-{w}"]
+        print(
+            f"workers={w}, tar shards: stoker {s:.0f} sps, DataLoader(IterableDataset) {d:.0f} sps, ratio {s / d:.2f}x"
+        )
     emit(
         {
             "workers": args.workers,
             "stoker_sps": {str(w): round(med[f"stoker-{w}"], 1) for w in args.workers},
             "dataloader_sps": {str(w): round(med[f"dataloader-{w}"], 1) for w in args.workers},
             "single_process_sps": round(single, 1),
-        }
+            "stream_stoker_sps": {str(w): round(med[f"stream-stoker-{w}"], 1) for w in args.workers},
+            "stream_dataloader_sps": {str(w): round(med[f"stream-dataloader-{w}"], 1) for w in args.workers},
+        },
+        host,
     )
     return 0

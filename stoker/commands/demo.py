@@ -4,13 +4,23 @@ from __future__ import annotations
 
 import argparse
 
+from stoker.errors import InputError
+
 
 def _run(args: argparse.Namespace) -> int:
     from stoker.demo import render, run
 
     workers = args.workers if args.workers == "auto" else int(args.workers)
+    if args.threads < 0:
+        raise InputError(f"--threads {args.threads} should be >= 0 (0 keeps torch's default of one per core)")
     report = run(
-        args.data, steps=args.steps, images=args.images, batch_size=args.batch_size, seed=args.seed, workers=workers
+        args.data,
+        steps=args.steps,
+        images=args.images,
+        batch_size=args.batch_size,
+        seed=args.seed,
+        workers=workers,
+        threads=args.threads or None,
     )
     print(render(report))
     return 0
@@ -24,4 +34,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--workers", default="auto", help="'auto' or a worker count")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch threads of the trainer process (default 1, so it does not fight the data workers; 0: torch's default)",
+    )
     p.set_defaults(func=_run)

@@ -1,7 +1,8 @@
 """``stoker plan FILE.py``: split a training program, print ``explain()`` and draw the plan to a PNG.
 
 FILE.py is run (not as ``__main__``, so its training loop does not start) and must define
-``pipe`` (or ``pipeline``) and ``model``, optionally ``loss_fn``, ``example`` and ``pin``; or a
+``pipe`` (or ``pipeline``) and ``model``, optionally ``loss_fn``, ``example``, ``pin``, ``inputs``,
+``target`` and ``carry`` (the arguments of :func:`stoker.partition`); or a
 ready ``plan``. The PNG is drawn with matplotlib, so Graphviz need not be installed; ``--dot``
 also writes the Graphviz text.
 """
@@ -12,6 +13,7 @@ import argparse
 import os
 import runpy
 import sys
+import warnings
 from typing import Any
 
 from stoker.graph.cut.base import OBJECTIVES
@@ -44,15 +46,21 @@ def load_plan(path: str, objective: str = "fewest_bytes", workers: int | None = 
             f"stoker plan: {path} should define `pipe` (or `pipeline`) and `model` at module level "
             f"(optionally `loss_fn`, `example`, `pin`), or a `plan`; found neither"
         )
-    return partition(
-        pipe,
-        model,
-        ns.get("loss_fn"),
-        ns.get("example"),
-        pin=ns.get("pin"),
-        objective=objective,
-        workers=workers,
-    )
+    with warnings.catch_warnings():
+        # explain() prints a trace failure as its note: the warning would say it a second time.
+        warnings.filterwarnings("ignore", message="stoker.partition")
+        return partition(
+            pipe,
+            model,
+            ns.get("loss_fn"),
+            ns.get("example"),
+            pin=ns.get("pin"),
+            objective=objective,
+            workers=workers,
+            inputs=ns.get("inputs"),
+            target=ns.get("target"),
+            carry=ns.get("carry"),
+        )
 
 
 def _run(args: argparse.Namespace) -> int:

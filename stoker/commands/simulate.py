@@ -32,8 +32,12 @@ def _update(bar: Any, task: Any, fraction: float) -> None:
     bar.update(task, completed=fraction)
 
 
-def run_policies(args: argparse.Namespace, policies: list[str]):
-    """Builds the scenario once and simulates each policy with a rich progress bar (on stderr)."""
+def run_policies(args: argparse.Namespace, policies: list[str], oracle: bool = False):
+    """Builds the scenario once and simulates each policy with a rich progress bar (on stderr).
+
+    With ``oracle`` the limit is simulated last: the same placement and queueing as ``elastic`` (its
+    floors), every job at its curve's peak (``SimConfig.oracle``); its result is named ``oracle``.
+    """
     from rich.console import Console
     from rich.progress import Progress
 
@@ -44,9 +48,12 @@ def run_policies(args: argparse.Namespace, policies: list[str]):
     params = CpuParams(remote_cost=args.remote_cost)
     results = []
     with Progress(console=Console(stderr=True), transient=True) as bar:
-        for policy in policies:
-            task = bar.add_task(f"simulating {policy}", total=1.0)
-            config = SimConfig(policy=policy, placement=args.placement, seed=args.seed, noise=args.noise, params=params)
+        runs = [(p, False) for p in policies] + ([("elastic", True)] if oracle else [])
+        for policy, limit in runs:
+            task = bar.add_task(f"simulating {'oracle' if limit else policy}", total=1.0)
+            config = SimConfig(
+                policy=policy, placement=args.placement, seed=args.seed, noise=args.noise, params=params, oracle=limit
+            )
             sim = Simulator(scenario.nodes, scenario.jobs, scenario.profiles, config)
             results.append(sim.run(progress=partial(_update, bar, task)))
     if args.plot:

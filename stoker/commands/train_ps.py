@@ -29,9 +29,9 @@ def _run(args: argparse.Namespace) -> int:
     p = plan(recipe)
     fit = p.fit
     print(
-        f"(2) memory budget {fit.budget_bytes / 2**20:.3f} MiB per worker: largest batch "
+        f"(2) memory budget {fit.budget_bytes / 2**20:.3f} MiB per worker: the memory model predicts largest batch "
         f"{fit.max_batch_no_swap} without swap, {fit.max_batch_swap} with swap "
-        f"(x{fit.swap_batch_ratio:.2f}); "
+        f"(x{fit.swap_batch_ratio:.2f}; a prediction, not a measurement); "
         f"chosen batch {p.batch} per worker, {p.global_batch} per round"
     )
     if args.lr_rule == "adascale":

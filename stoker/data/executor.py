@@ -96,6 +96,14 @@ class Executor:
         if arena is not None and self.batch_op is not None and self.batch_op.fn is default_collate:
             self.batch_op = replace(self.batch_op, fn=arena_collate(arena))
         self.batch_ops = pipeline.batch_ops()
+        self._streams: Any = None  # the StreamRunner, made on the first stream split
+
+    def _stream_runner(self) -> Any:
+        if self._streams is None:
+            from stoker.data.streams.runner import StreamRunner
+
+            self._streams = StreamRunner(self)
+        return self._streams
 
     def _apply(self, ops: list[Op], value: Any, stage: dict[str, float], result: SplitResult) -> Any:
         for op in ops:
@@ -144,6 +152,10 @@ class Executor:
 
     def run(self, split: Split) -> SplitResult | SplitFailure:
         """Runs the split; never raises for errors in user code (they come back as records)."""
+        from stoker.data.streams.split import StreamSplit  # here: that module imports this one
+
+        if isinstance(split, StreamSplit):  # a block of a virtual shard of a stream
+            return self._stream_runner().run(split)
         t_start = time.perf_counter()
         stage: dict[str, float] = defaultdict(float)
         result = SplitResult(split.key, [], samples=len(split.indices))

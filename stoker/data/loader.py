@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import time
 import weakref
 from collections.abc import Iterator
@@ -17,21 +16,19 @@ from typing import Any
 
 from stoker.backends import make_pool
 from stoker.backends.base import Done, Exited, Fatal, Lost, WorkerPool
+from stoker.cluster import membership
 from stoker.data.autoscale import ScalingSignal, get_policy
-from stoker.data.dispatcher import Dispatcher
 from stoker.data.errors import PipelineSerializationError, SampleError, StokerError, WorkerLostError
 from stoker.data.executor import Executor, SplitFailure, SplitResult
 from stoker.data.pipeline import Pipeline, from_dataset
 from stoker.data.stats import LoaderStats
+from stoker.data.streams.ledger import dispatcher_for
+from stoker.system import cpu_count
 
 log = logging.getLogger("stoker")
 
 _INLINE = -1  # worker id of the in-process executor (workers=0)
 WAIT_LOG_S = 30.0  # how often a starving trainer logs that it is still waiting
-
-
-def _cores() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
 def as_pipeline(source: Any) -> Pipeline:
@@ -105,6 +102,9 @@ class Loader:
             exactly the epoch.
         optimize: Rewrite the pipeline first with :func:`stoker.optimize` (exact rewrites only:
             autocache, fusion, reordering); its report is ``loader.optimize_report``.
+        cluster: Join the cluster controller (``stoker cluster start``): True, or the job's name;
+            None follows ``$STOKER_CLUSTER``. Needs ``backend="ray"``; the controller's budget caps
+            the autoscaler (see :mod:`stoker.cluster.membership`).
         **backend_options: Passed to the worker pool (``mp_context`` for local; ``address``,
             ``num_cpus`` for Ray).
     """
@@ -129,6 +129,7 @@ class Loader:
         rank: int = 0,
         world_size: int = 1,
         optimize: bool = False,
+        cluster: bool | str | None = None,
         **backend_options: Any,
     ) -> None:
         self.pipeline = as_pipeline(source)
@@ -143,7 +144,7 @@ class Loader:
         self.auto = workers == "auto"
         if not self.auto and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 0):
             raise ValueError(f"workers={workers!r} should be a non-negative int or 'auto'")
-        self.max_workers = _cores() if max_workers is None else max_workers
+        self.max_workers = cpu_count() if max_workers is None else max_workers
         self.min_workers = 1 if min_workers is None else min_workers
         if not 0 <= self.min_workers <= self.max_workers:
             raise ValueError(
@@ -151,7 +152,8 @@ class Loader:
             )
         if interval <= 0:
             raise ValueError(f"{interval=} should be > 0 seconds")
-        if len(self.pipeline) == 0:
+        stream = self.pipeline.source.kind == "stream"
+        if not stream and len(self.pipeline) == 0:
             raise ValueError(f"the source {self.pipeline.source.name!r} is empty; nothing to load")
         self.seed = seed
         self.deterministic = deterministic
@@ -165,8 +167,8 @@ class Loader:
         shuffle = self.pipeline.shuffle_op
         shuffle_seed = None if shuffle is None else (shuffle.args["seed"] if shuffle.args["seed"] is not None else seed)
         self._batched = batch is not None
-        self._dispatcher = Dispatcher(
-            len(self.pipeline), size, drop_last, shuffle_seed, prefetch, deterministic, max_attempts, rank, world_size
+        self._dispatcher = dispatcher_for(
+            self.pipeline, size, drop_last, shuffle_seed, prefetch, deterministic, max_attempts, rank, world_size
         )
         self._target = self.min_workers if self.auto else int(workers)
         self._inline = Executor(self.pipeline, seed, on_error) if (not self.auto and workers == 0) else None
@@ -196,6 +198,7 @@ class Loader:
         self._up_at = -math.inf
         self._next_tick = time.monotonic() + interval
         self._closed = False
+        self._member = membership.join(self, cluster, backend)
 
     # -- worker count ------------------------------------------------------------------------
 
@@ -249,6 +252,8 @@ class Loader:
         if now < self._next_tick or self._pool is None:
             return
         self._next_tick = now + self.interval
+        if self._member is not None:
+            self._member.tick()
         w = self._stats.take_window()
         if not self.auto:
             return
@@ -476,6 +481,8 @@ class Loader:
 
     def __len__(self) -> int:
         """Items per epoch (batches, or samples when unbatched), before filtering and skips."""
+        if self.pipeline.source.kind == "stream":
+            raise TypeError(f"the stream {self.pipeline.source.name!r} has no length; iterate it to its end")
         if self._batched:
             return len(self._dispatcher.owned)
         return (
@@ -487,6 +494,9 @@ class Loader:
     def close(self) -> None:
         """Stops the workers and removes their shared memory; safe to call twice."""
         self._closed = True
+        member = getattr(self, "_member", None)
+        if member is not None:
+            member.close()
         if self._pool is not None:
             self._finalizer()
 

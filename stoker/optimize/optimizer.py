@@ -105,6 +105,12 @@ def optimize(
     """
     if not isinstance(pipe, Pipeline):
         raise TypeError(f"optimize() takes a stoker Pipeline, got {type(pipe).__name__}")
+    if pipe.source.kind == "stream":
+        # Autocache and the probe address samples by index; a stream (from_shards, from_iterable)
+        # has none until it is read, so it is returned as it is, saying why.
+        why = "stream sources (from_shards, from_iterable) have no sample index to probe or cache by yet"
+        skip = Rewrite("optimize", False, True, "leave the pipeline as it is", why)
+        return Optimized(pipe, OptimizeReport(repr(pipe), repr(pipe), [skip]))
     if len(pipe) == 0:
         raise ValueError(f"optimize(): the source {pipe.source.name!r} is empty; nothing to probe")
     if not 0.0 <= min_gain < 1.0:

@@ -9,28 +9,29 @@ from __future__ import annotations
 
 from stoker.optimize import autocache, fusion, placement, reorder_downscale, reorder_filter
 from stoker.optimize.base import Strategy
+from stoker.registry import Registry
 
-_STRATEGIES: dict[str, Strategy] = {
-    reorder_filter.NAME: reorder_filter.apply,
-    reorder_downscale.NAME: reorder_downscale.apply,
-    autocache.NAME: autocache.apply,
-    fusion.NAME: fusion.apply,
-    placement.NAME: placement.apply,
-}
+STRATEGIES: Registry[Strategy] = Registry(
+    "optimizer strategy",
+    {
+        reorder_filter.NAME: reorder_filter.apply,
+        reorder_downscale.NAME: reorder_downscale.apply,
+        autocache.NAME: autocache.apply,
+        fusion.NAME: fusion.apply,
+        placement.NAME: placement.apply,
+    },
+)
 
 
 def strategy_names() -> list[str]:
     """Every strategy, in run order."""
-    return list(_STRATEGIES)
+    return list(STRATEGIES)
 
 
 def get_strategy(name: str) -> Strategy:
     """The strategy called ``name``.
 
     Raises:
-        ValueError: naming the valid strategies.
+        stoker.errors.InputError: naming the valid strategies.
     """
-    try:
-        return _STRATEGIES[name]
-    except KeyError:
-        raise ValueError(f"unknown optimizer strategy {name!r}; choose from {strategy_names()}") from None
+    return STRATEGIES.lookup(name)

@@ -17,7 +17,8 @@ source samples (a filtered sample counts: it was read). Rounds are interleaved; 
 medians. Before the timed rounds, stoker and optimized run 2 epochs of the first samples
 side by side and every batch is compared bit for bit (``identical``). Last stdout line:
 ``{"pipelines": {"name": {"dataloader_sps": x, "stoker_sps": x, "optimized_sps": x,
-"identical": true}}, "geomean_vs_dataloader": x}``.
+"identical": true}}, "geomean_vs_dataloader": x, "machine": {...}}`` (``machine``: cores and load
+average at the start, as every benchmark reports).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from stoker.bench._util import emit
+from stoker.bench._util import emit, machine
 from stoker.bench.pipelines._base import Case, dataloader
 from stoker.bench.pipelines.suite import build_case, case_names
 
@@ -132,6 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     unknown = sorted(set(args.pipelines) - set(case_names()))
     if unknown:
         p.error(f"unknown pipelines {unknown}; choose from {case_names()}")
+    host = machine()
     load = os.getloadavg()
     print(
         f"stoker bench pipelines: {len(args.pipelines)} pipelines x {args.epochs} epochs, {args.workers} workers, "
@@ -176,5 +178,5 @@ def main(argv: list[str] | None = None) -> int:
     geomean = math.exp(statistics.fmean(math.log(r) for r in ratios))
     load = os.getloadavg()
     print(f"\ngeomean optimized / DataLoader: {geomean:.2f}x; load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
-    emit({"pipelines": out, "geomean_vs_dataloader": round(geomean, 3)})
+    emit({"pipelines": out, "geomean_vs_dataloader": round(geomean, 3)}, host)
     return 0

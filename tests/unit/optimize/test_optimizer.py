@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import torch
 
 import stoker
 import stoker.optimize
@@ -33,7 +34,7 @@ def test_both_spellings_are_callable() -> None:
 
 
 def test_unknown_strategies_and_bad_input_name_the_way_out() -> None:
-    with pytest.raises(ValueError, match="choose from"):
+    with pytest.raises(ValueError, match=r"unknown optimizer strategy 'teleport'; choose one of \['autocache'"):
         get_strategy("teleport")
     with pytest.raises(ValueError, match="teleport"):
         stoker.optimize(pipeline(), strategies=["teleport"])
@@ -55,3 +56,13 @@ def test_loader_optimize_true_gives_the_same_batches() -> None:
         assert loader.optimize_report.applied
         loader.optimize_report.close()
     assert identical(got, run(pipeline(), 2))
+
+
+def test_a_stream_source_is_left_as_it_is_saying_why() -> None:
+    class Numbers(torch.utils.data.IterableDataset):
+        def __iter__(self):
+            return iter(range(16))
+
+    pipe = stoker.from_iterable(Numbers(), num_shards=2).map(fns.heavy).batch(4)
+    new, report = stoker.optimize(pipe)
+    assert new is pipe and not report.applied and "stream" in report.rewrites[0].why
