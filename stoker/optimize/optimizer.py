@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import random
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+import numpy as np
 import torch
 
 from stoker.data.pipeline import Pipeline
@@ -122,6 +124,9 @@ def optimize(
     ctx = Context(Chain.of(pipe), options)
     rewrites: list[Rewrite] = []
     threads = torch.get_num_threads()
+    # The probe seeds the global RNGs per sample (as workers do); the trainer's own streams (model
+    # initialisation, its shuffles) must not notice that the pipeline was optimised.
+    states = (random.getstate(), np.random.get_state(), torch.get_rng_state())
     # Measure what a data worker sees: workers run torch on one thread (stoker.data.worker).
     torch.set_num_threads(1)
     try:
@@ -130,6 +135,9 @@ def optimize(
                 rewrites += fn(ctx)
     finally:
         torch.set_num_threads(threads)
+        random.setstate(states[0])
+        np.random.set_state(states[1])
+        torch.set_rng_state(states[2])
     new = ctx.chain.to_pipeline()
     report = OptimizeReport(repr(pipe), repr(new), rewrites, time.perf_counter() - t0, ctx.owned)
     return Optimized(new, report)

@@ -66,3 +66,20 @@ def test_a_stream_source_is_left_as_it_is_saying_why() -> None:
     pipe = stoker.from_iterable(Numbers(), num_shards=2).map(fns.heavy).batch(4)
     new, report = stoker.optimize(pipe)
     assert new is pipe and not report.applied and "stream" in report.rewrites[0].why
+
+
+def test_the_trainers_global_rngs_are_untouched_by_probing(optimize_in) -> None:
+    import random
+
+    import numpy as np
+
+    torch.manual_seed(11)
+    random.seed(11)
+    np.random.seed(11)
+    want = (torch.rand(3), random.random(), np.random.rand())
+    torch.manual_seed(11)
+    random.seed(11)
+    np.random.seed(11)
+    optimize_in(pipeline())
+    got = (torch.rand(3), random.random(), np.random.rand())
+    assert torch.equal(got[0], want[0]) and got[1:] == want[1:]
