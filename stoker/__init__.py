@@ -31,6 +31,7 @@ _EXPORTS = {
     "partition": "stoker.graph.partition",
     "Plan": "stoker.graph.plan",
     "stateful": "stoker.graph.marks",
+    "optimize": "stoker.optimize",
     "carry": "stoker.graph.batch",
 }
 
@@ -48,6 +49,7 @@ if TYPE_CHECKING:
     from stoker.graph.marks import stateful
     from stoker.graph.partition import partition
     from stoker.graph.plan import Plan
+    from stoker.optimize import optimize
 
 
 def __getattr__(name: str) -> Any:

@@ -1,39 +1,5 @@
-"""The real JPEG pipeline the benchmarks and the demo share, in both stoker and DataLoader form."""
+"""Kept for the benchmarks that import from here; the suite lives in :mod:`stoker.bench.pipelines`."""
 
-from __future__ import annotations
+from stoker.bench.pipelines.jpeg import JpegDataset, decode_augment
 
-from typing import Any
-
-import torch
-
-from stoker.io import normalize, random_hflip, random_resized_crop, read_image, to_uint8_tensor
-from stoker.sample_data import label_of
-
-
-def decode_augment(path: str, size: int = 224) -> tuple[torch.Tensor, int]:
-    """JPEG decode + random-resized-crop + flip + float tensor (the brief's reference pipeline)."""
-    img = random_hflip(random_resized_crop(read_image(path), size))
-    return normalize(to_uint8_tensor(img)), label_of(path)
-
-
-class JpegDataset(torch.utils.data.Dataset):
-    """The same work as :func:`decode_augment`, as a map-style Dataset for ``torch.utils.data.DataLoader``.
-
-    Randomness comes from stoker's per-sample RNG when run by stoker; under DataLoader the same
-    calls fall back to a generator seeded from the index, so both do identical work per sample.
-    """
-
-    def __init__(self, paths: list[str], size: int = 224) -> None:
-        self.paths = list(paths)
-        self.size = size
-
-    def __len__(self) -> int:
-        return len(self.paths)
-
-    def __getitem__(self, i: int) -> Any:
-        from stoker.data.rng import sample_key, seeded
-
-        if sample_key() is None:
-            with seeded(0, 0, i):
-                return decode_augment(self.paths[i], self.size)
-        return decode_augment(self.paths[i], self.size)
+__all__ = ["JpegDataset", "decode_augment"]

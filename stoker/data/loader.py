@@ -67,6 +67,8 @@ class Loader:
         world_size: Ranks in the job; each gets a disjoint share of every epoch, together
             exactly the epoch, and every rank the same number of items (the remainder is
             padded with repeated samples, or dropped when the batch has ``drop_last=True``).
+        optimize: Rewrite the pipeline first with :func:`stoker.optimize` (exact rewrites only:
+            autocache, fusion, reordering); its report is ``loader.optimize_report``.
         cluster: Join the cluster controller (``stoker cluster start``): True, or the job's name;
             None follows ``$STOKER_CLUSTER``. Needs ``backend="ray"``; the controller's budget caps
             the autoscaler (see :mod:`stoker.cluster.membership`).
@@ -93,10 +95,15 @@ class Loader:
         max_attempts: int = 3,
         rank: int = 0,
         world_size: int = 1,
+        optimize: bool = False,
         cluster: bool | str | None = None,
         **backend_options: Any,
     ) -> None:
         self.pipeline = as_pipeline(source)
+        if optimize:  # rewrites that keep batches bit-identical; report in self.optimize_report
+            from stoker.optimize import optimize as rewrite
+
+            self.pipeline, self.optimize_report = rewrite(self.pipeline, seed=seed)
         if on_error not in ("raise", "skip"):
             raise ValueError(f"on_error={on_error!r} should be 'raise' or 'skip'")
         if not isinstance(seed, int):

@@ -88,6 +88,16 @@ def sample_generator() -> torch.Generator:
     return cache["torch"]  # type: ignore[return-value]
 
 
+def sample_rngs_drawn() -> tuple[str, ...]:
+    """Which per-sample generators (``"np"``, ``"torch"``) the current sample has asked for so far.
+
+    The optimiser reads this to find operators that use the per-sample RNG (see
+    :mod:`stoker.optimize.probe`); outside a pipeline it is empty.
+    """
+    cache = _CACHE.get()
+    return () if cache is None else tuple(sorted(k for k in cache if k != "seed"))
+
+
 def sample_key() -> tuple[int, int, int] | None:
     """(seed, epoch, index) of the sample being processed, or None outside a pipeline."""
     return _KEY.get()

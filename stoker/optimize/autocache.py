@@ -1,0 +1,182 @@
+"""Autocache: cache the output of the pipeline's deterministic prefix, when reading it back is cheaper.
+
+The deterministic prefix is the source read and every operator before the first one that reads
+the RNG or varies with the sample key (found by :mod:`stoker.optimize.probe`, or declared with
+``mark(fn, random=True)``). Its output for sample ``i`` is the same in every epoch, so epoch 2
+on reads it from a cache instead of recomputing it: exact, bit for bit, because the cache stores
+the bytes the prefix produced (and the operators after it draw the same numbers as before: the
+prefix drew none).
+
+Where to cut: every point inside the prefix is a candidate; for each, the probe outputs are
+written to the cache's medium and read back, and the cut with the lowest measured cost (read
+back + the prefix operators left after it) wins, if it saves at least ``min_gain`` of the
+measured recompute cost and the saving per sample exceeds the measured cost of writing the entry
+(so the cache pays back within one epoch after the first). Where: shared memory (``/dev/shm``) when the whole cache fits in half
+of what is free there (and in RAM), else local disk; a cache that does not fit keeps the first
+indices that do. A given ``cache_dir`` is kept (a resumed run reuses it), under a folder named
+after the prefix's fingerprint so a changed pipeline never reads stale entries.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import statistics
+import tempfile
+import time
+import uuid
+import weakref
+from dataclasses import dataclass
+from typing import Any
+
+from stoker.data.pipeline import Op, Source
+from stoker.optimize.base import Context, Rewrite
+from stoker.optimize.cache_store import CacheStore
+from stoker.optimize.cached_source import CachedPrefix, Dropped, kept
+from stoker.optimize.probe import GONE
+
+NAME = "autocache"
+SHARE_OF_FREE = 0.5  # never fill more than this share of the free space (others need it too)
+
+
+def _free(root: str) -> int:
+    free = shutil.disk_usage(root).free
+    if root.startswith("/dev/shm"):
+        import psutil  # tmpfs reports its size limit; pages come out of RAM
+
+        free = min(free, psutil.virtual_memory().available)
+    return int(free)
+
+
+def _roots() -> list[str]:
+    return [r for r in ("/dev/shm", tempfile.gettempdir()) if os.path.isdir(r)]
+
+
+@dataclass
+class _Cut:
+    k: int  # ops[:k] are cached
+    read_s: float  # seconds per sample to read one entry back
+    write_s: float  # seconds per sample to write one entry (paid once, in the first epoch)
+    rest_s: float  # prefix ops left after the cut, seconds per sample
+    entry_bytes: float
+
+    @property
+    def cost_s(self) -> float:
+        return self.read_s + self.rest_s
+
+
+def _entries(ctx: Context, k: int) -> list[tuple[int, Any]]:
+    p = ctx.probe
+    return [(i, Dropped() if v is GONE else v) for i, v in zip(p.indices, p.values[k])]
+
+
+def _measure(ctx: Context, k: int, n: int, root: str) -> _Cut:
+    store = CacheStore(os.path.join(root, f"stoker-probe-{os.getpid()}-{uuid.uuid4().hex[:8]}"), 1 << 62)
+    try:
+        entries = _entries(ctx, k)
+        writes = []
+        for i, v in entries:
+            t0 = time.perf_counter()
+            store.put(i, v)
+            writes.append(time.perf_counter() - t0)
+        times = []
+        for i, _ in entries:
+            best = float("inf")
+            for _ in range(3):
+                t0 = time.perf_counter()
+                store.get(i)
+                best = min(best, time.perf_counter() - t0)
+            times.append(best)
+        size = store.bytes_used() / max(1, len(entries))
+    finally:
+        store.remove()
+    rest = sum(f.cost_s for f in ctx.probe.ops[k:n])
+    return _Cut(k, statistics.median(times), statistics.median(writes), rest, size)
+
+
+def _fingerprint(source: Source, ops: list[Op]) -> str:
+    import cloudpickle
+
+    blob = cloudpickle.dumps((source.name, len(source), [(op.kind, op.name, op.fn) for op in ops]))
+    return hashlib.sha1(blob).hexdigest()[:16]
+
+
+def _place(ctx: Context, cut: _Cut, ops: list[Op]) -> tuple[str, int, int, bool]:
+    """(folder, capacity in samples, reserve bytes, owned) for the cache."""
+    n = len(ctx.chain.source)
+    limit = ctx.options.cache_bytes
+    if ctx.options.cache_dir is not None:
+        root = ctx.options.cache_dir
+        os.makedirs(root, exist_ok=True)
+        folder, owned = os.path.join(root, _fingerprint(ctx.chain.source, ops)), False
+    else:
+        best = None
+        for r in _roots():
+            budget = SHARE_OF_FREE * _free(r) if limit is None else min(limit, SHARE_OF_FREE * _free(r))
+            cap = min(n, int(budget // max(1.0, cut.entry_bytes)))
+            if best is None or cap > best[1]:
+                best = (r, cap)
+            if cap >= n:
+                break
+        root = best[0] if best else tempfile.gettempdir()
+        folder, owned = os.path.join(root, f"stoker-cache-{os.getpid()}-{uuid.uuid4().hex[:8]}"), True
+    free = _free(root)
+    budget = SHARE_OF_FREE * free if limit is None else min(limit, SHARE_OF_FREE * free)
+    capacity = min(n, int(budget // max(1.0, cut.entry_bytes)))
+    return folder, capacity, int(free - budget), owned
+
+
+def apply(ctx: Context) -> list[Rewrite]:
+    chain, facts = ctx.chain, ctx.probe.ops
+    if isinstance(chain.source.data, CachedPrefix):
+        return [Rewrite(NAME, False, True, "no second cache", "the source is already cached")]
+    n = 0
+    while n < len(facts) and facts[n].deterministic:
+        n += 1
+    if n == 0:
+        first = facts[0] if facts else None
+        why = f"the first op {first.name!r} {first.why}" if first else "the pipeline has no per-sample op"
+        return [Rewrite(NAME, False, True, "cache nothing", why)]
+    compute = ctx.probe.read_s + sum(f.cost_s for f in facts[:n])
+    root = _roots()[0]
+    cuts = [_measure(ctx, k, n, root) for k in range(1, n + 1)]
+    cut = min(cuts, key=lambda c: c.cost_s)
+    names = [op.name for op in chain.sample_ops[: cut.k]]
+    figures = (
+        f"recompute {compute * 1e3:.3f} ms/sample, cached {cut.cost_s * 1e3:.3f} "
+        f"(read back {cut.read_s * 1e3:.3f}, write once {cut.write_s * 1e3:.3f})"
+    )
+    if cut.cost_s > (1 - ctx.options.min_gain) * compute:
+        return [Rewrite(NAME, False, True, f"cache nothing (best cut after {names})", f"not cheaper: {figures}")]
+    if compute - cut.cost_s < cut.write_s:
+        why = f"{figures}, but writing costs {cut.write_s * 1e3:.3f} ms/sample: it would not pay back in one epoch"
+        return [Rewrite(NAME, False, True, f"cache nothing (best cut after {names})", why)]
+    prefix = chain.sample_ops[: cut.k]
+    folder, capacity, reserve, owned = _place(ctx, cut, prefix)
+    if capacity < 1:
+        return [Rewrite(NAME, False, True, "cache nothing", f"no room: {cut.entry_bytes:.0f} B/sample")]
+    store = CacheStore(folder, capacity, reserve)
+    for i, v in _entries(ctx, cut.k):  # the probe already computed these entries
+        store.put(i, v)
+    cached = CachedPrefix(chain.source, prefix, store)
+    if owned:
+        weakref.finalize(cached, store.remove)  # only the creating process owns it (not pickled)
+        ctx.owned.append(store)
+    chain.source = Source("dataset", cached, f"cache({chain.source.name})")
+    rest = chain.sample_ops[cut.k :]
+    if any(op.kind == "filter" for op in prefix):
+        rest = [Op("filter", kept, "cached-filter"), *rest]
+    chain.sample_ops = rest
+    ctx.changed()
+    where = f"{folder} ({capacity}/{len(cached)} samples, {cut.entry_bytes / 1e3:.1f} kB each)"
+    return [
+        Rewrite(
+            NAME,
+            True,
+            True,
+            f"cache the output of read+{names} in {where}",
+            f"{'every op up to there reads no RNG: ' + facts[cut.k - 1].why}; {figures}",
+            gain_s=(compute - cut.cost_s) * capacity / len(cached),
+        )
+    ]

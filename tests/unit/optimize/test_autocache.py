@@ -1,0 +1,105 @@
+"""Autocache: caches the deterministic prefix only, delivers identical batches, and is reused."""
+
+from __future__ import annotations
+
+import stoker
+from stoker.optimize.cached_source import CachedPrefix
+from tests.common import optimize as fns
+from tests.unit.optimize.conftest import identical, run
+
+
+def pipeline(n: int = 24, *ops) -> stoker.Pipeline:
+    pipe = stoker.from_items(list(range(n))).shuffle(seed=1)
+    for op in ops or (fns.heavy, fns.jitter, fns.scale):
+        pipe = pipe.map(op)
+    return pipe.batch(8)
+
+
+def applied(report, name: str = "autocache") -> list:
+    return [r for r in report.rewrites if r.strategy == name and r.applied]
+
+
+def test_the_deterministic_prefix_is_cached_and_batches_are_identical(optimize_in, tmp_path) -> None:
+    pipe = pipeline()
+    new, report = optimize_in(pipe, strategies=["autocache"])
+    assert isinstance(new.source.data, CachedPrefix)
+    assert [op.name for op in new.sample_ops()] == ["jitter", "scale"]
+    (rw,) = applied(report)
+    assert rw.exact and "heavy" in rw.what and rw.gain_s > 0
+    assert identical(run(pipe, 3), run(new, 3))
+
+
+def test_epoch_two_reads_the_cache_instead_of_recomputing(optimize_in, tmp_path) -> None:
+    log = str(tmp_path / "calls")
+    pipe = pipeline(24, fns.Counted(fns.heavy, log), fns.jitter)
+    new, _ = optimize_in(pipe, strategies=["autocache"])
+    probed = fns.calls(log)
+    run(new, 1)
+    assert fns.calls(log) - probed <= 24  # epoch 1 computes what the probe did not
+    after_first = fns.calls(log)
+    run(new, 2)
+    assert fns.calls(log) == after_first
+
+
+def test_a_fresh_optimisation_with_the_same_cache_dir_reuses_the_entries(tmp_path) -> None:
+    log = str(tmp_path / "calls")
+    pipe = pipeline(16, fns.Counted(fns.heavy, log), fns.jitter)
+    first, _ = stoker.optimize(pipe, strategies=["autocache"], cache_dir=str(tmp_path / "c"))
+    want = run(first, 1)
+    # A resumed run optimises again (new probe calls) but computes no sample in its epochs.
+    second, _ = stoker.optimize(pipe, strategies=["autocache"], cache_dir=str(tmp_path / "c"))
+    before = fns.calls(log)
+    assert identical(run(second, 1), want)
+    assert fns.calls(log) == before
+
+
+def test_a_map_reading_the_rng_first_leaves_nothing_to_cache(optimize_in) -> None:
+    rng_first = stoker.from_items([fns.heavy(i) for i in range(16)]).map(fns.jitter).map(fns.scale).batch(4)
+    new, report = optimize_in(rng_first, strategies=["autocache"])
+    assert not applied(report)
+    assert "jitter" in report.rewrites[0].why and new.source is rng_first.source
+
+
+def test_deterministic_ops_after_an_rng_user_are_never_cached(optimize_in) -> None:
+    pipe = pipeline(16, fns.heavy, fns.jitter, fns.heavy_record)
+    new, _ = optimize_in(pipe, strategies=["autocache"])
+    assert [op.name for op in new.source.data.ops] == ["heavy"]
+    assert [op.name for op in new.sample_ops()] == ["jitter", "heavy_record"]
+
+
+def test_an_op_that_reads_the_sample_key_is_never_cached(optimize_in) -> None:
+    pipe = pipeline(16, fns.heavy, fns.keyed)
+    new, _ = optimize_in(pipe, strategies=["autocache"])
+    assert [op.name for op in new.sample_ops()] == ["keyed"]
+    assert identical(run(pipe, 2), run(new, 2))
+
+
+def test_a_filter_inside_the_prefix_is_cached_as_a_drop(optimize_in) -> None:
+    pipe = stoker.from_items(list(range(24))).map(fns.heavy).filter(fns.keep_odd_flag).map(fns.jitter).batch(8)
+    new, _ = optimize_in(pipe, strategies=["autocache"])
+    assert [op.kind for op in new.sample_ops()] == ["filter", "map"]
+    assert identical(run(pipe, 2), run(new, 2))
+
+
+def test_a_cache_too_small_for_one_sample_is_not_made(optimize_in) -> None:
+    _, report = optimize_in(pipeline(), strategies=["autocache"], cache_bytes=16)
+    assert not applied(report) and "no room" in report.rewrites[0].why
+
+
+def test_a_cache_sized_below_the_data_holds_the_first_indices(optimize_in) -> None:
+    pipe = pipeline(24)
+    new, _report = optimize_in(pipe, strategies=["autocache"], cache_bytes=2_000)
+    cached = new.source.data
+    assert 0 < cached.store.capacity < 24
+    assert identical(run(pipe, 2), run(new, 2))
+    assert cached.store.entries() <= cached.store.capacity
+
+
+def test_the_owned_cache_is_removed_on_close(tmp_path) -> None:
+    import os
+
+    new, report = stoker.optimize(pipeline(), strategies=["autocache"])
+    folder = new.source.data.store.root
+    assert os.path.isdir(folder)
+    report.close()
+    assert not os.path.exists(folder)
