@@ -22,6 +22,7 @@ import glob
 import os
 import re
 import select
+import shutil
 import signal
 import threading
 import time
@@ -95,12 +96,20 @@ def watch_trainer(trainer_pid: int, created: float | None, fd: int, on_gone: Cal
     return thread
 
 
+def _remove(path: str) -> None:
+    """Removes a batch file, or an optimiser cache folder (stoker.optimize.autocache)."""
+    if os.path.isdir(path):
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        os.unlink(path)
+
+
 def unlink_prefix(prefix: str) -> int:
-    """Unlinks every file whose path starts with ``prefix``; returns how many."""
+    """Removes every file (and cache folder) whose path starts with ``prefix``; returns how many."""
     n = 0
     for path in glob.glob(glob.escape(prefix) + "*"):
         with contextlib.suppress(FileNotFoundError):
-            os.unlink(path)
+            _remove(path)
             n += 1
     return n
 
@@ -117,6 +126,6 @@ def reap_orphans() -> int:
         if m is None or psutil.pid_exists(int(m.group(1))):
             continue
         with contextlib.suppress(FileNotFoundError):
-            os.unlink(path)
+            _remove(path)
             n += 1
     return n

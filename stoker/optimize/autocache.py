@@ -120,7 +120,9 @@ def _place(ctx: Context, cut: _Cut, ops: list[Op]) -> tuple[str, int, int, bool]
             if cap >= n:
                 break
         root = best[0] if best else tempfile.gettempdir()
-        folder, owned = os.path.join(root, f"stoker-cache-{os.getpid()}-{uuid.uuid4().hex[:8]}"), True
+        # Named like every trainer-owned shm file (stoker.backends.lifeline) so that a new Loader reaps the
+        # folder of a trainer that was killed before it could remove it.
+        folder, owned = os.path.join(root, f"stoker-p{os.getpid()}-cache-{uuid.uuid4().hex[:8]}"), True
     free = _free(root)
     budget = SHARE_OF_FREE * free if limit is None else min(limit, SHARE_OF_FREE * free)
     capacity = min(n, int(budget // max(1.0, cut.entry_bytes)))
