@@ -23,6 +23,8 @@ from stoker.data.errors import PipelineSerializationError, SampleError, StokerEr
 from stoker.data.executor import Executor, SplitFailure, SplitResult
 from stoker.data.pipeline import Pipeline, from_dataset
 from stoker.data.stats import LoaderStats
+from stoker.obs.attach import attach_observer
+from stoker.obs.diagnose import Diagnosis, diagnose
 
 log = logging.getLogger("stoker")
 
@@ -103,6 +105,11 @@ class Loader:
         rank: This trainer's rank in a data-parallel job (default 0).
         world_size: Ranks in the job; each gets a disjoint share of every epoch, together
             exactly the epoch.
+        name: Job name in metrics, logs and ``stoker top`` (default: the script's name).
+        metrics_port: Serve Prometheus metrics on this port (``0``: any free one; ``"host:port"``
+            to bind another address than 127.0.0.1); default ``$STOKER_METRICS_PORT`` or off.
+        stats_log: Path of a JSONL timeline of ``stats()`` (one line a second) for ``stoker report``.
+        tensorboard: A ``SummaryWriter`` (anything with ``add_scalar``) that gets the figures as scalars.
         **backend_options: Passed to the worker pool (``mp_context`` for local; ``address``,
             ``num_cpus`` for Ray).
     """
@@ -126,6 +133,10 @@ class Loader:
         max_attempts: int = 3,
         rank: int = 0,
         world_size: int = 1,
+        name: str | None = None,
+        metrics_port: int | str | None = None,
+        stats_log: str | os.PathLike[str] | None = None,
+        tensorboard: Any = None,
         **backend_options: Any,
     ) -> None:
         self.pipeline = as_pipeline(source)
@@ -189,6 +200,10 @@ class Loader:
         self._up_at = -math.inf
         self._next_tick = time.monotonic() + interval
         self._closed = False
+        self.prefetch = prefetch
+        self.backend = backend
+        self.rank = rank
+        self._observer = attach_observer(self, name, metrics_port, stats_log, tensorboard)
 
     # -- worker count ------------------------------------------------------------------------
 
@@ -393,6 +408,7 @@ class Loader:
                 return _END
             k, payload = ready
             if isinstance(payload, SplitFailure):
+                self._stats.errors += 1
                 self._dispatcher._delivered.discard(k)  # not consumed: a resumed loader retries it
                 raise SampleError(
                     f"{payload.message}\n--- worker traceback ---\n{payload.traceback}",
@@ -464,8 +480,27 @@ class Loader:
             "autoscale": self.auto,
             "min_workers": self.min_workers,
             "max_workers": self.max_workers,
+            "queue_depth": len(self._dispatcher._received),
+            "prefetch": self.prefetch,
+            "job": self._observer.name,
+            "rank": self.rank,
+            "backend": self.backend,
+            "cpu_free": self._observer.cpu_free(),
         }
         return self._stats.snapshot(self.workers, extra)
+
+    def diagnose(self, since: dict[str, Any] | None = None) -> Diagnosis:
+        """What the trainer waits on and what would help (see :func:`stoker.obs.diagnose`).
+
+        Args:
+            since: An earlier ``stats()`` of this loader: judge only what happened after it.
+        """
+        return diagnose(self.stats(), since)
+
+    @property
+    def metrics_address(self) -> str | None:
+        """``http://host:port`` of this loader's Prometheus metrics, or None when off."""
+        return self._observer.address
 
     def __len__(self) -> int:
         """Items per epoch (batches, or samples when unbatched), before filtering and skips."""
@@ -480,6 +515,7 @@ class Loader:
     def close(self) -> None:
         """Stops the workers and removes their shared memory; safe to call twice."""
         self._closed = True
+        self._observer.close()
         if self._pool is not None:
             self._finalizer()
 

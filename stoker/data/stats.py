@@ -28,6 +28,8 @@ class LoaderStats:
         self.skipped_list: list[SkipRecord] = []
         self.filtered = 0
         self.lost_workers = 0
+        self.errors = 0  # failed splits delivered under on_error="raise"
+        self.worker_busy_s = 0.0  # seconds workers spent running splits (all workers together)
         self.timeline: list[tuple[float, int]] = [(0.0, workers)]
         self.last_decision = ""
         self.decisions: collections.deque[tuple[float, int, str]] = collections.deque(maxlen=MAX_DECISIONS)
@@ -49,6 +51,7 @@ class LoaderStats:
         if room > 0:
             self.skipped_list.extend(res.skipped[:room])
         self.w_busy += res.busy_s
+        self.worker_busy_s += res.busy_s
         self.w_made += len(res.items)
 
     def on_item(self, samples: int, wait_s: float, step_s: float) -> None:
@@ -83,6 +86,14 @@ class LoaderStats:
         self.w_items = self.w_made = 0
         return w
 
+    def worker_seconds(self, wall: float) -> float:
+        """Worker-seconds the timeline held up to ``wall`` seconds (the denominator of worker utilisation)."""
+        total = 0.0
+        points = list(self.timeline)
+        for (t, n), (t_next, _) in zip(points, [*points[1:], (wall, 0)]):
+            total += n * max(0.0, min(t_next, wall) - t)
+        return total
+
     def snapshot(self, workers: int, extra: dict[str, Any]) -> dict[str, Any]:
         wall = time.monotonic() - self.t0
         busy = self.wait_s + self.step_s
@@ -106,5 +117,10 @@ class LoaderStats:
             "workers_lost": self.lost_workers,
             "autoscaler": self.last_decision,
             "autoscaler_log": list(self.decisions),
+            "stage_s": dict(self.stage_s),
+            "stage_samples": self.stage_samples,
+            "errors": self.errors,
+            "worker_busy_s": self.worker_busy_s,
+            "worker_s": self.worker_seconds(wall),
             **extra,
         }
