@@ -19,6 +19,7 @@ from typing import Any
 
 from stoker.obs.diagnose import diagnose
 from stoker.obs.scrape import JobGone, metrics_url, scrape
+from stoker.obs.top import TopState
 
 STATIC = {  # name -> content type; nothing else under /static is served
     "index.html": "text/html; charset=utf-8",
@@ -41,8 +42,15 @@ def _finite(obj: Any) -> Any:
     return obj
 
 
-def jobs_payload(targets: list[str]) -> dict[str, Any]:
-    """What ``/api/jobs`` returns: per target, its jobs' stats and diagnosis, or why it is gone."""
+def jobs_payload(targets: list[str], state: TopState | None = None) -> dict[str, Any]:
+    """What ``/api/jobs`` returns: per target, its jobs' stats and diagnosis, or why it is gone.
+
+    Args:
+        targets: ``/metrics`` URLs.
+        state: Earlier scrapes (as ``stoker top`` keeps them): the diagnosis then judges the last
+            ~10 s of each job instead of its whole life, pauses and start-up included.
+    """
+    state = state if state is not None else TopState()
     out: list[dict[str, Any]] = []
     for url in targets:
         try:
@@ -50,7 +58,9 @@ def jobs_payload(targets: list[str]) -> dict[str, Any]:
         except JobGone as exc:
             out.append({"url": url, "gone": str(exc).split(": ", 1)[-1], "jobs": []})
             continue
-        jobs = [{"stats": r.stats, "diagnosis": asdict(diagnose(r.stats))} for r in records]
+        state.observe(url, records)
+        views = [state.jobs[(url, *r.key)] for r in records]
+        jobs = [{"stats": v.record.stats, "diagnosis": asdict(diagnose(v.record.stats, v.baseline()))} for v in views]
         out.append({"url": url, "gone": None, "jobs": jobs})
     return _finite({"time": time.time(), "targets": out})
 
@@ -70,7 +80,7 @@ class DashboardServer:
 
     def __init__(self, targets: list[str], port: int = 8050, host: str = "127.0.0.1") -> None:
         self.targets = [metrics_url(t) for t in targets]
-        handler = _handler(self.targets)
+        handler = _handler(self.targets, TopState())
         try:
             self.httpd = ThreadingHTTPServer((host, port), handler)
         except OSError as exc:
@@ -94,7 +104,9 @@ class DashboardServer:
         self._thread.join(timeout=5)
 
 
-def _handler(targets: list[str]) -> type[BaseHTTPRequestHandler]:
+def _handler(targets: list[str], state: TopState) -> type[BaseHTTPRequestHandler]:
+    lock = threading.Lock()  # one scrape at a time: the state's history stays in order
+
     class Handler(BaseHTTPRequestHandler):
         server_version = "stoker-dashboard"
 
@@ -114,7 +126,9 @@ def _handler(targets: list[str]) -> type[BaseHTTPRequestHandler]:
             if path in ("/", "/index.html"):
                 self._send(_static("index.html"), STATIC["index.html"])
             elif path == "/api/jobs":
-                self._send(json.dumps(jobs_payload(targets)).encode(), "application/json")
+                with lock:
+                    payload = jobs_payload(targets, state)
+                self._send(json.dumps(payload).encode(), "application/json")
             elif path.startswith("/static/") and path[len("/static/") :] in STATIC:
                 name = path[len("/static/") :]
                 self._send(_static(name), STATIC[name])

@@ -9,9 +9,10 @@ predicted throughput computed from measured rates only:
 * worker utilisation ``u`` = worker-busy seconds / worker-seconds held.
 
 The classes: **trainer** when it waits less than :data:`DATA_BOUND` of its time; **data** when
-it waits and the workers are busy (``u >= BUSY``: they cannot make more); **transport** when it
-waits while the workers idle: results are made but not delivered in time (bytes through shared
-memory or the object store, pickling, round trips).
+it waits and the workers are busy (``u >= BUSY``) or could not meet the demand even if never
+idle (``n r < 1 / t``); **transport** when it waits while workers that could keep up idle:
+results are made but not delivered in time (bytes through shared memory or the object store,
+pickling, round trips).
 """
 
 from __future__ import annotations
@@ -216,7 +217,9 @@ def diagnose(stats: dict[str, Any], since: dict[str, Any] | None = None) -> Diag
                     )
                 )
         return Diagnosis(bottleneck, dominant, share, wait_frac, current, demand, rate, util, n, advice, summary)
-    if n == 0 or util >= BUSY:
+    # Workers that could not meet the demand even if never idle are the limit, however idle they
+    # look over a window where the trainer also paused (bursty consumption).
+    if n == 0 or util >= BUSY or n * rate < demand:
         bottleneck = "data"
         summary = f"data-bound: the trainer waits {wait_frac:.0%} of its time; workers are {util:.0%} busy{where}"
         advice = _workers_advice(s, demand, rate, current)

@@ -107,7 +107,11 @@ def render(state: TopState, targets: list[str]) -> RenderableType:
         ("skipped", "right"),
         ("restarts", "right"),
     ]:
-        table.add_column(col, justify=just, no_wrap=col != "stage ms/sample")  # type: ignore[arg-type]
+        # The stage column takes what is left; the others keep their header readable.
+        wide = col == "stage ms/sample"
+        table.add_column(
+            col, justify=just, no_wrap=not wide, min_width=None if wide else len(col), ratio=1 if wide else None
+        )  # type: ignore[arg-type]
     notes: list[RenderableType] = []
     for (url, _job, _rank), view in sorted(state.jobs.items()):
         s = view.record.stats
