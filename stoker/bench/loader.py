@@ -2,14 +2,19 @@
 
 Each configuration builds its loader, pulls one warm-up batch (so process start-up is not
 counted for either), then times ``--batches`` batches; rounds are interleaved and medians
-reported. Last stdout line:
-``{"workers": [1, 2], "stoker_sps": {...}, "dataloader_sps": {...}, "single_process_sps": x}``.
+reported. The stoker loader with the most workers also runs with Prometheus metrics on (scraped
+every 0.5 s, far more often than Prometheus' usual 15 s), interleaved with the same loader off.
+Last stdout line: ``{"workers": [1, 2], "stoker_sps": {...}, "dataloader_sps": {...},
+"single_process_sps": x, "metrics_overhead": off/on samples/s, median of the per-round ratios}``.
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
+import threading
 import time
+import urllib.request
 from collections.abc import Callable, Iterable
 from functools import partial
 from typing import Any
@@ -47,11 +52,47 @@ def _dataloader(ds: JpegDataset, workers: int, batches: int, bs: int) -> float:
     return _time_batches(dl, batches, bs)
 
 
-def _stoker(ds: JpegDataset, workers: int, batches: int, bs: int) -> float:
+def _stoker(ds: JpegDataset, workers: int, batches: int, bs: int, metrics: bool = False) -> float:
     import stoker
 
-    with stoker.Loader(stoker.from_dataset(ds).batch(bs), workers=workers, seed=0) as loader:
-        return _time_batches(loader, batches, bs)
+    port = 0 if metrics else None
+    with stoker.Loader(stoker.from_dataset(ds).batch(bs), workers=workers, seed=0, metrics_port=port) as loader:
+        if not metrics:
+            return _time_batches(loader, batches, bs)
+        with _Scraper(str(loader.metrics_address)):
+            return _time_batches(loader, batches, bs)
+
+
+class _Scraper:
+    """Scrapes a loader's /metrics every ``period`` seconds in a thread while the run is timed."""
+
+    def __init__(self, address: str, period: float = 0.5) -> None:
+        self.url, self.period = address + "/metrics", period
+        self.scrapes = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.period):
+            with urllib.request.urlopen(self.url, timeout=5) as resp:
+                resp.read()
+            self.scrapes += 1
+
+    def __enter__(self) -> _Scraper:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def _recorded(fn: Callable[[], float], into: list[float]) -> Callable[[], float]:
+    def run() -> float:
+        into.append(fn())
+        return into[-1]
+
+    return run
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -74,9 +115,15 @@ def main(argv: list[str] | None = None) -> int:
         flush=True,
     )
     runs: dict[str, Callable[[], float]] = {"single": partial(_single, ds, batches, args.batch_size)}
+    off: list[float] = []
+    on: list[float] = []
+    top = max(args.workers)
     for w in args.workers:
         runs[f"dataloader-{w}"] = partial(_dataloader, ds, w, batches, args.batch_size)
         runs[f"stoker-{w}"] = partial(_stoker, ds, w, batches, args.batch_size)
+        if w == top:
+            runs[f"stoker-{w}"] = _recorded(runs[f"stoker-{w}"], off)
+            runs[f"metrics-{w}"] = _recorded(partial(_stoker, ds, w, batches, args.batch_size, True), on)
     med = interleaved(runs, repeats)
     single = med["single"]
     for w in args.workers:
@@ -85,12 +132,19 @@ def main(argv: list[str] | None = None) -> int:
             f"workers={w}: stoker {s:.0f} sps, DataLoader {d:.0f} sps, ratio {s / d:.2f}x; "
             f"stoker / ({w} x single) = {s / (w * single):.2f}"
         )
+    ratios = [a / b for a, b in zip(off, on)]  # per round: > 1 means slower with metrics on
+    overhead = statistics.median(ratios)
+    print(
+        f"metrics on vs off (workers={top}, {len(ratios)} rounds): off/on median {overhead:.3f}, "
+        f"min {min(ratios):.3f}, max {max(ratios):.3f}"
+    )
     emit(
         {
             "workers": args.workers,
             "stoker_sps": {str(w): round(med[f"stoker-{w}"], 1) for w in args.workers},
             "dataloader_sps": {str(w): round(med[f"dataloader-{w}"], 1) for w in args.workers},
             "single_process_sps": round(single, 1),
+            "metrics_overhead": round(overhead, 4),
         }
     )
     return 0

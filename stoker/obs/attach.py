@@ -34,9 +34,8 @@ class Observer:
 
     def __init__(self, loader: Any, name: str, metrics: int | str | None, stats_log: Any, tensorboard: Any) -> None:
         self.name = name
-        pool = loader.pool
-        pids = getattr(pool, "pids", None)
-        self._cpu = CpuMeter(lambda: None if pids is None else list(pids().values()))
+        local = loader.pool is None or hasattr(loader.pool, "pids")  # in-process or forkserver workers
+        self._cpu = CpuMeter(lambda: local)
         read = weak_stats(loader)
         self.server = MetricsServer(read, metrics) if metrics is not None else None
         sinks: list[Sink] = []

@@ -69,7 +69,7 @@ METRICS: tuple[MetricSpec, ...] = (
     _g("workers_min", "min_workers", "Fewest workers the autoscaler keeps."),
     _g("queue_depth", "queue_depth", "Finished splits waiting in the trainer for their turn."),
     _g("prefetch", "prefetch", "Splits in flight per worker."),
-    _g("cpu_free", "cpu_free", "Cores this job left idle on its machine (average since start; NaN: unknown)."),
+    _g("cpu_free", "cpu_free", "Cores idle on the machine of the local workers (average since start; NaN: remote)."),
     _g("samples_per_second", "samples_per_s", "Samples delivered per second of trainer time."),
     _g("data_wait_fraction", "wait_fraction", "Share of trainer time spent waiting for data (0..1)."),
     _g("wall_seconds", "wall_s", "Seconds since the loader was built."),

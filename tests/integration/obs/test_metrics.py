@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import urllib.request
 from pathlib import Path
@@ -83,7 +84,8 @@ def test_env_port_and_default_job_name(monkeypatch: pytest.MonkeyPatch) -> None:
         assert loader.metrics_address == f"http://127.0.0.1:{port}"
         list(loader)
         scraped = _scrape(loader.metrics_address)
-        assert scraped["job"] == "train_resnet" and scraped["samples"] == 8 and scraped["cpu_free"] is None
+        assert scraped["job"] == "train_resnet" and scraped["samples"] == 8
+        assert scraped["cpu_free"] is None or 0.0 <= scraped["cpu_free"] <= os.cpu_count()
 
 
 def test_a_taken_port_is_named() -> None:

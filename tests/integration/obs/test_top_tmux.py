@@ -14,8 +14,17 @@ from pathlib import Path
 
 import pytest
 
+from tests.integration.obs.browser import screenshot_dir, svg_to_png
+
 ROOT = Path(__file__).resolve().parents[3]
-pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed (apt-get install tmux)")
+
+
+@pytest.fixture(autouse=True)
+def _tmux_present() -> None:
+    if shutil.which("tmux") is None:
+        if os.geteuid() != 0:
+            pytest.skip("tmux is missing and not root: apt-get install -y tmux")
+        pytest.fail("tmux is missing: run .ci/run (make system-deps) or apt-get install -y tmux")
 
 
 def wait_for(what: Callable[[], bool], timeout: float, message: str) -> None:
@@ -29,6 +38,19 @@ def wait_for(what: Callable[[], bool], timeout: float, message: str) -> None:
 
 def _tmux(*args: str) -> str:
     return subprocess.run(["tmux", *args], check=True, capture_output=True, text=True).stdout
+
+
+def _keep_screen(ansi: str, folder: str) -> None:
+    """The pane as the user saw it (colours included) -> top.png, through rich's SVG and Chromium."""
+    from rich.console import Console
+    from rich.text import Text
+
+    console = Console(record=True, width=200, file=open(os.devnull, "w"))  # noqa: SIM115
+    console.print(Text.from_ansi(ansi.rstrip() + "\n"))
+    svg = os.path.join(folder, "top.svg")
+    console.save_svg(svg, title="stoker top")
+    svg_to_png(svg, os.path.join(folder, "top.png"), 1700, 560)
+    os.remove(svg)
 
 
 @pytest.fixture
@@ -70,6 +92,10 @@ def test_top_shows_the_job_says_when_it_is_gone_and_quits_on_q(
         text = screen()
         assert "data-wait" in text and "1/" in text  # one worker of its budget
         assert "diagnosis:" in text
+        shots = screenshot_dir()
+        if shots:
+            time.sleep(8)  # a few points of history in the sparkline
+            _keep_screen(_tmux("capture-pane", "-e", "-p", "-t", session), shots)
         stop.touch()
         proc.wait(timeout=60)
         wait_for(lambda: "is gone" in screen(), 30, f"top never said the job is gone:\n{screen()}")
