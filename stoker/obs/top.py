@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from rich.console import Group, RenderableType
+from rich.console import Group, JustifyMethod, RenderableType
 from rich.table import Table
 from rich.text import Text
 
@@ -94,7 +94,7 @@ def _stages(stats: dict[str, Any], limit: int = 3) -> str:
 def render(state: TopState, targets: list[str]) -> RenderableType:
     """The whole screen for one refresh."""
     table = Table(title="stoker top  (q quits)", expand=True)
-    for col, just in [
+    columns: list[tuple[str, JustifyMethod]] = [
         ("job", "left"),
         ("rank", "right"),
         ("samples/s", "right"),
@@ -106,12 +106,13 @@ def render(state: TopState, targets: list[str]) -> RenderableType:
         ("errors", "right"),
         ("skipped", "right"),
         ("restarts", "right"),
-    ]:
+    ]
+    for col, just in columns:
         # The stage column takes what is left; the others keep their header readable.
         wide = col == "stage ms/sample"
         table.add_column(
             col, justify=just, no_wrap=not wide, min_width=None if wide else len(col), ratio=1 if wide else None
-        )  # type: ignore[arg-type]
+        )
     notes: list[RenderableType] = []
     for (url, _job, _rank), view in sorted(state.jobs.items()):
         s = view.record.stats
