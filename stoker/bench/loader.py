@@ -103,6 +103,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--batches", type=int, default=None, help="timed batches per run")
     p.add_argument("--repeats", type=int, default=None)
     p.add_argument("--images", type=int, default=512, help="distinct JPEG files")
+    p.add_argument(
+        "--metrics-only", action="store_true", help="only stoker with metrics on vs off (at the most workers)"
+    )
     args = p.parse_args(argv)
     batches = args.batches or (16 if args.quick else 40)
     repeats = args.repeats or (3 if args.quick else 5)
@@ -114,17 +117,38 @@ def main(argv: list[str] | None = None) -> int:
         f"{repeats} interleaved rounds, torch threads {torch.get_num_threads()}",
         flush=True,
     )
-    runs: dict[str, Callable[[], float]] = {"single": partial(_single, ds, batches, args.batch_size)}
+    runs: dict[str, Callable[[], float]] = {}
+    if not args.metrics_only:
+        runs["single"] = partial(_single, ds, batches, args.batch_size)
     off: list[float] = []
     on: list[float] = []
     top = max(args.workers)
     for w in args.workers:
-        runs[f"dataloader-{w}"] = partial(_dataloader, ds, w, batches, args.batch_size)
+        if args.metrics_only and w != top:
+            continue
+        if not args.metrics_only:
+            runs[f"dataloader-{w}"] = partial(_dataloader, ds, w, batches, args.batch_size)
         runs[f"stoker-{w}"] = partial(_stoker, ds, w, batches, args.batch_size)
         if w == top:
             runs[f"stoker-{w}"] = _recorded(runs[f"stoker-{w}"], off)
             runs[f"metrics-{w}"] = _recorded(partial(_stoker, ds, w, batches, args.batch_size, True), on)
     med = interleaved(runs, repeats)
+    ratios = [a / b for a, b in zip(off, on)]  # per round: > 1 means slower with metrics on
+    overhead = statistics.median(ratios)
+    print(
+        f"metrics on vs off (workers={top}, {len(ratios)} rounds): off/on median {overhead:.3f}, "
+        f"min {min(ratios):.3f}, max {max(ratios):.3f}"
+    )
+    if args.metrics_only:
+        emit(
+            {
+                "workers": [top],
+                "stoker_sps": {str(top): round(med[f"stoker-{top}"], 1)},
+                "metrics_sps": {str(top): round(med[f"metrics-{top}"], 1)},
+                "metrics_overhead": round(overhead, 4),
+            }
+        )
+        return 0
     single = med["single"]
     for w in args.workers:
         s, d = med[f"stoker-{w}"], med[f"dataloader-{w}"]
@@ -132,12 +156,6 @@ def main(argv: list[str] | None = None) -> int:
             f"workers={w}: stoker {s:.0f} sps, DataLoader {d:.0f} sps, ratio {s / d:.2f}x; "
             f"stoker / ({w} x single) = {s / (w * single):.2f}"
         )
-    ratios = [a / b for a, b in zip(off, on)]  # per round: > 1 means slower with metrics on
-    overhead = statistics.median(ratios)
-    print(
-        f"metrics on vs off (workers={top}, {len(ratios)} rounds): off/on median {overhead:.3f}, "
-        f"min {min(ratios):.3f}, max {max(ratios):.3f}"
-    )
     emit(
         {
             "workers": args.workers,

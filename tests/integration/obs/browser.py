@@ -54,5 +54,11 @@ def svg_to_png(svg_path: str, png_path: str, width: int, height: int) -> None:
         driver.save_screenshot(png_path)
     finally:
         driver.quit()
-    if not os.path.exists(png_path):
-        raise RuntimeError(f"chromium wrote no {png_path}")
+    from PIL import Image, ImageChops
+
+    # Chromium centres the SVG on a white page: keep only the drawing.
+    with Image.open(png_path) as img:
+        rgb = img.convert("RGB")
+    box = ImageChops.difference(rgb, Image.new("RGB", rgb.size, "white")).getbbox()
+    if box:
+        rgb.crop(box).save(png_path)

@@ -32,7 +32,7 @@ def test_dashboard_numbers_match_stats_and_follow_the_run() -> None:
         it = iter(loader)
         train(it, 6)
         server = DashboardServer([str(loader.metrics_address)], port=0).start()
-        driver = chromium()
+        driver = chromium(1400, 1250)
         try:
             driver.get(server.url)
             stats = loader.stats()

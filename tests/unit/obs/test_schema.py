@@ -80,3 +80,10 @@ def test_parse_address(spec: object, want: tuple[str, int]) -> None:
 def test_parse_address_names_the_bad_value(bad: object) -> None:
     with pytest.raises(ValueError, match="metrics_port="):
         parse_address(bad)  # type: ignore[arg-type]
+
+
+def test_the_docs_print_the_table_of_the_code() -> None:
+    from pathlib import Path
+
+    docs = (Path(__file__).resolve().parents[3] / "docs" / "observability.md").read_text()
+    assert markdown_table() in docs
