@@ -30,6 +30,7 @@ class LoaderStats:
         self.lost_workers = 0
         self.errors = 0  # failed splits delivered under on_error="raise"
         self.worker_busy_s = 0.0  # seconds workers spent running splits (all workers together)
+        self.first_wait_s = 0.0  # the first item's wait: workers starting up, not a steady bottleneck
         self.timeline: list[tuple[float, int]] = [(0.0, workers)]
         self.last_decision = ""
         self.decisions: collections.deque[tuple[float, int, str]] = collections.deque(maxlen=MAX_DECISIONS)
@@ -55,6 +56,8 @@ class LoaderStats:
         self.w_made += len(res.items)
 
     def on_item(self, samples: int, wait_s: float, step_s: float) -> None:
+        if self.items == 0:
+            self.first_wait_s = wait_s
         self.items += 1
         self.samples += samples
         self.wait_s += wait_s
@@ -122,5 +125,6 @@ class LoaderStats:
             "errors": self.errors,
             "worker_busy_s": self.worker_busy_s,
             "worker_s": self.worker_seconds(wall),
+            "first_wait_s": self.first_wait_s,
             **extra,
         }

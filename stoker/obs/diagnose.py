@@ -88,14 +88,19 @@ class Diagnosis:
 
 
 def window(now: dict[str, Any], since: dict[str, Any] | None) -> dict[str, Any]:
-    """``now`` with its counters taken as differences from ``since`` (a window), gauges as in ``now``."""
-    if since is None:
-        return now
+    """``now`` with its counters taken as differences from ``since`` (a window), gauges as in ``now``.
+
+    A window that holds the first item leaves out that item's wait: it is the workers starting
+    up, which says nothing about the steady state the advice is for.
+    """
     out = dict(now)
-    for key in COUNTERS:
-        out[key] = now.get(key, 0) - since.get(key, 0)
-    before = since.get("stage_s", {})
-    out["stage_s"] = {k: v - before.get(k, 0.0) for k, v in now.get("stage_s", {}).items()}
+    if since is not None:
+        for key in COUNTERS:
+            out[key] = now.get(key, 0) - since.get(key, 0)
+        before = since.get("stage_s", {})
+        out["stage_s"] = {k: v - before.get(k, 0.0) for k, v in now.get("stage_s", {}).items()}
+    if since is None or since.get("items", 0) == 0:
+        out["wait_s"] = max(0.0, out.get("wait_s", 0.0) - now.get("first_wait_s", 0.0))
     return out
 
 

@@ -72,6 +72,7 @@ METRICS: tuple[MetricSpec, ...] = (
     _g("cpu_free", "cpu_free", "Cores idle on the machine of the local workers (average since start; NaN: remote)."),
     _g("samples_per_second", "samples_per_s", "Samples delivered per second of trainer time."),
     _g("data_wait_fraction", "wait_fraction", "Share of trainer time spent waiting for data (0..1)."),
+    _g("first_wait_seconds", "first_wait_s", "Seconds the trainer waited for its first item (worker start-up)."),
     _g("wall_seconds", "wall_s", "Seconds since the loader was built."),
     _g("epoch", "epoch", "Epoch being read (-1 before the first)."),
 )

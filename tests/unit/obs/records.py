@@ -56,6 +56,7 @@ def record(
         "rank": 0,
         "backend": "local",
         "cpu_free": cpu_free,
+        "first_wait_s": 0.0,
     }
 
 

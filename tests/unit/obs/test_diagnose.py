@@ -119,3 +119,20 @@ def test_an_idle_trainer_never_gets_unbounded_advice() -> None:
     d = diagnose({**DECODE_BOUND, "step_s": 0.0, "wait_s": 10.0})
     assert math.isinf(d.demand_samples_per_s)
     assert all(math.isfinite(a.predicted_samples_per_s) for a in d.advice)
+
+
+def test_the_start_up_wait_is_not_a_bottleneck() -> None:
+    # 9.8 s of waiting, 9.6 of them for the first batch while the workers started.
+    rec = {**TRAINER_BOUND, "wait_s": 9.8, "first_wait_s": 9.6}
+    assert diagnose(rec).bottleneck == "trainer"
+    assert window(rec, None)["wait_s"] == pytest.approx(0.2)
+    assert window(rec, {**rec, "items": 5})["wait_s"] == 0.0  # a later window keeps its own waits
+
+
+def test_workers_that_could_not_keep_up_even_if_never_idle_are_the_bottleneck() -> None:
+    # Bursty trainer: workers idle 70 % of a window (the trainer paused), yet at full speed one worker
+    # makes 320 samples/s while the trainer takes 3,200: data-bound, not transport.
+    rec = record(
+        samples=3200, wait_s=9.0, step_s=1.0, workers=1, worker_busy_s=10.0, worker_s=33.0, stage_s={"decode": 9.5}
+    )
+    assert diagnose(rec).bottleneck == "data"
