@@ -9,10 +9,10 @@ predicted throughput computed from measured rates only:
 * worker utilisation ``u`` = worker-busy seconds / worker-seconds held.
 
 The classes: **trainer** when it waits less than :data:`DATA_BOUND` of its time; **data** when
-it waits and the workers are busy (``u >= BUSY``) or could not meet the demand even if never
-idle (``n r < 1 / t``); **transport** when it waits while workers that could keep up idle:
-results are made but not delivered in time (bytes through shared memory or the object store,
-pickling, round trips).
+it waits and the workers are busy (``u >= BUSY``) or their compute explains the wait (wait per
+sample <= ``COMPUTE_SLACK / (n r)``); **transport** when it waits far longer than the workers
+compute while they idle: results are made but not delivered in time (bytes through shared memory
+or the object store, pickling, round trips).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from typing import Any
 DATA_BOUND = 0.10  # the trainer waits more than this share of its time: data-bound
 BUSY = 0.70  # worker utilisation above which workers are the limit rather than delivery
 MAX_GROWTH = 4  # most workers advised, as a multiple of today's
+COMPUTE_SLACK = 2.0  # a wait per sample up to this many times the workers' compute per sample is theirs
 MIN_GAIN = 1.05  # advice predicted to gain less than 5 % is not worth a line
 UNMOVABLE = ("read",)  # stages that cannot cross the cut (reading the source)
 COUNTERS = ("samples", "items", "wait_s", "step_s", "wall_s", "stage_samples", "worker_busy_s", "worker_s")
@@ -222,9 +223,11 @@ def diagnose(stats: dict[str, Any], since: dict[str, Any] | None = None) -> Diag
                     )
                 )
         return Diagnosis(bottleneck, dominant, share, wait_frac, current, demand, rate, util, n, advice, summary)
-    # Workers that could not meet the demand even if never idle are the limit, however idle they
-    # look over a window where the trainer also paused (bursty consumption).
-    if n == 0 or util >= BUSY or n * rate < demand:
+    # A wait per sample that the workers' compute explains (c/n per sample, with slack) is theirs,
+    # however idle they look over a window where the trainer also paused (bursty consumption);
+    # a wait far beyond it is spent moving results.
+    explained = COMPUTE_SLACK * busy_s / made / n if made > 0 and n > 0 else math.inf
+    if n == 0 or util >= BUSY or wait / samples <= explained:
         bottleneck = "data"
         summary = f"data-bound: the trainer waits {wait_frac:.0%} of its time; workers are {util:.0%} busy{where}"
         advice = _workers_advice(s, demand, rate, current)

@@ -129,9 +129,9 @@ def test_the_start_up_wait_is_not_a_bottleneck() -> None:
     assert window(rec, {**rec, "items": 5})["wait_s"] == 0.0  # a later window keeps its own waits
 
 
-def test_workers_that_could_not_keep_up_even_if_never_idle_are_the_bottleneck() -> None:
-    # Bursty trainer: workers idle 70 % of a window (the trainer paused), yet at full speed one worker
-    # makes 320 samples/s while the trainer takes 3,200: data-bound, not transport.
+def test_a_wait_the_workers_compute_explains_is_data_bound_even_if_they_idled() -> None:
+    # Bursty trainer: the worker idled 70 % of the window (the trainer paused), and when the trainer
+    # waited it was for the worker's 3.1 ms/sample of compute (2.8 ms/sample of wait): data-bound.
     rec = record(
         samples=3200, wait_s=9.0, step_s=1.0, workers=1, worker_busy_s=10.0, worker_s=33.0, stage_s={"decode": 9.5}
     )
