@@ -81,9 +81,13 @@ class MetricsServer:
     """
 
     def __init__(self, stats: Callable[[], dict[str, Any] | None], address: int | str) -> None:
-        from prometheus_client import CollectorRegistry, start_http_server
-
         host, port = parse_address(address)
+        try:
+            from prometheus_client import CollectorRegistry, start_http_server
+        except ImportError as exc:
+            raise ImportError(
+                f"metrics_port={address!r} needs prometheus-client: pip install 'stoker[metrics]'"
+            ) from exc
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(StatsCollector(stats))  # type: ignore[arg-type]
         try:
