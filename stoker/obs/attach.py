@@ -8,7 +8,7 @@ import weakref
 from typing import Any
 
 from stoker.obs.cpu import CpuMeter
-from stoker.obs.exporter import MetricsServer, weak_stats
+from stoker.obs.exporter import MetricsServer, StatsCollector, weak_stats
 from stoker.obs.timeline import JsonlSink, Sampler, Sink, TensorBoardSink
 
 ENV_PORT = "STOKER_METRICS_PORT"
@@ -37,7 +37,7 @@ class Observer:
         local = loader.pool is None or hasattr(loader.pool, "pids")  # in-process or forkserver workers
         self._cpu = CpuMeter(lambda: local)
         read = weak_stats(loader)
-        self.server = MetricsServer(read, metrics) if metrics is not None else None
+        self.server = MetricsServer(StatsCollector(read), metrics) if metrics is not None else None
         sinks: list[Sink] = []
         if stats_log is not None:
             sinks.append(JsonlSink(stats_log))

@@ -72,15 +72,16 @@ def parse_address(spec: int | str, default_host: str = DEFAULT_HOST) -> tuple[st
 
 
 class MetricsServer:
-    """Serves ``/metrics`` of one loader on its own registry (other loaders keep theirs).
+    """Serves ``/metrics`` of one collector on its own registry (other loaders keep theirs).
 
     Args:
-        stats: Callable returning the loader's ``stats()``, or None once the loader is gone.
+        collector: A ``prometheus_client`` collector (:class:`StatsCollector` for a loader,
+            :class:`stoker.obs.cluster.ClusterCollector` for the cluster controller).
         address: Port or ``host:port``; the host defaults to 127.0.0.1 so nothing is exposed
             beyond this machine unless asked.
     """
 
-    def __init__(self, stats: Callable[[], dict[str, Any] | None], address: int | str) -> None:
+    def __init__(self, collector: Any, address: int | str) -> None:
         host, port = parse_address(address)
         try:
             from prometheus_client import CollectorRegistry, start_http_server
@@ -89,7 +90,7 @@ class MetricsServer:
                 f"metrics_port={address!r} needs prometheus-client: pip install 'stoker[metrics]'"
             ) from exc
         self.registry = CollectorRegistry(auto_describe=False)
-        self.registry.register(StatsCollector(stats))  # type: ignore[arg-type]
+        self.registry.register(collector)
         try:
             self._httpd, self._thread = start_http_server(port, addr=host, registry=self.registry)
         except OSError as exc:

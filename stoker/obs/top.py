@@ -178,25 +178,64 @@ def _keys() -> Iterator[Callable[[float], str]]:
         termios.tcsetattr(fd, termios.TCSADRAIN, saved)
 
 
-def run_top(targets: list[str], interval: float = 1.0, once: bool = False) -> int:
-    """Runs the live view until ``q`` or Ctrl-C; ``once`` prints one frame and returns."""
+def _live(frame: Callable[[], RenderableType], interval: float) -> int:
+    """Redraws ``frame()`` in place every ``interval`` seconds until ``q`` or Ctrl-C."""
     from rich.console import Console
     from rich.live import Live
 
-    urls = [metrics_url(t) for t in targets]
-    state = TopState()
-    console = Console()
-    if once:
-        poll(state, urls)
-        console.print(render(state, urls))
-        return 0 if state.jobs else 1
     try:
-        with _keys() as wait, Live(console=console, auto_refresh=False, screen=False) as live:
+        with _keys() as wait, Live(console=Console(), auto_refresh=False, screen=False) as live:
             while True:
-                poll(state, urls)
-                live.update(render(state, urls), refresh=True)
+                live.update(frame(), refresh=True)
                 if wait(interval).lower() == "q":
                     break
     except KeyboardInterrupt:
         pass
     return 0
+
+
+def run_top(targets: list[str], interval: float = 1.0, once: bool = False) -> int:
+    """Runs the live view until ``q`` or Ctrl-C; ``once`` prints one frame and returns."""
+    from rich.console import Console
+
+    urls = [metrics_url(t) for t in targets]
+    state = TopState()
+
+    def frame() -> RenderableType:
+        poll(state, urls)
+        return render(state, urls)
+
+    if once:
+        Console().print(frame())
+        return 0 if state.jobs else 1
+    return _live(frame, interval)
+
+
+def run_cluster_top(target: str, interval: float = 1.0, once: bool = False) -> int:
+    """The cluster view: every job the controller serving ``target``'s ``/metrics`` knows, with its budget."""
+    from rich.console import Console
+
+    from stoker.obs.cluster import cluster_rows, merge, render_cluster
+    from stoker.obs.scrape import fetch_text
+
+    url = metrics_url(target)
+    jobs: dict[str, Any] = {}
+    answered = False
+
+    def frame() -> RenderableType:
+        nonlocal jobs, answered
+        try:
+            scraped, rounds = cluster_rows(fetch_text(url))
+        except JobGone as exc:
+            why = str(exc).split(": ", 1)[-1]
+            return Group(Text(f"the cluster controller at {url} is gone: {why}", style="bold red"))
+        answered = True
+        jobs = merge(jobs, scraped)
+        if rounds is None:
+            return Text(f"{url} serves no stoker_cluster_* metrics: is it a job's address?", style="yellow")
+        return render_cluster(jobs, rounds, sparkline)
+
+    if once:
+        Console().print(frame())
+        return 0 if answered else 1
+    return _live(frame, interval)

@@ -78,8 +78,9 @@ def test_cli_top_bad_input_is_one_line_and_status_2(capsys: pytest.CaptureFixtur
     assert main(["top"]) == 2
     assert main(["top", "ftp://x"]) == 2
     assert main(["top", "--interval", "0", "http://127.0.0.1:1"]) == 2
+    assert main(["top", "--cluster"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 3 and all(line.startswith("stoker top: error:") for line in err)
+    assert len(err) == 4 and all(line.startswith("stoker top: error:") for line in err)
 
 
 def test_cli_top_once_on_a_gone_job_says_so_and_fails(capsys: pytest.CaptureFixture[str]) -> None:
