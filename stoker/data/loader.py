@@ -203,7 +203,12 @@ class Loader:
         self.prefetch = prefetch
         self.backend = backend
         self.rank = rank
-        self._observer = attach_observer(self, name, metrics_port, stats_log, tensorboard)
+        try:
+            self._observer = attach_observer(self, name, metrics_port, stats_log, tensorboard)
+        except BaseException:
+            if self._pool is not None:  # a taken port or a bad path: do not leave workers behind
+                self._finalizer()
+            raise
 
     # -- worker count ------------------------------------------------------------------------
 
@@ -408,7 +413,7 @@ class Loader:
                 return _END
             k, payload = ready
             if isinstance(payload, SplitFailure):
-                self._stats.errors += 1
+                self._stats.on_failure()
                 self._dispatcher._delivered.discard(k)  # not consumed: a resumed loader retries it
                 raise SampleError(
                     f"{payload.message}\n--- worker traceback ---\n{payload.traceback}",

@@ -66,6 +66,10 @@ class LoaderStats:
         self.w_wait += wait_s
         self.w_step += step_s
 
+    def on_failure(self) -> None:
+        """A failed split reached the trainer (it raises SampleError)."""
+        self.errors += 1
+
     def on_workers(self, n: int) -> None:
         if self.timeline[-1][1] != n:
             self.timeline.append((round(time.monotonic() - self.t0, 3), n))
