@@ -25,9 +25,9 @@ def cheap(x: int) -> int:
 
 
 def fat(x: int) -> list[int]:
-    # 50,000 Python ints per sample: nothing for the worker to compute, a lot to pickle through the
-    # pipe and unpickle in the trainer (plain objects do not go through shared memory).
-    return list(range(50_000))
+    # 200,000 Python ints per sample: about 1 ms for the worker to make, about 20 ms to pickle through
+    # the pipe and unpickle in the trainer (plain objects do not go through shared memory).
+    return [x] * 200_000
 
 
 def decode_bound() -> stoker.Pipeline:
