@@ -50,6 +50,12 @@ class JobView:
 
     def update(self, rec: JobRecord) -> None:
         prev, now = self.record.stats, rec.stats
+        if now.get("wall_s", 0.0) < prev.get("wall_s", 0.0):  # a new loader on the same address
+            self.sps.clear()
+            self.wait.clear()
+            self.past.clear()
+            self.record = rec
+            return
         dt = now.get("wall_s", 0.0) - prev.get("wall_s", 0.0)
         if dt > 0:
             busy = (now["wait_s"] - prev["wait_s"]) + (now["step_s"] - prev["step_s"])

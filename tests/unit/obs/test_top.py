@@ -86,3 +86,15 @@ def test_cli_top_bad_input_is_one_line_and_status_2(capsys: pytest.CaptureFixtur
 def test_cli_top_once_on_a_gone_job_says_so_and_fails(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["top", "--once", f"127.0.0.1:{_closed_port()}"]) == 1
     assert "is gone" in capsys.readouterr().out
+
+
+def test_a_new_loader_on_the_same_address_starts_a_fresh_history() -> None:
+    url = "http://127.0.0.1:1/metrics"
+    state = TopState()
+    state.observe(url, [JobRecord("train", "0", "local", dict(DECODE_BOUND))])
+    later = dict(DECODE_BOUND, samples=4000, wall_s=DECODE_BOUND["wall_s"] + 1.0)
+    state.observe(url, [JobRecord("train", "0", "local", later)])
+    restarted = dict(DECODE_BOUND, samples=10, wall_s=0.5)
+    state.observe(url, [JobRecord("train", "0", "local", restarted)])
+    [view] = state.jobs.values()
+    assert list(view.sps) == [] and view.record.stats["samples"] == 10
