@@ -1,4 +1,4 @@
-"""``stoker dashboard``: one web page with live charts of running jobs.
+"""``stoker dashboard``: one web page with live charts of running jobs, or of a cluster controller's jobs.
 
 A small stdlib HTTP server: ``/`` is the page, ``/static/...`` the chart library (uPlot, MIT,
 shipped in this package: no CDN at run time), ``/api/jobs`` the figures of every target, read
@@ -17,8 +17,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
 from typing import Any
 
+from stoker.obs.cluster import cluster_rows
 from stoker.obs.diagnose import diagnose
-from stoker.obs.scrape import JobGone, metrics_url, scrape
+from stoker.obs.schema import parse_text
+from stoker.obs.scrape import JobGone, fetch_text, metrics_url
 from stoker.obs.top import TopState
 
 STATIC = {  # name -> content type; nothing else under /static is served
@@ -54,15 +56,25 @@ def jobs_payload(targets: list[str], state: TopState | None = None) -> dict[str,
     out: list[dict[str, Any]] = []
     for url in targets:
         try:
-            records = scrape(url)
+            text = fetch_text(url)
         except JobGone as exc:
-            out.append({"url": url, "gone": str(exc).split(": ", 1)[-1], "jobs": []})
+            out.append({"url": url, "gone": str(exc).split(": ", 1)[-1], "jobs": [], "cluster": None})
             continue
+        records = parse_text(text)
         state.observe(url, records)
         views = [state.jobs[(url, *r.key)] for r in records]
         jobs = [{"stats": v.record.stats, "diagnosis": asdict(diagnose(v.record.stats, v.baseline()))} for v in views]
-        out.append({"url": url, "gone": None, "jobs": jobs})
+        out.append({"url": url, "gone": None, "jobs": jobs, "cluster": _cluster(text)})
     return _finite({"time": time.time(), "targets": out})
+
+
+def _cluster(text: str) -> dict[str, Any] | None:
+    """The controller's jobs and budgets when ``text`` is a cluster controller's scrape, else None."""
+    jobs, rounds = cluster_rows(text)
+    if rounds is None:
+        return None
+    rows = [{"name": j.name, "node": j.node, **j.values} for j in sorted(jobs.values(), key=lambda j: j.name)]
+    return {"rounds": rounds, "jobs": rows}
 
 
 def _static(name: str) -> bytes:

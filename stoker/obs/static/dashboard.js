@@ -43,6 +43,16 @@ function record(payload) {
       for (const [stage, v] of Object.entries(s.stage_s_per_sample || {})) values[`stages|${id} ${stage}`] = 1000 * v;
       for (const [name, v] of Object.entries(values)) { push(name, t, v); seen.add(name); }
     }
+    for (const job of (target.cluster ? target.cluster.jobs : [])) {
+      // A cluster controller reports each job's last round: rates as they are, budgets per job.
+      const values = {
+        [`throughput|${job.name}`]: job.throughput,
+        [`wait|${job.name}`]: 100 * job.data_wait,
+        [`workers|${job.name} workers`]: job.workers,
+        [`workers|${job.name} budget`]: job.budget,
+      };
+      for (const [name, v] of Object.entries(values)) { push(name, t, v); seen.add(name); }
+    }
   }
   for (const name of Object.keys(history.series)) if (!seen.has(name)) history.series[name].push(null);
   if (history.t.length > KEEP) {
@@ -113,6 +123,7 @@ function cards(payload) {
       root.appendChild(div);
       continue;
     }
+    if (target.cluster) root.appendChild(clusterCard(target));
     for (const job of target.jobs) {
       const s = job.stats, div = document.createElement("div");
       div.className = "job";
@@ -137,6 +148,37 @@ function cards(payload) {
       root.appendChild(div);
     }
   }
+}
+
+const CLUSTER_FIELDS = [["budget", 0], ["workers", 1], ["throughput", 1], ["data_wait", 3], ["gpus", 0]];
+
+function clusterCard(target) {
+  const div = document.createElement("div");
+  div.className = "job cluster";
+  const title = document.createElement("h2");
+  title.textContent = `cluster · round ${target.cluster.rounds} · ${target.url}`;
+  div.appendChild(title);
+  const table = document.createElement("table");
+  const head = table.insertRow();
+  for (const label of ["job", "budget", "workers", "samples/s", "data-wait", "GPUs"]) {
+    const th = document.createElement("th");
+    th.textContent = label;
+    head.appendChild(th);
+  }
+  for (const job of target.cluster.jobs) {
+    const row = table.insertRow();
+    row.insertCell().textContent = job.name;
+    for (const [key, digits] of CLUSTER_FIELDS) {
+      const cell = row.insertCell();
+      cell.className = "num";
+      cell.dataset.clusterJob = job.name;
+      cell.dataset.key = key;
+      cell.dataset.value = String(job[key]);
+      cell.textContent = fmt(job[key], digits);
+    }
+  }
+  div.appendChild(table);
+  return div;
 }
 
 async function tick() {

@@ -19,10 +19,14 @@ def _wait(driver: object, what: Callable[[object], object], message: str) -> Non
     WebDriverWait(driver, TIMEOUT_S, poll_frequency=0.2).until(what, message)
 
 
-def _shown(driver: object, key: str) -> str:
+def _shown_at(driver: object, selector: str) -> str:
     # Read in one script: the page rebuilds its cards every poll, so a found element can go stale.
     script = "const e = document.querySelector(arguments[0]); return e ? e.dataset.value : '';"
-    return driver.execute_script(script, f'.job [data-key="{key}"]')  # type: ignore[attr-defined]
+    return driver.execute_script(script, selector)  # type: ignore[attr-defined]
+
+
+def _shown(driver: object, key: str) -> str:
+    return _shown_at(driver, f'.job [data-key="{key}"]')
 
 
 def test_dashboard_numbers_match_stats_and_follow_the_run() -> None:
@@ -59,3 +63,29 @@ def test_dashboard_numbers_match_stats_and_follow_the_run() -> None:
         finally:
             driver.quit()
             server.close()
+
+
+def test_dashboard_shows_a_cluster_controllers_jobs_and_budgets() -> None:
+    from stoker.obs.cluster import ClusterCollector
+    from stoker.obs.exporter import MetricsServer
+    from tests.unit.obs.test_cluster import STATUS
+
+    status = {**STATUS, "jobs": [dict(j) for j in STATUS["jobs"]]}
+    controller = MetricsServer(ClusterCollector(lambda: status), 0)
+    server = DashboardServer([controller.url], port=0).start()
+    driver = chromium()
+    cell = '[data-cluster-job="{}"][data-key="{}"]'
+    try:
+        driver.get(server.url)
+        _wait(driver, lambda d: _shown_at(d, cell.format("resnet", "budget")) == "5", "no cluster budgets")
+        assert _shown_at(driver, cell.format("bert", "throughput")) == "95.5"
+        status["jobs"][0]["budget"] = 3  # the controller moves two workers away from resnet
+        status["rounds"] = 18
+        _wait(driver, lambda d: _shown_at(d, cell.format("resnet", "budget")) == "3", "the budget change never showed")
+        assert len(driver.find_elements("css selector", ".chart .uplot canvas")) == 4
+        errors = [e for e in driver.get_log("browser") if e["level"] in ("SEVERE", "ERROR")]
+        assert errors == [], errors
+    finally:
+        driver.quit()
+        server.close()
+        controller.close()
