@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import threading
+import subprocess
+import sys
 import time
-import urllib.request
 from collections.abc import Callable, Iterable
 from functools import partial
 from typing import Any
@@ -63,28 +63,33 @@ def _stoker(ds: JpegDataset, workers: int, batches: int, bs: int, metrics: bool 
             return _time_batches(loader, batches, bs)
 
 
+_SCRAPE_LOOP = """
+import sys, time, urllib.request
+while True:
+    urllib.request.urlopen(sys.argv[1], timeout=5).read()
+    time.sleep(float(sys.argv[2]))
+"""
+
+
 class _Scraper:
-    """Scrapes a loader's /metrics every ``period`` seconds in a thread while the run is timed."""
+    """Scrapes a loader's /metrics every ``period`` seconds from another process, as Prometheus does.
+
+    Only the loader's side of a scrape (the collector, the HTTP answer) lands in the trainer's
+    process; the client's own cost is elsewhere, as it would be on a Prometheus server.
+    """
 
     def __init__(self, address: str, period: float = 0.5) -> None:
-        self.url, self.period = address + "/metrics", period
-        self.scrapes = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.period):
-            with urllib.request.urlopen(self.url, timeout=5) as resp:
-                resp.read()
-            self.scrapes += 1
+        self.cmd = [sys.executable, "-c", _SCRAPE_LOOP, address + "/metrics", str(period)]
+        self._proc: subprocess.Popen[bytes] | None = None
 
     def __enter__(self) -> _Scraper:
-        self._thread.start()
+        self._proc = subprocess.Popen(self.cmd)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
+        if self._proc is not None:
+            self._proc.terminate()
+            self._proc.wait()
 
 
 def _recorded(fn: Callable[[], float], into: list[float]) -> Callable[[], float]:
