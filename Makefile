@@ -45,7 +45,7 @@ lint: $(STAMP)
 	$(VENV)/bin/mypy
 
 bench: $(STAMP)
-	for b in loader elastic partition ps hetero; do $(VENV)/bin/stoker bench $$b --quick || exit 1; done
+	for b in loader elastic partition ps hetero ray cluster; do $(VENV)/bin/stoker bench $$b --quick || exit 1; done
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -17,6 +17,8 @@ _EXPORTS = {
     "from_items": "stoker.data.pipeline",
     "from_files": "stoker.data.pipeline",
     "from_dataset": "stoker.data.pipeline",
+    "from_iterable": "stoker.data.streams.iterable",
+    "from_shards": "stoker.data.shards",
     "Loader": "stoker.data.loader",
     "DataLoader": "stoker.data.dataloader",
     "sample_rng": "stoker.data.rng",
@@ -29,6 +31,7 @@ _EXPORTS = {
     "partition": "stoker.graph.partition",
     "Plan": "stoker.graph.plan",
     "stateful": "stoker.graph.marks",
+    "carry": "stoker.graph.batch",
 }
 
 __all__ = ["__version__", *_EXPORTS]
@@ -39,6 +42,9 @@ if TYPE_CHECKING:
     from stoker.data.loader import Loader
     from stoker.data.pipeline import Pipeline, from_dataset, from_files, from_items
     from stoker.data.rng import sample_generator, sample_key, sample_rng
+    from stoker.data.shards import from_shards
+    from stoker.data.streams.iterable import from_iterable
+    from stoker.graph.batch import carry
     from stoker.graph.marks import stateful
     from stoker.graph.partition import partition
     from stoker.graph.plan import Plan

@@ -21,6 +21,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "stoker.commands.plan",
     "stoker.commands.train",
     "stoker.commands.simulate",
+    "stoker.commands.cluster",
     "stoker.commands.top",
     "stoker.commands.dashboard",
     "stoker.commands.report",

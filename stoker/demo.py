@@ -87,10 +87,21 @@ def run(
     seed: int = 0,
     workers: int | str = "auto",
     progress: bool = True,
+    threads: int | None = 1,
 ) -> DemoReport:
-    """Builds the JPEG folder, trains for ``steps`` steps and returns the report."""
+    """Builds the JPEG folder, trains for ``steps`` steps and returns the report.
+
+    Args:
+        threads: torch intra-op threads of this (the trainer's) process; None keeps torch's default
+            of one per core. The data workers use one each already.
+    """
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+    if threads is not None:
+        # The trainer's intra-op threads compete with the data workers for the same cores. With
+        # torch's default (one per core) on a loaded 2-core machine, trainer-side ops slowed by up
+        # to 100x when a thread was preempted mid-op; a small CNN gains little from more threads.
+        torch.set_num_threads(threads)
     torch.manual_seed(seed)
     paths = make_jpeg_folder(Path(data_dir) / "jpegs", images, seed=seed)
     pipe = stoker.from_files(paths).shuffle(seed=seed).map(decode_crop).batch(batch_size, drop_last=True)

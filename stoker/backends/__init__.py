@@ -6,28 +6,15 @@ from collections.abc import Callable
 from typing import Any
 
 from stoker.backends.base import WorkerPool
+from stoker.registry import Lazy, Registry
 
-
-def _local(**kw: Any) -> WorkerPool:
-    from stoker.backends.local import LocalPool
-
-    return LocalPool(**kw)
-
-
-def _ray(**kw: Any) -> WorkerPool:
-    from stoker.backends.ray import RayPool
-
-    return RayPool(**kw)
-
-
-# Imports stay inside the factories so that the local backend never imports Ray.
-BACKENDS: dict[str, Callable[..., WorkerPool]] = {"local": _local, "ray": _ray}
+# Lazy, so that the local backend never imports Ray.
+BACKENDS: Registry[Callable[..., WorkerPool]] = Registry(
+    "worker backend",
+    {"local": Lazy("stoker.backends.local", "LocalPool"), "ray": Lazy("stoker.backends.ray", "RayPool")},
+)
 
 
 def make_pool(name: str, **kw: Any) -> WorkerPool:
     """Builds the worker pool registered under ``name``."""
-    try:
-        factory = BACKENDS[name]
-    except KeyError:
-        raise ValueError(f"backend={name!r} is not one of {sorted(BACKENDS)}") from None
-    return factory(**kw)
+    return BACKENDS.lookup(name)(**kw)

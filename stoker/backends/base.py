@@ -19,6 +19,14 @@ class Done:
 
 
 @dataclass
+class Began:
+    """A worker started running a split (pools whose ``reports_starts`` is True send these)."""
+
+    worker: int
+    key: tuple[int, int]
+
+
+@dataclass
 class Lost:
     """A worker died or vanished; its splits must be re-issued."""
 
@@ -41,7 +49,7 @@ class Fatal:
     message: str
 
 
-Event = Done | Lost | Exited | Fatal
+Event = Began | Done | Lost | Exited | Fatal
 
 
 class WorkerPool(ABC):
@@ -49,7 +57,14 @@ class WorkerPool(ABC):
 
     Implementations own processes or actors; the Loader owns the ledger. ``poll`` is the only
     place results come back, so exactly-once bookkeeping happens in one thread.
+
+    Attributes:
+        reports_starts: The pool sends :class:`Began` when a worker starts a split, so a lost
+            worker's blame falls only on a split that really ran; otherwise the ledger assumes
+            the oldest split a worker holds is the one it runs.
     """
+
+    reports_starts: bool = False
 
     @abstractmethod
     def add_worker(self) -> int:
@@ -74,6 +89,18 @@ class WorkerPool(ABC):
     @abstractmethod
     def close(self) -> None:
         """Stops every worker and frees their resources; idempotent."""
+
+    @abstractmethod
+    def replace(self, worker: Any, reason: str) -> None:
+        """Ends a stuck worker at once (it made no progress for the Loader's ``timeout``).
+
+        The next :meth:`poll` reports it as :class:`Lost` with ``reason``; the ledger re-issues
+        its splits to other workers and the Loader starts a replacement.
+        """
+
+    def shm_stats(self) -> dict[str, int] | None:
+        """The shared-memory pool as the trainer sees it (None for backends without one)."""
+        return None
 
     def ready(self, worker: Any) -> bool:
         """True when ``worker`` can take splits now (a Ray actor still waiting for a node cannot)."""

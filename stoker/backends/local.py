@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
-import glob
-import mmap
+import dataclasses
 import multiprocessing as mp
 import os
 import signal
@@ -21,23 +20,28 @@ import types
 import uuid
 import weakref
 from collections.abc import Callable, Iterator
-from dataclasses import replace
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
 import psutil
 
-from stoker.backends.base import Done, Event, Exited, Fatal, Lost, WorkerPool
-from stoker.data.executor import SplitResult
+from stoker.backends import lifeline
+from stoker.backends.base import Began, Done, Event, Exited, Fatal, Lost, WorkerPool
+from stoker.data import protocol as msg
+from stoker.data.executor import SplitFailure, SplitResult
 from stoker.data.splits import Split
-from stoker.data.transport import shm_dir, unpack
+from stoker.data.transport import map_shared, unpack
 from stoker.data.worker import worker_main
+from stoker.system import cpu_count
 
 
 def _context(name: str) -> Any:
     ctx = mp.get_context(name)
     if name == "forkserver":
-        ctx.set_forkserver_preload(["torch", "numpy", "PIL.Image", "stoker.data.worker"])
+        # The janitor makes the forkserver end, with every worker it forked, when the trainer dies.
+        ctx.set_forkserver_preload(
+            ["torch", "numpy", "PIL.Image", "stoker.data.worker", "stoker.backends.forkserver_janitor"]
+        )
     return ctx
 
 
@@ -74,41 +78,73 @@ def _describe_exit(code: int | None) -> str:
 class LocalPool(WorkerPool):
     """Worker processes on this machine, results through shared memory.
 
+    Workers say when they start each split (:class:`~stoker.backends.base.Began`).
+
     Args:
         pipeline_bytes: The cloudpickled pipeline.
         seed: Per-sample RNG seed.
         on_error: ``"raise"`` or ``"skip"``.
         mp_context: ``"forkserver"`` (default), ``"spawn"`` or ``"fork"``.
+        prefetch: Splits in flight per worker (sizes the shared-memory pool).
+        shm_files: Most pooled shared-memory files per worker (default ``max(4, 2 * prefetch)``).
     """
 
-    def __init__(self, pipeline_bytes: bytes, seed: int, on_error: str, mp_context: str = "forkserver") -> None:
+    def __init__(
+        self,
+        pipeline_bytes: bytes,
+        seed: int,
+        on_error: str,
+        mp_context: str = "forkserver",
+        prefetch: int = 2,
+        shm_files: int | None = None,
+    ) -> None:
+        self.reports_starts = True
         self._ctx = _context(mp_context)
         self._pipeline = pipeline_bytes
         self._seed = seed
         self._on_error = on_error
+        self._shm_files = max(4, 2 * prefetch) if shm_files is None else shm_files
+        if self._shm_files < 1:
+            raise ValueError(f"shm_files={shm_files} should be >= 1 shared-memory file per worker")
         self._uid = uuid.uuid4().hex[:12]
+        self._pid = os.getpid()
+        self._created = psutil.Process().create_time()
         self._next_id = 0
         self._procs: dict[int, Any] = {}
         self._conns: dict[int, Connection] = {}
         self._draining: set[int] = set()
         self._said_exit: set[int] = set()
+        self._killed: dict[int, str] = {}  # worker -> why the trainer ended it (a stuck worker)
         # Trainer side of buffer reuse: lent arena files stay mapped here, and a file goes back to
         # its worker once every tensor viewing it is gone (see transport.Arena).
-        self._mapped: dict[str, mmap.mmap] = {}
+        self._mapped: dict[str, Any] = {}  # path -> mapping (transport.map_shared)
         self._returned: collections.deque[tuple[int, str]] = collections.deque()
         self._cpu_seen: dict[int, float] = {}  # pid -> CPU seconds at the last cpu_free() call
         self._cpu_at = time.monotonic()
+        self._closed = False
+        self.reaped = lifeline.reap_orphans()  # files of trainers on this machine that died
 
     def _prefix(self, wid: int) -> str:
-        return os.path.join(shm_dir(), f"stoker-{self._uid}-w{wid}")
+        return f"{lifeline.shm_prefix(self._pid)}{self._uid}-w{wid}"
 
     def add_worker(self) -> int:
+        if self._closed:
+            raise RuntimeError("this worker pool is closed")
         wid = self._next_id
         self._next_id += 1
         parent, child = self._ctx.Pipe(duplex=True)
         proc = self._ctx.Process(
             target=worker_main,
-            args=(child, self._pipeline, self._seed, self._on_error, self._prefix(wid)),
+            args=(
+                child,
+                self._pipeline,
+                self._seed,
+                self._on_error,
+                self._prefix(wid),
+                self._pid,
+                self._created,
+                self._shm_files,
+            ),
             name=f"stoker-worker-{wid}",
             daemon=True,
         )
@@ -123,11 +159,9 @@ class LocalPool(WorkerPool):
         def view(path: str, size: int) -> memoryview:
             mm = self._mapped.get(path)
             if mm is None or len(mm) != size:
-                fd = os.open(path, os.O_RDWR)
-                try:
-                    mm = self._mapped[path] = mmap.mmap(fd, size)
-                finally:
-                    os.close(fd)
+                # First arrival of this file: map it and unlink its name, so from now on it lives
+                # only as long as the worker's and the trainer's mappings, whoever dies first.
+                mm = self._mapped[path] = map_shared(path, size)
             mv = memoryview(mm)
             # Runs when the last tensor viewing this delivery dies. It only queues the name: a
             # finalizer can fire inside any code, so sending from it could interleave two messages.
@@ -145,17 +179,27 @@ class LocalPool(WorkerPool):
             conn = self._conns.get(wid)
             if conn is not None and wid not in self._draining:
                 with contextlib.suppress(BrokenPipeError, OSError):
-                    conn.send(("free", paths))
+                    conn.send(msg.Free(tuple(paths)))
 
     def submit(self, worker: int, split: Split) -> None:
         # A dead worker's pipe fails here; poll() reports the loss and its splits are re-issued.
         with contextlib.suppress(BrokenPipeError, OSError):
-            self._conns[worker].send(split)
+            self._conns[worker].send(msg.Run(split))
 
     def drain(self, worker: int) -> None:
         self._draining.add(worker)
         with contextlib.suppress(BrokenPipeError, OSError):
-            self._conns[worker].send(None)
+            self._conns[worker].send(msg.Drain())
+
+    def replace(self, worker: int, reason: str) -> None:
+        """SIGKILLs a stuck worker (stopped or hung: no signal it could catch would do); the next
+        :meth:`poll` reports it lost with ``reason``, and the Loader starts a replacement."""
+        proc = self._procs.get(worker)
+        if proc is None or proc.pid is None:
+            return
+        self._killed[worker] = reason
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(proc.pid, signal.SIGKILL)
 
     def _remove(self, wid: int) -> None:
         proc = self._procs.pop(wid)
@@ -163,31 +207,38 @@ class LocalPool(WorkerPool):
         conn.close()
         proc.join(timeout=1.0)
         self._draining.discard(wid)
+        self._killed.pop(wid, None)
         prefix = self._prefix(wid) + "-"
         for path in [p for p in self._mapped if p.startswith(prefix)]:
             del self._mapped[path]  # tensors still viewing it keep their mapping alive
-        # Files of this worker: payloads it never announced and buffers it lent.
-        for path in glob.glob(prefix + "*"):
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(path)
+        # Files of this worker still named: payloads it never announced (it died mid-split).
+        lifeline.unlink_prefix(prefix)
+
+    def _result(self, wid: int, body: Any) -> Done:
+        if isinstance(body, SplitResult):
+            try:
+                body = dataclasses.replace(body, items=unpack(body.items, self._lent(wid)))
+            except FileNotFoundError as exc:  # the worker's files were reaped: run the split again
+                body = SplitFailure(body.key, f"the payload of split {body.key} vanished: {exc}", (), None, "recv", "")
+        return Done(wid, body.key, body)
 
     def _read(self, wid: int, events: list[Event]) -> bool:
         """Reads everything queued on a worker's pipe; False once the pipe hit EOF."""
         conn = self._conns[wid]
         try:
             while conn.poll():
-                kind, body = conn.recv()
-                if kind == "done":
-                    if isinstance(body, SplitResult):
-                        body = replace(body, items=unpack(body.items, self._lent(wid)))
-                    events.append(Done(wid, body.key, body))
-                elif kind == "forgot":
-                    for path in body:
+                message = msg.expect(conn.recv(), msg.TO_TRAINER)
+                if isinstance(message, msg.Started):
+                    events.append(Began(wid, message.key))
+                elif isinstance(message, msg.Result):
+                    events.append(self._result(wid, message.body))
+                elif isinstance(message, msg.Forgot):
+                    for path in message.paths:
                         self._mapped.pop(path, None)
-                elif kind == "exit":
+                elif isinstance(message, msg.Bye):
                     self._said_exit.add(wid)
-                elif kind == "fatal":
-                    events.append(Fatal(wid, body))
+                elif isinstance(message, msg.Broken):
+                    events.append(Fatal(wid, message.message))
         except (EOFError, OSError):
             return False
         return True
@@ -208,7 +259,7 @@ class LocalPool(WorkerPool):
             if wid in self._said_exit or (wid in self._draining and proc.exitcode == 0):
                 events.append(Exited(wid))
             elif not any(isinstance(e, Fatal) and e.worker == wid for e in events):
-                events.append(Lost(wid, _describe_exit(proc.exitcode)))
+                events.append(Lost(wid, self._killed.get(wid) or _describe_exit(proc.exitcode)))
             self._said_exit.discard(wid)
             self._remove(wid)
         return events
@@ -240,13 +291,25 @@ class LocalPool(WorkerPool):
             used += seen[pid] - self._cpu_seen.get(pid, seen[pid])
         elapsed = now - self._cpu_at
         self._cpu_seen, self._cpu_at = seen, now
-        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        cores = cpu_count()
         return max(0.0, cores - used / elapsed) if elapsed > 0 else float(cores)
 
     def describe(self) -> dict[str, Any]:
         return {"backend": "local", "pids": self.pids()}
 
+    def shm_stats(self) -> dict[str, int]:
+        """The trainer's view of the shared-memory pool: lent files it maps, their bytes, the cap."""
+        return {
+            "files_mapped": len(self._mapped),
+            "bytes_mapped": sum(len(m) for m in self._mapped.values()),
+            "files_per_worker_cap": self._shm_files,
+            "orphans_reaped": self.reaped,
+        }
+
     def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
         for wid in list(self._procs):
             proc = self._procs[wid]
             if proc.is_alive():
@@ -256,6 +319,4 @@ class LocalPool(WorkerPool):
             if self._procs[wid].is_alive():
                 self._procs[wid].kill()
             self._remove(wid)
-        for path in glob.glob(os.path.join(shm_dir(), f"stoker-{self._uid}-*")):
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(path)
+        lifeline.unlink_prefix(f"{lifeline.shm_prefix(self._pid)}{self._uid}-")

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import ray
@@ -49,6 +50,29 @@ def connect(address: str | None, init_options: dict[str, Any] | None = None) -> 
     ray.init(address=address, **(init_options or {}))
 
 
+@dataclass
+class _WorkerState:
+    """One worker actor: what the pool knows of it (one record, not a dict per field).
+
+    Attributes:
+        actor: The Ray actor handle.
+        intended: Where the placement policy asked Ray to put it.
+        born: ``time.monotonic()`` when it was requested.
+        hello: The pending ``hello()`` call, None once answered.
+        where: ``node_id``, ``pid``, ``host`` once placed (None while Ray looks for a node).
+        load: Calls submitted and not yet collected.
+        draining: Exits once ``load`` reaches 0.
+    """
+
+    actor: Any
+    intended: Placement
+    born: float
+    hello: Any = None
+    where: dict[str, Any] | None = None
+    load: int = 0
+    draining: bool = False
+
+
 def _first_line(err: BaseException) -> str:
     text = str(err).strip().splitlines()
     return f"{type(err).__name__}: {text[0] if text else ''}"[:300]
@@ -69,6 +93,8 @@ class RayPool(WorkerPool):
         runtime_env: Ray runtime environment for the actors (``working_dir``, ``py_modules``)
             when the pipeline's functions live in modules the worker nodes do not have.
         init_options: Extra ``ray.init`` arguments when this pool starts or joins Ray.
+        prefetch: Splits in flight per worker (accepted for the pool interface; an actor's
+            queue of calls is its prefetch).
     """
 
     def __init__(
@@ -83,6 +109,7 @@ class RayPool(WorkerPool):
         label_selector: dict[str, str] | None = None,
         runtime_env: dict[str, Any] | None = None,
         init_options: dict[str, Any] | None = None,
+        prefetch: int = 2,
     ) -> None:
         if not num_cpus > 0:
             raise ValueError(f"{num_cpus=} should be > 0 CPUs per Ray data worker")
@@ -100,14 +127,9 @@ class RayPool(WorkerPool):
         self._on_error = on_error
         self._actor_cls: Any = ray.remote(DataWorker)
         self._next_id = 0
-        self._actors: dict[int, Any] = {}
-        self._calls: dict[Any, tuple[int, Split]] = {}  # ObjectRef -> (worker, split)
-        self._load: dict[int, int] = {}  # worker -> calls outstanding
-        self._hellos: dict[Any, int] = {}  # ObjectRef of hello() -> worker
-        self._where: dict[int, dict[str, Any]] = {}  # placed workers: node, pid, host
-        self._intended: dict[int, Placement] = {}
-        self._born: dict[int, float] = {}
-        self._draining: set[int] = set()
+        self._workers: dict[int, _WorkerState] = {}
+        self._calls: dict[Any, tuple[int, Split]] = {}  # ObjectRef of run() -> (worker, split)
+        self._hellos: dict[Any, int] = {}  # ObjectRef of hello() -> worker (an index into _workers)
         self._backlog: list[Event] = []  # events found outside poll(), handed out by the next poll()
         self._next_pending_log = time.monotonic() + PENDING_LOG_S
 
@@ -118,11 +140,11 @@ class RayPool(WorkerPool):
         now = time.monotonic()
         count: dict[str, int] = {}
         starting: dict[str, int] = {}
-        for wid in self._actors:
-            node = self._where.get(wid, {}).get("node_id") or self._intended[wid].node_id
+        for rec in self._workers.values():
+            node = (rec.where or {}).get("node_id") or rec.intended.node_id
             if node:
                 count[node] = count.get(node, 0) + 1
-                if wid not in self._where and now - self._born[wid] < RESOURCE_LAG_S:
+                if rec.where is None and now - rec.born < RESOURCE_LAG_S:
                     starting[node] = starting.get(node, 0) + 1
         out = []
         for n in ray.nodes():
@@ -166,11 +188,9 @@ class RayPool(WorkerPool):
         actor = self._actor_cls.options(**self._options(where)).remote(
             self._pipeline, self._seed, self._on_error, threads
         )
-        self._actors[wid] = actor
-        self._load[wid] = 0
-        self._intended[wid] = where
-        self._born[wid] = time.monotonic()
-        self._hellos[actor.hello.remote()] = wid
+        rec = self._workers[wid] = _WorkerState(actor, where, time.monotonic())
+        rec.hello = actor.hello.remote()
+        self._hellos[rec.hello] = wid
         return wid
 
     def ready(self, worker: int) -> bool:
@@ -179,39 +199,45 @@ class RayPool(WorkerPool):
         An actor waiting for a node with free CPUs would otherwise hold splits that the trainer
         waits for, possibly forever on a full cluster.
         """
-        return worker in self._where
+        rec = self._workers.get(worker)
+        return rec is not None and rec.where is not None
 
     def submit(self, worker: int, split: Split) -> None:
-        actor = self._actors.get(worker)
-        if actor is None:
+        rec = self._workers.get(worker)
+        if rec is None:
             return  # lost since the Loader chose it; the Lost event re-issues the split
-        self._calls[actor.run.remote(split)] = (worker, split)
-        self._load[worker] += 1
+        self._calls[rec.actor.run.remote(split)] = (worker, split)
+        rec.load += 1
 
     def drain(self, worker: int) -> None:
-        if worker in self._actors:
-            self._draining.add(worker)
+        rec = self._workers.get(worker)
+        if rec is not None:
+            rec.draining = True
+
+    def replace(self, worker: int, reason: str) -> None:
+        """Kills a stuck actor now; the next :meth:`poll` reports it lost with ``reason``."""
+        if worker in self._workers:
+            self._remove(worker)
+            self._backlog.append(Lost(worker, reason))
 
     def workers(self) -> list[int]:
-        return list(self._actors)
+        return list(self._workers)
 
     def _remove(self, wid: int) -> None:
-        actor = self._actors.pop(wid, None)
-        if actor is not None:
+        rec = self._workers.pop(wid, None)
+        if rec is not None:
             try:
-                ray.kill(actor, no_restart=True)
+                ray.kill(rec.actor, no_restart=True)
             except Exception as exc:  # already dead, or its node is gone
                 log.debug("stoker: ray.kill of data worker %s: %s", wid, exc)
+            self._hellos.pop(rec.hello, None)
         for ref in [r for r, (w, _) in self._calls.items() if w == wid]:
             del self._calls[ref]
-        for ref in [r for r, w in self._hellos.items() if w == wid]:
-            del self._hellos[ref]
-        for table in (self._load, self._where, self._intended, self._born):
-            table.pop(wid, None)  # type: ignore[attr-defined]
-        self._draining.discard(wid)
 
     def _greet(self, ref: Any, events: list[Event], lost: dict[int, str]) -> None:
         wid = self._hellos.pop(ref)
+        rec = self._workers[wid]
+        rec.hello = None
         try:
             info = ray.get(ref)
         except RayError as err:
@@ -221,18 +247,30 @@ class RayPool(WorkerPool):
             events.append(Fatal(wid, info["error"]))
             self._remove(wid)
         else:
-            self._where[wid] = info
+            rec.where = info
 
     def _collect(self, ref: Any, events: list[Event], lost: dict[int, str]) -> None:
         wid, split = self._calls.pop(ref)
-        self._load[wid] -= 1
+        self._workers[wid].load -= 1
         try:
             out = ray.get(ref)
         except RayTaskError as err:
             # run() itself failed (not the user's code, which the executor catches), e.g. a
             # result Ray cannot serialize: report it against the split, with Ray's traceback.
+            cause = err.cause if isinstance(getattr(err, "cause", None), BaseException) else err
             msg = f"the Ray data worker {wid} failed on split {split.key}: {_first_line(err)}"
-            events.append(Done(wid, split.key, SplitFailure(split.key, msg, split.indices, None, "ray", str(err))))
+            failure = SplitFailure(
+                split.key,
+                msg,
+                split.indices,
+                None,
+                "ray",
+                str(err),
+                type(cause).__name__,
+                type(cause).__module__,
+                str(cause),
+            )
+            events.append(Done(wid, split.key, failure))
             return
         except RayError as err:  # actor died, node lost, object lost with its node
             lost.setdefault(wid, _first_line(err))
@@ -255,17 +293,20 @@ class RayPool(WorkerPool):
             The number of workers running.
         """
         end = time.monotonic() + timeout
-        while len(self._where) < count and self._hellos and (left := end - time.monotonic()) > 0:
+        while self._placed() < count and self._hellos and (left := end - time.monotonic()) > 0:
             ready, _ = ray.wait(list(self._hellos), num_returns=1, timeout=left)
             lost: dict[int, str] = {}
             for ref in ready:
                 self._greet(ref, self._backlog, lost)
             self._report_lost(lost, self._backlog)
-        return len(self._where)
+        return self._placed()
+
+    def _placed(self) -> int:
+        return sum(rec.where is not None for rec in self._workers.values())
 
     def _report_lost(self, lost: dict[int, str], events: list[Event]) -> None:
         for wid, reason in lost.items():
-            if wid in self._actors:
+            if wid in self._workers:
                 self._remove(wid)
                 events.append(Lost(wid, f"(Ray actor) was lost: {reason}"))
 
@@ -293,14 +334,14 @@ class RayPool(WorkerPool):
         return events
 
     def _exit_drained(self, events: list[Event]) -> None:
-        for wid in [w for w in self._draining if self._load.get(w, 0) == 0]:
+        for wid in [w for w, rec in self._workers.items() if rec.draining and rec.load == 0]:
             self._remove(wid)
             events.append(Exited(wid))
 
     def _waiting(self, older_than: float) -> str | None:
         """A sentence about workers not placed after ``older_than`` seconds (None when there are none)."""
         now = time.monotonic()
-        waiting = [w for w in self._actors if w not in self._where and now - self._born[w] > older_than]
+        waiting = [w for w, rec in self._workers.items() if rec.where is None and now - rec.born > older_than]
         if not waiting:
             return None
         nodes = self._nodes()
@@ -336,18 +377,18 @@ class RayPool(WorkerPool):
         return {
             "backend": "ray",
             "trainer_node": self._trainer_node,
-            "nodes": {w: info["node_id"] for w, info in self._where.items()},
-            "pids": {w: info["pid"] for w, info in self._where.items()},
-            "pending": [w for w in self._actors if w not in self._where],
-            "placement": {w: p.reason for w, p in self._intended.items()},
+            "nodes": {w: rec.where["node_id"] for w, rec in self._workers.items() if rec.where},
+            "pids": {w: rec.where["pid"] for w, rec in self._workers.items() if rec.where},
+            "pending": [w for w, rec in self._workers.items() if rec.where is None],
+            "placement": {w: rec.intended.reason for w, rec in self._workers.items()},
         }
 
     def actor(self, worker: int) -> Any:
         """The Ray actor handle of a worker (for tests that kill workers)."""
-        return self._actors[worker]
+        return self._workers[worker].actor
 
     def close(self) -> None:
-        for wid in list(self._actors):
+        for wid in list(self._workers):
             self._remove(wid)
         self._calls.clear()
         self._hellos.clear()

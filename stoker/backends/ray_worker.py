@@ -102,7 +102,9 @@ class DataWorker:
         try:
             import cloudpickle
 
-            self._executor = Executor(cloudpickle.loads(pipeline_bytes), seed, on_error)
+            # BaseException: a SystemExit or KeyboardInterrupt from user code becomes a record
+            # with its type, instead of ending the actor (which would read as a lost worker).
+            self._executor = Executor(cloudpickle.loads(pipeline_bytes), seed, on_error, catch=BaseException)
         except BaseException:
             self._error = f"the Ray data worker could not load the pipeline:\n{traceback.format_exc()}"
 

@@ -1,4 +1,4 @@
-"""Helpers shared by the benchmarks: interleaved repeats, medians, the JSON last line."""
+"""Helpers shared by the benchmarks: the machine line, interleaved repeats, medians, the JSON last line."""
 
 from __future__ import annotations
 
@@ -7,7 +7,39 @@ import os
 import statistics
 import tempfile
 from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from typing import Any
+
+from stoker.system import cpu_count
+
+
+@dataclass(frozen=True)
+class Machine:
+    """What a benchmark ran on, taken when it starts.
+
+    Attributes:
+        cores: CPUs this process may use.
+        load_avg: The OS's 1, 5 and 15-minute load averages (runnable processes) at the start.
+    """
+
+    cores: int
+    load_avg: tuple[float, float, float]
+
+    def describe(self) -> str:
+        one, five, fifteen = self.load_avg
+        return f"machine: {self.cores} cores, load average {one:.2f} {five:.2f} {fifteen:.2f} (1/5/15 min) at start"
+
+
+def machine(log: Callable[[str], None] = print) -> Machine:
+    """Records and prints the machine a benchmark starts on; call it first, pass it to :func:`emit`.
+
+    Figures from a shared machine mean little without its load: a load average above the core count
+    means other processes were competing for every CPU the benchmark used.
+    """
+    one, five, fifteen = os.getloadavg() if hasattr(os, "getloadavg") else (0.0, 0.0, 0.0)
+    m = Machine(cpu_count(), (round(one, 2), round(five, 2), round(fifteen, 2)))
+    log(m.describe())
+    return m
 
 
 def bench_dir(name: str) -> str:
@@ -35,6 +67,6 @@ def interleaved(
     return {k: statistics.median(v) for k, v in results.items()}
 
 
-def emit(obj: dict[str, Any]) -> None:
-    """Prints the benchmark's last stdout line: one JSON object."""
-    print(json.dumps(obj), flush=True)
+def emit(obj: dict[str, Any], machine: Machine) -> None:
+    """Prints the benchmark's last stdout line: one JSON object, with the machine under ``"machine"``."""
+    print(json.dumps({**obj, "machine": asdict(machine)}), flush=True)

@@ -4,8 +4,9 @@ The trainer's "step" sleeps T ms per batch (an accelerator busy while the CPU is
 consumes the real JPEG pipeline from ``stoker.Loader(workers="auto")``. T goes slow -> fast ->
 slow, chosen from a one-worker calibration so that the phases need 1, 2, 1 workers on this
 machine. ``ideal_s`` is the time a perfectly fed trainer would take, or the CPU limit (cores x
-the calibrated one-worker rate) where that binds. The clock starts once the Loader is built
-(its worker pool is up), as with persistent DataLoader workers. Last stdout line:
+the calibrated one-worker rate) where that binds. The autoscaler may start up to cores + 2
+workers, so over-provisioning is possible and shows in ``workers_used_max``. The clock starts once
+the Loader is built (its worker pool is up), as with persistent DataLoader workers. Last stdout line:
 ``{"ideal_s": x, "wall_s": x, "workers_used_max": n, "workers_needed": n, "reconverge_s": x}``.
 """
 
@@ -13,12 +14,13 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 import time
 
 from stoker.bench._pipelines import decode_augment
-from stoker.bench._util import bench_dir, emit
+from stoker.bench._util import bench_dir, emit, machine
+from stoker.commands._args import positive_int
 from stoker.sample_data import make_jpeg_folder
+from stoker.system import cpu_count
 
 
 def _pipeline(paths: list[str], batch: int):
@@ -42,15 +44,18 @@ def _calibrate(paths: list[str], batch: int, batches: int) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="stoker bench elastic", description=__doc__)
-    p.add_argument("--quick", action="store_true", help="short run (< 60 s)")
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--steps", type=int, nargs=3, default=None, help="steps in the slow, fast, slow phases")
-    p.add_argument("--images", type=int, default=512)
+    p.add_argument(
+        "--quick", action="store_true", help="short run (under a minute on an idle 2-core machine; longer under load)"
+    )
+    p.add_argument("--batch-size", type=positive_int, default=32)
+    p.add_argument("--steps", type=positive_int, nargs=3, default=None, help="steps in the slow, fast, slow phases")
+    p.add_argument("--images", type=positive_int, default=512)
     p.add_argument("--verbose", action="store_true", help="print the autoscaler's decisions")
     args = p.parse_args(argv)
+    host = machine()
     import stoker
 
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    cores = cpu_count()
     steps = args.steps or ([60, 160, 60] if args.quick else [150, 400, 150])
     paths = make_jpeg_folder(bench_dir("jpegs"), args.images)
     paths = [paths[i % len(paths)] for i in range(args.batch_size * (sum(steps) + 8))]
@@ -63,10 +68,14 @@ def main(argv: list[str] | None = None) -> int:
     ideal = sum(n * max(t, cpu_limit_s) for n, t in zip(steps, step_s))
     print(
         f"stoker bench elastic: one worker makes a batch of {args.batch_size} in {per_batch * 1000:.0f} ms; "
-        f"step times {[round(t * 1000) for t in step_s]} ms need {needed} workers; {cores} cores",
+        f"step times {[round(t * 1000) for t in step_s]} ms need {needed} workers; "
+        f"{cores} cores, autoscaler allowed up to {cores + 2} workers",
         flush=True,
     )
-    with stoker.Loader(_pipeline(paths, args.batch_size), workers="auto", seed=0, max_workers=cores) as loader:
+    # Two workers more than cores: capped at the core count, a 2-core machine could never show more
+    # than needed + 0 workers, and the "at most one more than needed" check could not fail.
+    max_workers = cores + 2
+    with stoker.Loader(_pipeline(paths, args.batch_size), workers="auto", seed=0, max_workers=max_workers) as loader:
         it = iter(loader)
         t0 = time.perf_counter()
         changes = []
@@ -98,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     used_max = max(n for _, n in timeline)
     print(
         f"wall {wall:.1f} s vs ideal {ideal:.1f} s ({wall / ideal:.3f}x); workers used max {used_max}, "
-        f"needed {max(needed)}; timeline {timeline}"
+        f"needed {max(needed)}, allowed {max_workers}; timeline {timeline}"
     )
     emit(
         {
@@ -107,6 +116,7 @@ def main(argv: list[str] | None = None) -> int:
             "workers_used_max": used_max,
             "workers_needed": max(needed),
             "reconverge_s": round(reconverge, 2),
-        }
+        },
+        host,
     )
     return 0

@@ -4,9 +4,12 @@ Profiles come from Gavel's measured throughputs (memory estimated, see
 :mod:`stoker.train.hetero.gavel`). Every policy places the same tasks on the same devices; the
 round time (every task takes one step) is predicted by the round model of
 :mod:`stoker.train.hetero.cost`. The full run adds 50 random 3-task mixes (ratio to the MILP
-optimum: mean and worst) and a measured run: a CNN profiled on this CPU, split over three simulated
+optimum: mean and worst) and an emulated run: a CNN profiled on this CPU, split over three simulated
 devices (speed 1, 1/2, 1/4) by the balanced and the equal split, trained a few steps with
-:class:`HeteroDataParallel`, and its measured per-device times printed beside the prediction.
+:class:`HeteroDataParallel`, and its emulated per-device times printed beside the prediction.
+The emulated times are not a measurement of heterogeneous hardware: each replica's share runs on
+this one CPU, one replica after another; its host time is divided by the device's simulated speed,
+and the round is the largest of those per-device times.
 
 Last stdout line: ``{"tasks": n, "devices": n, "step_s_policy": x, "step_s_equal": x, "step_s_optimal": x}``.
 """
@@ -14,12 +17,15 @@ Last stdout line: ``{"tasks": n, "devices": n, "step_s_policy": x, "step_s_equal
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import statistics
 import time
 from pathlib import Path
 
+from stoker.bench._util import emit, machine
+from stoker.commands._args import positive_int
+from stoker.errors import InputError
+from stoker.gavel_data import GAVEL_FILE
 from stoker.paths import data_dir
 from stoker.train.hetero import InfeasibleError, TaskSpec, allocate, evaluate
 from stoker.train.hetero.gavel import gavel_devices, gavel_profiles, load_throughputs
@@ -43,7 +49,9 @@ def headline(throughputs: dict) -> dict[str, float]:
         ev = evaluate(alloc, tasks, devices)
         rounds[name] = ev.round_s
         worst_mem = max(ev.device_memory_bytes[d.name] / d.memory_bytes for d in devices)
-        print(f"  {name:9s} round {ev.round_s:.4f} s  memory <= {worst_mem:.0%} of a device  policy {took:.3f} s")
+        print(
+            f"  {name:9s} predicted round {ev.round_s:.4f} s  memory <= {worst_mem:.0%} of a device  policy {took:.3f} s"
+        )
         for d in devices:
             print(f"      {d.name:7s} {ev.device_busy_s[d.name]:.4f} s  {alloc.device_shares(d.name)}")
     print(
@@ -78,7 +86,7 @@ def random_mixes(throughputs: dict, trials: int, seed: int = 0) -> None:
     )
 
 
-def measured(steps: int) -> None:
+def emulated(steps: int) -> None:
     """Profiles a CNN on this CPU, splits it over simulated devices and trains with both splits."""
     import torch
 
@@ -87,12 +95,12 @@ def measured(steps: int) -> None:
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        _measured(steps)
+        _emulated(steps)
     finally:
         torch.set_num_threads(threads)
 
 
-def _measured(steps: int) -> None:
+def _emulated(steps: int) -> None:
     import torch
     from sklearn.datasets import load_digits
     from torch import nn
@@ -142,18 +150,19 @@ def _measured(steps: int) -> None:
         for _alloc, _pred, dp, times in runs.values():
             dp.step(x[idx], y[idx])
             times.append(list(dp.last_device_s))
-    measured_s = {}
+    emulated_s = {}
     for name, (alloc, predicted, _dp, times) in runs.items():
         per_device = [statistics.median(col) for col in zip(*times[1:])]  # step 0 warms the allocator up
-        measured_s[name] = max(per_device)
+        emulated_s[name] = max(per_device)
         print(
-            f"  measured {name:8s} shares {alloc.task_shares('digits-cnn')}: predicted round "
-            f"{predicted.round_s:.4f} s, measured slowest device {measured_s[name]:.4f} s "
+            f"  emulated {name:8s} shares {alloc.task_shares('digits-cnn')}: predicted round "
+            f"{predicted.round_s:.4f} s, emulated slowest device {emulated_s[name]:.4f} s "
             f"(per device {[round(t, 4) for t in per_device]})"
         )
     print(
         f"  equal/balanced: predicted {runs['equal'][1].round_s / runs['balanced'][1].round_s:.2f}x, "
-        f"measured {measured_s['equal'] / measured_s['balanced']:.2f}x"
+        f"emulated {emulated_s['equal'] / emulated_s['balanced']:.2f}x "
+        "(host CPU time / simulated speed, replicas run one after another, round = slowest device)"
     )
 
 
@@ -161,23 +170,26 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="stoker bench hetero", description=__doc__)
     p.add_argument("--quick", action="store_true", help="only the fixed 3-task mix (seconds)")
     p.add_argument("--data-dir", type=Path, default=None, help="folder with gavel_isolated_throughputs.json")
-    p.add_argument("--trials", type=int, default=50, help="random mixes in the full run")
+    p.add_argument("--trials", type=positive_int, default=50, help="random mixes in the full run")
     args = p.parse_args(argv)
-    throughputs = load_throughputs((args.data_dir or data_dir()) / "gavel_isolated_throughputs.json")
+    source = (args.data_dir or data_dir()) / GAVEL_FILE
+    if not source.is_file():
+        raise InputError(f"--data-dir: no {GAVEL_FILE} in {str(source.parent)!r}; point it there")
+    host = machine()
+    throughputs = load_throughputs(source)
     rounds = headline(throughputs)
     if not args.quick:
         random_mixes(throughputs, args.trials)
-        measured(steps=15)
+        emulated(steps=15)
     devices = sum(MIX.values())
-    print(
-        json.dumps(
-            {
-                "tasks": len(TASKS),
-                "devices": devices,
-                "step_s_policy": round(rounds["balanced"], 6),
-                "step_s_equal": round(rounds["equal"], 6),
-                "step_s_optimal": round(rounds["optimal"], 6),
-            }
-        )
+    emit(
+        {
+            "tasks": len(TASKS),
+            "devices": devices,
+            "step_s_policy": round(rounds["balanced"], 6),
+            "step_s_equal": round(rounds["equal"], 6),
+            "step_s_optimal": round(rounds["optimal"], 6),
+        },
+        host,
     )
     return 0

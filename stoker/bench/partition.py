@@ -5,8 +5,10 @@ a CNN whose forward first takes the centre 56x56, then casts, scales and normali
 constant buffers. Three cuts are compared side by side: ``nothing`` (unsplit: the pipeline's
 uint8 batch crosses), ``fewest_bytes`` (default: the crop moves, the cast stays) and
 ``all_stateless`` (the naive rule: the float32 batch crosses). Each trains ``--steps`` steps
-through ``stoker.Loader(plan, workers=W)``; rounds are interleaved, medians reported. Last stdout line:
-``{"bytes_per_sample": {...}, "samples_per_s": {...}, "naive_over_chosen_bytes": r, ...}``.
+through ``stoker.Loader(plan, workers=W)``; ``--repeats`` rounds (5 with ``--quick``) are interleaved
+(every cut once per round), medians reported with their min-max. Last stdout line:
+``{"bytes_per_sample": {...}, "samples_per_s": {...}, "samples_per_s_range": {...},
+"naive_over_chosen_bytes": r, ...}``.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ import torch
 from torch import nn
 
 import stoker
-from stoker.bench._util import bench_dir, emit, interleaved
+from stoker.bench._util import bench_dir, emit, interleaved, machine
+from stoker.commands._args import positive_int
 from stoker.demo import SmallCNN, decode_crop
 from stoker.sample_data import make_jpeg_folder
 
@@ -51,16 +54,17 @@ def _train(plan: stoker.Plan, opt: torch.optim.Optimizer, workers: int, steps: i
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="stoker bench partition", description=__doc__)
-    p.add_argument("--quick", action="store_true", help="short run (about a minute)")
-    p.add_argument("--workers", type=int, default=2)
-    p.add_argument("--images", type=int, default=None)
-    p.add_argument("--steps", type=int, default=None)
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--repeats", type=int, default=None)
+    p.add_argument("--quick", action="store_true", help="short run: 128 images, 8 steps per cut per round")
+    p.add_argument("--workers", type=positive_int, default=2)
+    p.add_argument("--images", type=positive_int, default=None)
+    p.add_argument("--steps", type=positive_int, default=None)
+    p.add_argument("--batch-size", type=positive_int, default=32)
+    p.add_argument("--repeats", type=positive_int, default=None, help="interleaved rounds (default 5)")
     args = p.parse_args(argv)
+    host = machine()
     images = args.images or (128 if args.quick else 512)
     steps = args.steps or (8 if args.quick else 30)
-    repeats = args.repeats or (1 if args.quick else 3)
+    repeats = args.repeats or 5
     torch.manual_seed(0)
     paths = make_jpeg_folder(bench_dir("partition"), images, seed=0)
     pipe = stoker.from_files(paths).shuffle(seed=0).map(decode_crop).batch(args.batch_size, drop_last=True)
@@ -77,7 +81,21 @@ def main(argv: list[str] | None = None) -> int:
     runs: dict[str, Callable[[], float]] = {
         cut: partial(_train, plans[cut], opts[cut], args.workers, steps, args.batch_size) for cut in CUTS
     }
-    sps = interleaved(runs, repeats)
+    rounds: dict[str, list[float]] = {cut: [] for cut in CUTS}
+
+    def keep(cut: str, run: Callable[[], float]) -> Callable[[], float]:
+        def timed() -> float:
+            rounds[cut].append(run())
+            return rounds[cut][-1]
+
+        return timed
+
+    sps = interleaved({cut: keep(cut, run) for cut, run in runs.items()}, repeats)
+    spans = {cut: [min(v), max(v)] for cut, v in rounds.items()}
+    for cut in CUTS:
+        print(
+            f"{cut:>14}: median {sps[cut]:8.1f} samples/s over {repeats} rounds (min-max {spans[cut][0]:.1f}-{spans[cut][1]:.1f})"
+        )
     emit(
         {
             "workers": args.workers,
@@ -86,8 +104,10 @@ def main(argv: list[str] | None = None) -> int:
             "unsplit_over_chosen_bytes": sizes["nothing"] / sizes["fewest_bytes"],
             "moved": {cut: sorted(plans[cut].chosen.moved) for cut in CUTS},
             "samples_per_s": sps,
+            "samples_per_s_range": spans,
             "steps": steps,
             "repeats": repeats,
-        }
+        },
+        host,
     )
     return 0

@@ -3,9 +3,11 @@
 One Ray instance is started for the run (``address="local"``: never a cluster someone else runs
 on this machine) with room for both Ray systems side by side; each is held to ``--cpus`` logical
 CPUs (stoker: that many one-CPU worker actors; Ray Data: ``resource_limits.cpu``), and the local
-backend runs that many worker processes. Each loader is built once and warmed up; every round
-then runs one epoch per system, interleaved: one warm-up batch (so epoch start-up is not
-counted for anyone), then ``--batches`` timed batches; medians over rounds are reported. Also
+backend runs that many worker processes. All three are treated alike: each is built once (stoker's
+Loaders, Ray Data's Dataset) and warmed up with one untimed epoch; every round then runs one epoch
+per system, interleaved: one warm-up batch (so epoch start-up is not counted for anyone), then
+``--batches`` timed batches; medians over rounds are reported. (Ray Data launches its map tasks
+anew each epoch, as it does when a trainer iterates a Dataset epoch after epoch.) Also
 measured: the per-batch overhead of the Ray backend over the local one, on a pipeline that does
 almost nothing but move 19 MB batches.
 
@@ -24,7 +26,8 @@ import numpy as np
 import torch
 
 from stoker.bench._pipelines import decode_augment
-from stoker.bench._util import bench_dir, emit, interleaved
+from stoker.bench._util import bench_dir, emit, interleaved, machine
+from stoker.commands._args import positive_int
 from stoker.sample_data import make_jpeg_folder
 
 
@@ -70,12 +73,18 @@ def ray_data_batch(batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return {"image": np.stack(images), "label": np.asarray(labels)}
 
 
-def _ray_data(paths: list[str], batches: int, bs: int) -> float:
-    import ray.data
+class _RayDataRuns:
+    """One Ray Data Dataset kept across rounds, like the Loaders; each call times one epoch."""
 
-    rows = [{"path": p, "idx": i} for i, p in enumerate(paths[: (batches + 1) * bs])]
-    ds = ray.data.from_items(rows).map_batches(ray_data_batch, batch_size=bs, num_cpus=1)
-    return _time_batches(ds.iter_torch_batches(batch_size=bs), batches, bs)
+    def __init__(self, paths: list[str], batches: int, bs: int) -> None:
+        import ray.data
+
+        rows = [{"path": p, "idx": i} for i, p in enumerate(paths[: (batches + 1) * bs])]
+        self.ds = ray.data.from_items(rows).map_batches(ray_data_batch, batch_size=bs, num_cpus=1)
+        self.batches, self.bs = batches, bs
+
+    def __call__(self) -> float:
+        return _time_batches(self.ds.iter_torch_batches(batch_size=self.bs), self.batches, self.bs)
 
 
 def blank(i: int) -> torch.Tensor:
@@ -100,12 +109,15 @@ def _ms_per_batch(backend: str, batches: int, bs: int) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="stoker bench ray", description=__doc__)
-    p.add_argument("--quick", action="store_true", help="short run (< 90 s)")
-    p.add_argument("--cpus", type=int, default=2, help="CPUs for each system (Ray's num_cpus, local workers)")
-    p.add_argument("--batches", type=int, default=None, help="timed batches per run")
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--repeats", type=int, default=None, help="interleaved rounds")
+    p.add_argument(
+        "--quick", action="store_true", help="short run (under a minute on an idle 2-core machine; longer under load)"
+    )
+    p.add_argument("--cpus", type=positive_int, default=2, help="CPUs for each system (Ray's num_cpus, local workers)")
+    p.add_argument("--batches", type=positive_int, default=None, help="timed batches per run")
+    p.add_argument("--batch-size", type=positive_int, default=32)
+    p.add_argument("--repeats", type=positive_int, default=None, help="interleaved rounds")
     args = p.parse_args(argv)
+    host = machine()
     batches = args.batches or (12 if args.quick else 40)
     repeats = args.repeats or (3 if args.quick else 5)
     bs, cpus = args.batch_size, args.cpus
@@ -124,8 +136,11 @@ def main(argv: list[str] | None = None) -> int:
         ctx.execution_options.resource_limits = ray.data.ExecutionResources.for_limits(cpu=cpus)
         print(f"{len(paths)} JPEGs, batch {bs}, {cpus} CPUs each, {batches} timed batches, {repeats} rounds")
         runs["stoker_ray"] = _StokerRuns(paths, "ray", cpus, batches, bs)
-        runs["ray_data"] = lambda: _ray_data(paths, batches, bs)
+        runs["ray_data"] = _RayDataRuns(paths, batches, bs)
         runs["stoker_local"] = _StokerRuns(paths, "local", cpus, batches, bs)
+        print("each system built once; warm-up: one untimed epoch each", flush=True)
+        for run in runs.values():
+            run()
         sps = interleaved(runs, repeats)
         for run in runs.values():
             if isinstance(run, _StokerRuns):
@@ -151,6 +166,7 @@ def main(argv: list[str] | None = None) -> int:
             "stoker_ray_sps": round(sps["stoker_ray"], 1),
             "ray_data_sps": round(sps["ray_data"], 1),
             "stoker_local_sps": round(sps["stoker_local"], 1),
-        }
+        },
+        host,
     )
     return 0

@@ -1,47 +1,23 @@
 """The live controller: every round, the same CPU policy the simulator runs, against real jobs.
 
-Each job is reached through a tiny handle (:class:`JobHandle`): ``report()`` gives what its trainer
-measured over the last round (samples/s, fraction of time waiting on data, the data workers it ran with)
-and ``set_budget(n)`` sets how many data workers it may run next round. The controller does not know what
-is behind a handle: a :class:`stoker.Loader` on the Ray backend (``loader.scale(n)``, ``loader.stats()``)
-or a test job. A job that loses CPUs scales its workers down; stateless data workers lose no sample.
-
-:class:`Controller` is plain Python (unit-tested without Ray); :func:`start_controller` runs it as a Ray
-actor that calls the handles' ``report``/``set_budget`` as actor methods.
+:meth:`Controller.decide` turns the jobs' latest reports (:class:`~stoker.cluster.learning.JobReport`:
+samples/s, fraction of time waiting on data, the data workers it ran with) into data-worker budgets. It
+learns curves with :class:`~stoker.cluster.learning.CurveBook`, the simulator's own learning code. The
+live service (:mod:`stoker.cluster.service`, a detached Ray actor via :mod:`stoker.cluster.daemon`) calls
+it every round with the reports jobs pushed; :meth:`Controller.step` drives in-process handles
+(:class:`JobHandle`: ``report()`` and ``set_budget(n)``, e.g. :class:`~stoker.cluster.loader_handle.LoaderHandle`).
+A job that loses CPUs drains workers; stateless data workers lose no sample.
 """
 
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any, Protocol
 
-from stoker.cluster.curve import Curve, OnlineCurve
+from stoker.cluster.learning import CurveBook, JobReport
 from stoker.cluster.policies import CpuParams, cpu_policy
-from stoker.cluster.records import ClusterView, Job, Node
-
-
-@dataclass(frozen=True)
-class JobReport:
-    """What one job's trainer measured over the last round.
-
-    Attributes:
-        name: Job name.
-        node: Node its trainer (and accelerators) run on.
-        gpus: Accelerators it holds.
-        throughput: Samples (or steps) per second the trainer consumed.
-        data_wait: Fraction of the round the trainer waited for data, 0..1.
-        workers: Data workers it ran with (its budget last round).
-    """
-
-    name: str
-    node: str
-    gpus: float
-    throughput: float
-    data_wait: float
-    workers: int
+from stoker.cluster.records import Allocation, ClusterView, Job, Node
 
 
 class JobHandle(Protocol):
@@ -75,60 +51,50 @@ class Controller:
         saturated_wait: float = 0.05,
         requested: Mapping[str, int] | None = None,
     ) -> None:
-        if not 0 <= saturated_wait < 1:
-            raise ValueError(f"{saturated_wait=} should be in [0, 1)")
         self.nodes = tuple(nodes)
         self.policy = cpu_policy(policy)
         self.params = params or CpuParams()
-        self.grid = tuple(float(x) for x in grid)
-        self.saturated_wait = saturated_wait
+        self.book = CurveBook(grid, saturated_wait)
         self.requested = dict(requested or {})
-        self.learners: dict[str, OnlineCurve] = {}
-        self.warm: set[str] = set()
         self.rounds = 0
+        self.last_alloc: Allocation = {}  # the policy's last allocation, job -> node -> CPUs
 
-    def decide(self, reports: Sequence[JobReport]) -> dict[str, int]:
-        """Learns from ``reports`` and returns each job's data-worker budget for the next round."""
+    def decide(self, reports: Sequence[JobReport], nodes: Sequence[Node] | None = None) -> dict[str, int]:
+        """Learns from ``reports`` and returns each job's data-worker budget for the next round.
+
+        Args:
+            reports: The latest report of every job that takes part in this round.
+            nodes: The cluster as it is now (a live cluster gains and loses nodes); default: as built.
+        """
+        if nodes is not None:
+            self.nodes = tuple(nodes)
         for r in reports:
-            learner = self.learners.setdefault(r.name, OnlineCurve(self.grid))
-            # A job that consumed nothing yet tells nothing about its curve, and its first window with
-            # progress still holds its start-up (workers launching): learn from the windows after that.
-            if r.workers <= 0 or r.gpus <= 0 or r.throughput <= 0:
-                continue
-            if r.name not in self.warm:
-                self.warm.add(r.name)
-                continue
-            x = r.workers / r.gpus
-            learner.observe(x, r.throughput)
-            # Data wait says how far the job is from accelerator-bound: without waiting it would run at
-            # about throughput / (1 - wait). Above its budget, throughput grows with workers up to that
-            # peak. Refreshing those points from every report keeps one bad window from sticking.
-            fed = r.data_wait < self.saturated_wait
-            peak = r.throughput if fed else r.throughput / max(1.0 - r.data_wait, 1e-3)
-            for g in self.grid:
-                if g > x:
-                    learner.observe(g, min(peak, r.throughput * g / x))
+            self.book.learn(r)
         jobs = tuple(
             Job(
                 name=r.name,
                 gpus=r.gpus,
                 cpus=float(self.requested.get(r.name, max(1, math.ceil(r.gpus)))),
-                curve=self._curve(r.name),
+                curve=self.book.curve(r.name),
             )
             for r in reports
         )
-        view = ClusterView(self.nodes, jobs, {r.name: r.node for r in reports})
+        known = {n.name for n in self.nodes}
+        # A job whose node is not in the view (it left the cluster, or reports a name the controller
+        # cannot see) is steered as if it sat on the node with the most CPUs: it still gets a budget.
+        home = max(self.nodes, key=lambda n: n.cpus).name if self.nodes else ""
+        placement = {r.name: r.node if r.node in known else home for r in reports}
+        view = ClusterView(self.nodes, jobs, placement)
         alloc = self.policy.allocate(view, self.params)
+        self.last_alloc = alloc
         self.rounds += 1
         # Whole workers only, rounded down so the CPUs handed out never exceed the policy's allocation.
-        return {r.name: max(1, math.floor(sum(alloc.get(r.name, {}).values()) + 1e-9)) for r in reports}
+        budgets = {r.name: max(1, math.floor(sum(alloc.get(r.name, {}).values()) + 1e-9)) for r in reports}
+        return _within(budgets, sum(n.cpus for n in self.nodes))
 
-    def _curve(self, name: str) -> Curve:
-        # Until a job has been measured it stays at its floor (a flat curve asks for nothing more): it
-        # explores upward from there, as more CPUs are easy to hand out and a measurement at the floor
-        # is what tells whether it is data-bound at all.
-        learner = self.learners[name]
-        return learner.curve() if learner.measured else Curve.flat()
+    def forget(self, name: str) -> None:
+        """Drops a job that left (its learned curve goes with it)."""
+        self.book.forget(name)
 
     def step(self, handles: Sequence[JobHandle]) -> dict[str, int]:
         """One round against local handles: report, decide, set budgets."""
@@ -139,54 +105,23 @@ class Controller:
         return budgets
 
     def state_dict(self) -> dict[str, Any]:
-        return {
-            "rounds": self.rounds,
-            "warm": sorted(self.warm),
-            "learners": {k: v.state_dict() for k, v in self.learners.items()},
-        }
+        return {"rounds": self.rounds, "book": self.book.state_dict()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.rounds = state["rounds"]
-        self.warm = set(state["warm"])
-        self.learners = {}
-        for name, s in state["learners"].items():
-            self.learners[name] = OnlineCurve(s["grid"])
-            self.learners[name].load_state_dict(s)
+        self.book.load_state_dict(state["book"])
 
 
-class _ControllerActor:
-    """Body of the Ray actor: holds Ray actor handles of the jobs and runs rounds."""
+def _within(budgets: dict[str, int], cpus: float) -> dict[str, int]:
+    """Trims the largest budgets (never below 1 worker) until they fit in ``cpus``.
 
-    def __init__(self, controller: Controller, handles: Sequence[Any]) -> None:
-        self.controller = controller
-        self.handles = list(handles)
-        self.history: list[dict[str, int]] = []
-
-    def step(self) -> dict[str, int]:
-        import ray
-
-        reports = ray.get([h.report.remote() for h in self.handles])
-        budgets = self.controller.decide(reports)
-        ray.get([h.set_budget.remote(budgets[r.name]) for h, r in zip(self.handles, reports)])
-        self.history.append(budgets)
-        return budgets
-
-    def run(self, rounds: int, period_s: float) -> list[dict[str, int]]:
-        """Runs ``rounds`` rounds, one every ``period_s`` seconds; returns the budgets of each."""
-        for _ in range(rounds):
-            time.sleep(period_s)
-            self.step()
-        return self.history
-
-    def state_dict(self) -> dict[str, Any]:
-        return self.controller.state_dict()
-
-
-def start_controller(controller: Controller, handles: Sequence[Any]) -> Any:
-    """Starts the controller as a Ray actor (needs ``ray.init`` done) over the jobs' actor handles.
-
-    The handles are Ray actors with ``report()`` and ``set_budget(n)`` methods.
+    Live jobs are not placed by the controller: several trainers may sit on one node whose CPUs cannot
+    hold all their floors, and every job gets at least one worker. What they borrowed beyond that goes.
     """
-    import ray
-
-    return ray.remote(num_cpus=0)(_ControllerActor).remote(controller, handles)
+    out = dict(budgets)
+    while sum(out.values()) > cpus + 1e-9:
+        name = max(out, key=lambda k: (out[k], k))
+        if out[name] <= 1:
+            break
+        out[name] -= 1
+    return out

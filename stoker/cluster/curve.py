@@ -103,18 +103,30 @@ class OnlineCurve:
         self.alpha = alpha
         self.optimism = optimism
         self._est: list[float | None] = [None] * len(self.grid)
+        self._cached: Curve | None = None
 
     def observe(self, cpus_per_gpu: float, throughput: float) -> None:
         """Adds one measurement: ``throughput`` seen with ``cpus_per_gpu`` CPUs per GPU."""
         if cpus_per_gpu <= 0 or throughput < 0:
             return
-        i = min(range(len(self.grid)), key=lambda k: abs(self.grid[k] - cpus_per_gpu))
+        i = self._nearest(cpus_per_gpu)
         # Scale the measurement to the grid point along the line through the origin only when it is
         # below the first grid point (there throughput is CPU-bound, so proportional to CPUs).
         if cpus_per_gpu < self.grid[0]:
             throughput *= self.grid[0] / cpus_per_gpu
         old = self._est[i]
         self._est[i] = throughput if old is None else (1 - self.alpha) * old + self.alpha * throughput
+        self._cached = None
+
+    def _nearest(self, x: float) -> int:
+        # The simulator observes millions of times per trace: bisect rather than a scan of the grid.
+        grid = self.grid
+        i = bisect.bisect_left(grid, x)
+        if i == 0:
+            return 0
+        if i == len(grid):
+            return i - 1
+        return i if grid[i] - x < x - grid[i - 1] else i - 1
 
     @property
     def measured(self) -> bool:
@@ -123,6 +135,11 @@ class OnlineCurve:
 
     def curve(self) -> Curve:
         """The current estimate as a :class:`Curve` (proportional to CPUs before any measurement)."""
+        if self._cached is None:
+            self._cached = self._build()
+        return self._cached
+
+    def _build(self) -> Curve:
         if not self.measured:
             return Curve(self.grid, self.grid)
         ys: list[float] = []
@@ -158,3 +175,4 @@ class OnlineCurve:
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.grid, self.alpha, self.optimism = tuple(state["grid"]), state["alpha"], state["optimism"]
         self._est = list(state["est"])
+        self._cached = None

@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from stoker.cluster.curve import Curve
+from stoker.gavel_data import GAVEL_FILE, Throughputs, load_throughputs
 from stoker.paths import data_dir
 
 SYNERGY_FILE = "synergy_cpu_sensitivity.json"
-GAVEL_FILE = "gavel_isolated_throughputs.json"
 
 # Synergy model -> the Gavel workload closest to it (same family, batch size Gavel profiled most often).
 GAVEL_WORKLOAD: Mapping[str, str] = {
@@ -85,11 +85,10 @@ def _synergy_curves(raw: dict) -> dict[tuple[str, int], Curve]:
     return curves
 
 
-def _gavel_speeds(raw: dict, models: tuple[str, ...]) -> dict[str, dict[str, float]]:
-    table = raw["throughputs"]
+def _gavel_speeds(table: Throughputs, models: tuple[str, ...]) -> dict[str, dict[str, float]]:
     speeds: dict[str, dict[str, float]] = {}
     for model in models:
-        key = str((GAVEL_WORKLOAD[model], 1))
+        key = (GAVEL_WORKLOAD[model], 1)
         ref = table[REFERENCE_FAMILY][key]
         speeds[model] = {gpu: round(table[family][key] / ref * scale, 4) for gpu, (family, scale) in GPU_FAMILY.items()}
     return speeds
@@ -107,4 +106,4 @@ def load_profiles(directory: str | Path | None = None) -> Profiles:
             )
     curves = _synergy_curves(json.loads(paths[0].read_text()))
     models = tuple(sorted({m for m, _ in curves}))
-    return Profiles(curves, _gavel_speeds(json.loads(paths[1].read_text()), models))
+    return Profiles(curves, _gavel_speeds(load_throughputs(paths[1]), models))

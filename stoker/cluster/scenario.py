@@ -30,12 +30,14 @@ class Scenario:
         jobs: The matching trace jobs, sorted by arrival.
         profiles: Synergy curves and Gavel speeds.
         skipped_pending: Pods left out because they never ran in the trace.
+        unplaceable: Pods of the slice left out because no node of it could ever hold them.
     """
 
     nodes: list[Node]
     jobs: list[TraceJob]
     profiles: Profiles
     skipped_pending: int
+    unplaceable: int = 0
 
 
 def default_trace() -> Path:
@@ -70,4 +72,5 @@ def build(
     picked = sub_cluster(all_nodes, gpus, seed) if gpus is not None else list(all_nodes)
     if cpus_per_gpu is not None:
         picked = with_cpus_per_gpu(picked, cpus_per_gpu)
-    return Scenario(picked, slice_jobs(jobs, picked, seed), profiles, skipped)
+    kept, unplaceable = slice_jobs(jobs, picked, seed)
+    return Scenario(picked, kept, profiles, skipped, unplaceable)

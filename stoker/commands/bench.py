@@ -11,6 +11,7 @@ import importlib
 import pkgutil
 
 import stoker.bench
+from stoker.errors import InputError
 
 
 def available() -> list[str]:
@@ -21,7 +22,7 @@ def available() -> list[str]:
 def _run(args: argparse.Namespace) -> int:
     names = available()
     if args.name not in names:
-        raise SystemExit(f"stoker bench: unknown benchmark {args.name!r}; choose one of {names}")
+        raise InputError(f"unknown benchmark {args.name!r}; choose one of {names}")
     module = importlib.import_module(f"stoker.bench.{args.name}")
     return int(module.main(args.rest) or 0)
 

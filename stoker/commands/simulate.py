@@ -8,45 +8,74 @@ from functools import partial
 from typing import Any
 
 from stoker.cluster.policies import CPU_POLICIES, PLACEMENT_POLICIES, CpuParams
+from stoker.commands._args import non_negative_float, positive_float, positive_int, writable_dir
+from stoker.errors import InputError
 
 
 def add_scenario_args(p: argparse.ArgumentParser) -> None:
     """Flags that pick the cluster and trace slice (shared with ``stoker bench cluster``)."""
     p.add_argument("--trace", help="pod list CSV (default: ../shared/data/...openb_pod_list_default.csv)")
     p.add_argument("--nodes", help="node list CSV (default: ../shared/data/...openb_node_list_all_node.csv)")
-    p.add_argument("--gpus", type=int, help="simulate a reproducible sub-cluster of about N GPUs")
+    p.add_argument("--gpus", type=positive_int, help="simulate a reproducible sub-cluster of about N GPUs")
     p.add_argument("--seed", type=int, default=0, help="seeds models, sub-cluster, slice and noise")
-    p.add_argument("--cpus-per-gpu", type=float, help="CPU-scarce variant: GPU nodes get X CPUs per GPU")
+    p.add_argument("--cpus-per-gpu", type=positive_float, help="CPU-scarce variant: GPU nodes get X CPUs per GPU")
     p.add_argument("--placement", default="fifo", choices=sorted(PLACEMENT_POLICIES))
     p.add_argument(
         "--remote-cost",
-        type=float,
+        type=non_negative_float,
         default=CpuParams().remote_cost,
         help="fraction of a remote data-worker CPU's work lost to the network (elastic)",
     )
-    p.add_argument("--noise", type=float, default=0.05, help="relative noise of throughput measurements")
+    p.add_argument("--noise", type=non_negative_float, default=0.05, help="relative noise of throughput measurements")
     p.add_argument("--plot", metavar="DIR", help="write jct_cdf.png and utilisation.png here")
+
+
+def check_scenario_args(args: argparse.Namespace) -> None:
+    """Checks the plot folder and the numbers before the (long) simulation starts.
+
+    Trace and node files are checked by their loader (:mod:`stoker.cluster.trace`).
+
+    Raises:
+        InputError: ``--plot`` cannot be written to, or ``--remote-cost`` is not a fraction.
+    """
+    if args.plot is not None:
+        writable_dir(args.plot, "--plot")
+    if args.remote_cost > 1:
+        raise InputError(f"--remote-cost {args.remote_cost:g} should be a fraction in [0, 1]")
 
 
 def _update(bar: Any, task: Any, fraction: float) -> None:
     bar.update(task, completed=fraction)
 
 
-def run_policies(args: argparse.Namespace, policies: list[str]):
-    """Builds the scenario once and simulates each policy with a rich progress bar (on stderr)."""
+def run_policies(args: argparse.Namespace, policies: list[str], oracle: bool = False):
+    """Builds the scenario once and simulates each policy with a rich progress bar (on stderr).
+
+    With ``oracle`` the limit is simulated last: the same placement and queueing as ``elastic`` (its
+    floors), every job at its curve's peak (``SimConfig.oracle``); its result is named ``oracle``.
+    """
     from rich.console import Console
     from rich.progress import Progress
 
     from stoker.cluster.scenario import build
     from stoker.cluster.simulator import SimConfig, Simulator
 
+    check_scenario_args(args)
     scenario = build(args.trace, args.nodes, args.gpus, args.seed, args.cpus_per_gpu)
+    if not scenario.jobs:
+        raise InputError(
+            f"the trace slice has no jobs to simulate (trace {args.trace or 'default'!r}, --gpus {args.gpus}); "
+            f"give a trace with tasks, or a larger --gpus"
+        )
     params = CpuParams(remote_cost=args.remote_cost)
     results = []
     with Progress(console=Console(stderr=True), transient=True) as bar:
-        for policy in policies:
-            task = bar.add_task(f"simulating {policy}", total=1.0)
-            config = SimConfig(policy=policy, placement=args.placement, seed=args.seed, noise=args.noise, params=params)
+        runs = [(p, False) for p in policies] + ([("elastic", True)] if oracle else [])
+        for policy, limit in runs:
+            task = bar.add_task(f"simulating {'oracle' if limit else policy}", total=1.0)
+            config = SimConfig(
+                policy=policy, placement=args.placement, seed=args.seed, noise=args.noise, params=params, oracle=limit
+            )
             sim = Simulator(scenario.nodes, scenario.jobs, scenario.profiles, config)
             results.append(sim.run(progress=partial(_update, bar, task)))
     if args.plot:

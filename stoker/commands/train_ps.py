@@ -3,11 +3,64 @@
 from __future__ import annotations
 
 import argparse
+import sys
+import time
+
+from stoker.commands._args import non_negative_float, positive_float, positive_int
+from stoker.errors import InputError
+
+POLL_S = 1.0  # how often to look again at the Ray cluster's free CPUs while waiting
+
+
+def wait_for_ray_cpus(shards: int, workers: int, timeout: float) -> None:
+    """Joins (or starts) Ray and waits until it has a CPU for every shard actor and worker task.
+
+    Ray queues an actor or task that no node can hold, silently and forever; on a 2-CPU machine
+    ``train ps --backend ray`` used to hang. This says what it waits for, once, and gives up
+    after ``timeout`` seconds.
+
+    Raises:
+        InputError: The CPUs did not become free in time; names what is needed and what exists.
+    """
+    import ray
+
+    if not ray.is_initialized():
+        ray.init(ignore_reinit_error=True, include_dashboard=False, log_to_driver=False)
+    need = shards + workers  # one CPU per shard actor and per worker task (stoker.train.ps.ray_backend)
+    end = time.monotonic() + timeout
+    said = False
+    while True:
+        free = float(ray.available_resources().get("CPU", 0.0))
+        total = float(ray.cluster_resources().get("CPU", 0.0))
+        if free >= need:
+            return
+        if not said:
+            print(
+                f"waiting up to {timeout:g} s for {need} free Ray CPUs ({shards} shard actors + {workers} worker "
+                f"tasks, 1 CPU each); the cluster has {free:g} free of {total:g}",
+                file=sys.stderr,
+                flush=True,
+            )
+            said = True
+        if time.monotonic() >= end:
+            raise InputError(
+                f"--backend ray needs {need} free CPUs ({shards} shards + {workers} workers) but the Ray cluster "
+                f"has {free:g} free of {total:g} after {timeout:g} s; add nodes, or lower --shards/--workers"
+            )
+        time.sleep(min(POLL_S, max(0.0, end - time.monotonic())))
 
 
 def _run(args: argparse.Namespace) -> int:
+    from stoker.train.ps.consistency import Consistency
     from stoker.train.ps.optim import OptimSpec
     from stoker.train.ps.recipe import Recipe, plan, train
+
+    try:
+        Consistency.parse(args.consistency)
+    except ValueError as exc:
+        raise InputError(f"--consistency: {exc}") from None
+    if args.backend == "ray":
+        wait_for_ray_cpus(args.shards, args.workers, args.resource_timeout)
 
     optim = OptimSpec("sgd", {"momentum": 0.9}) if args.optimizer == "sgd" else OptimSpec("adam")
     recipe = Recipe(
@@ -29,9 +82,9 @@ def _run(args: argparse.Namespace) -> int:
     p = plan(recipe)
     fit = p.fit
     print(
-        f"(2) memory budget {fit.budget_bytes / 2**20:.3f} MiB per worker: largest batch "
+        f"(2) memory budget {fit.budget_bytes / 2**20:.3f} MiB per worker: the memory model predicts largest batch "
         f"{fit.max_batch_no_swap} without swap, {fit.max_batch_swap} with swap "
-        f"(x{fit.swap_batch_ratio:.2f}); "
+        f"(x{fit.swap_batch_ratio:.2f}; a prediction, not a measurement); "
         f"chosen batch {p.batch} per worker, {p.global_batch} per round"
     )
     if args.lr_rule == "adascale":
@@ -60,22 +113,28 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="parameter-server training on load_digits with swap-sized batches and a scaled LR",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    p.add_argument("--workers", type=int, default=2, help="trainer processes")
-    p.add_argument("--shards", type=int, default=2, help="parameter-server shards")
+    p.add_argument("--workers", type=positive_int, default=2, help="trainer processes")
+    p.add_argument("--shards", type=positive_int, default=2, help="parameter-server shards")
     p.add_argument("--consistency", default="bsp", help="bsp, asp or ssp:S")
     p.add_argument("--backend", choices=("local", "ray"), default="local", help="shards as processes or Ray actors")
     p.add_argument("--optimizer", choices=("sgd", "adam"), default="sgd", help="shard optimiser (sgd: momentum 0.9)")
-    p.add_argument("--base-batch", type=int, default=32, help="per-worker batch the base LR is tuned for")
-    p.add_argument("--base-lr", type=float, default=0.03, help="LR at the base batch")
+    p.add_argument("--base-batch", type=positive_int, default=32, help="per-worker batch the base LR is tuned for")
+    p.add_argument("--base-lr", type=positive_float, default=0.03, help="LR at the base batch")
     p.add_argument("--lr-rule", choices=("linear", "sqrt", "adascale"), default="linear", help="LR scaling rule")
-    p.add_argument("--warmup-epochs", type=float, default=5.0, help="gradual warm-up length")
+    p.add_argument("--warmup-epochs", type=non_negative_float, default=5.0, help="gradual warm-up length")
     p.add_argument(
         "--memory-budget-mib",
-        type=float,
+        type=positive_float,
         default=None,
         help="device memory per worker (MiB); default: a device where the base batch just fits without swap",
     )
     p.add_argument("--no-swap", action="store_true", help="search the batch without activation swapping")
-    p.add_argument("--epochs", type=int, default=30)
+    p.add_argument("--epochs", type=positive_int, default=30)
+    p.add_argument(
+        "--resource-timeout",
+        type=positive_float,
+        default=60.0,
+        help="with --backend ray: seconds to wait for free CPUs before giving up",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=_run)

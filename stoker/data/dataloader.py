@@ -27,7 +27,7 @@ class DataLoader(Loader):
             by the training side.
     """
 
-    _IGNORED = ("pin_memory", "persistent_workers", "timeout", "multiprocessing_context", "generator")
+    _IGNORED = ("pin_memory", "persistent_workers", "multiprocessing_context", "generator")
 
     def __init__(
         self,
@@ -49,6 +49,7 @@ class DataLoader(Loader):
             )
         for name in self._IGNORED:
             kwargs.pop(name, None)
+        kwargs["timeout"] = kwargs.get("timeout") or None  # torch's 0 means "wait forever"
         pipe = from_dataset(dataset)
         if shuffle:
             pipe = pipe.shuffle(seed)

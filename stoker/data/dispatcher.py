@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from stoker.data.errors import WorkerLostError
-from stoker.data.splits import Split, epoch_order, make_split, num_splits
+from stoker.data.splits import Split, epoch_order, make_split, num_splits, padded_splits
 
 WorkerId = Hashable
 
@@ -48,6 +48,8 @@ class Dispatcher:
         rank: This trainer's rank in a data-parallel job.
         world_size: Number of ranks; rank ``r`` owns splits ``r, r + world_size, ...`` of every
             epoch, so ranks get disjoint shares that together cover the epoch exactly once.
+            When the splits do not divide evenly, the epoch is padded with splits that repeat
+            samples (or, with ``drop_last``, cut), so every rank gets the same count.
     """
 
     def __init__(
@@ -76,7 +78,13 @@ class Dispatcher:
         self.total = num_splits(length, split_size, drop_last)
         self.rank = rank
         self.world_size = world_size
-        self.owned = range(rank, self.total, world_size)
+        self.dealt = padded_splits(self.total, world_size, drop_last)
+        if self.dealt == 0:
+            raise ValueError(
+                f"{self.total} splits cannot be dealt equally to {world_size=} ranks with drop_last=True: "
+                f"every rank would get none. Use a smaller batch size, fewer ranks, or drop_last=False."
+            )
+        self.owned = range(rank, self.dealt, world_size)
         self.epoch = -1
         self._order: np.ndarray = np.empty(0, dtype=np.int64)
         self._pending: list[int] = []
@@ -86,6 +94,7 @@ class Dispatcher:
         self._delivered: set[int] = set()
         self._next = 0  # deterministic mode: position in self.owned of the next split to deliver
         self._draining: set[WorkerId] = set()
+        self._began: dict[WorkerId, int] = {}  # worker -> split it reported running
         self.duplicates = 0
         self.reissued = 0
 
@@ -99,6 +108,7 @@ class Dispatcher:
         self._pending = [k for k in self.owned if k not in self._delivered]
         heapq.heapify(self._pending)
         self._issued.clear()
+        self._began.clear()
         self._attempts.clear()
         self._received.clear()
         self._next = 0
@@ -109,7 +119,7 @@ class Dispatcher:
             self._next += 1
 
     def _next_split(self) -> int:
-        return self.owned[self._next] if self._next < len(self.owned) else self.total
+        return self.owned[self._next] if self._next < len(self.owned) else self.dealt
 
     @property
     def done(self) -> bool:
@@ -117,7 +127,37 @@ class Dispatcher:
         return len(self._delivered) == len(self.owned)
 
     def split(self, k: int) -> Split:
-        return make_split(self._order, self.epoch, k, self.split_size)
+        return make_split(self._order, self.epoch, k, self.split_size, self.total)
+
+    # -- what the Loader may ask (it never reads the private fields) ---------------------------
+
+    def is_draining(self, worker: WorkerId) -> bool:
+        return worker in self._draining
+
+    def queued(self) -> int:
+        """Splits received and waiting for the trainer (the reorder buffer)."""
+        return len(self._received)
+
+    def delivered_count(self) -> int:
+        return len(self._delivered)
+
+    def undeliver(self, k: int) -> None:
+        """Marks split ``k`` as not consumed (it failed), so a state saved now makes a resume retry it."""
+        self._delivered.discard(k)
+
+    def running(self, worker: WorkerId) -> int | None:
+        """The split ``worker`` is computing now: the one it reported, else the oldest it holds
+        (workers run in issue order)."""
+        if worker in self._began:
+            return self._began[worker]
+        held = self.in_flight(worker)
+        return held[0] if held else None
+
+    def began(self, worker: WorkerId, key: tuple[int, int]) -> None:
+        """``worker`` reports it started split ``key``."""
+        epoch, k = key
+        if epoch == self.epoch and self._issued.get(k) == worker:
+            self._began[worker] = k
 
     # -- issuing ---------------------------------------------------------------------------
 
@@ -146,7 +186,6 @@ class Dispatcher:
                 break
             heapq.heappop(self._pending)
             self._issued[k] = w
-            self._attempts[k] = self._attempts.get(k, 0) + 1
             load[w] += 1
             out.append((w, self.split(k)))
         return out
@@ -155,31 +194,46 @@ class Dispatcher:
         """Stops issuing to ``worker``; what it holds stays issued until it returns or is lost."""
         self._draining.add(worker)
 
-    def lost(self, worker: WorkerId) -> list[int]:
+    def lost(self, worker: WorkerId, reason: str = "was lost", starts_known: bool = False) -> list[int]:
         """Puts back the splits ``worker`` held; returns them.
 
+        Only the split the worker was running counts as an attempt: the others merely waited in
+        its queue, and blaming them would abort a healthy run after a few unlucky kills. With
+        ``starts_known`` (the pool reports :meth:`began`), a worker that had not started any
+        split yet (still loading the pipeline) blames none; else the oldest split it held ran.
+
         Raises:
-            WorkerLostError: A split has now been lost ``max_attempts`` times, which points at an
-                input that kills its worker (a decoder crash, memory blow-up) rather than bad luck.
+            WorkerLostError: The running split has now been lost ``max_attempts`` times, which
+                points at an input that kills or hangs its worker rather than bad luck.
         """
         self._draining.discard(worker)
         back = self.in_flight(worker)
+        began = self._began.pop(worker, None)
+        ran = began if starts_known else (back[0] if back else None)
         for k in back:
             del self._issued[k]
+            if k == ran:
+                self._attempts[k] = self._attempts.get(k, 0) + 1
             if self._attempts.get(k, 0) >= self.max_attempts:
                 indices = list(self.split(k).indices)
                 raise WorkerLostError(
                     f"split {k} of epoch {self.epoch} (samples {indices[:16]}{'...' if len(indices) > 16 else ''}) "
-                    f"was lost with {self._attempts[k]} workers in a row; one of these samples likely crashes "
-                    f"or exhausts the worker. Inspect them, or raise max_attempts."
+                    f"was lost with {self._attempts[k]} workers in a row, the last (worker {worker}) {reason}; "
+                    f"one of these samples likely crashes, hangs or exhausts the worker. Inspect them, or raise "
+                    f"max_attempts."
                 )
             heapq.heappush(self._pending, k)
             self.reissued += 1
         return back
 
     def forget(self, worker: WorkerId) -> None:
-        """A drained worker exited cleanly; anything it still held is re-issued."""
-        self.lost(worker)
+        """A drained worker exited cleanly; anything it still held is re-issued (no attempt counted)."""
+        self._draining.discard(worker)
+        self._began.pop(worker, None)
+        for k in self.in_flight(worker):
+            del self._issued[k]
+            heapq.heappush(self._pending, k)
+            self.reissued += 1
 
     # -- receiving and delivering --------------------------------------------------------------
 
@@ -189,6 +243,8 @@ class Dispatcher:
         if epoch != self.epoch or k in self._received or k in self._delivered or k % self.world_size != self.rank:
             self.duplicates += 1
             return False
+        if self._began.get(worker) == k:
+            del self._began[worker]
         if self._issued.get(k) == worker:
             del self._issued[k]
         elif k in self._issued:
@@ -216,6 +272,10 @@ class Dispatcher:
         self._delivered.add(k)
         self._advance_next()
         return k, payload
+
+    def issued_count(self) -> int:
+        """Splits held by workers now."""
+        return len(self._issued)
 
     def outstanding(self) -> int:
         """Splits issued or received but not yet delivered."""

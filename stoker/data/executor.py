@@ -66,6 +66,9 @@ class SplitFailure:
     file: str | None
     op: str
     traceback: str
+    exc_type: str = ""
+    exc_module: str = ""
+    exc_message: str = ""
 
 
 class _Failed(Exception):
@@ -85,10 +88,22 @@ class Executor:
         on_error: ``"raise"`` or ``"skip"``.
         arena: In a worker process, the shared-memory arena that the default collate stacks
             large tensors into (saves copying the batch once more).
+        catch: What a user function may raise and still become a record. Worker processes
+            pass ``BaseException``, so a ``SystemExit`` or ``KeyboardInterrupt`` raised by user
+            code reaches the trainer with its type instead of killing the worker; in-process
+            the default lets a real Ctrl-C interrupt the trainer.
     """
 
-    def __init__(self, pipeline: Pipeline, seed: int, on_error: str, arena: Arena | None = None) -> None:
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        seed: int,
+        on_error: str,
+        arena: Arena | None = None,
+        catch: type[BaseException] = Exception,
+    ) -> None:
         self.pipeline = pipeline
+        self.catch = catch
         self.seed = seed
         self.on_error = on_error
         self.sample_ops = pipeline.sample_ops()
@@ -96,13 +111,21 @@ class Executor:
         if arena is not None and self.batch_op is not None and self.batch_op.fn is default_collate:
             self.batch_op = replace(self.batch_op, fn=arena_collate(arena))
         self.batch_ops = pipeline.batch_ops()
+        self._streams: Any = None  # the StreamRunner, made on the first stream split
+
+    def _stream_runner(self) -> Any:
+        if self._streams is None:
+            from stoker.data.streams.runner import StreamRunner
+
+            self._streams = StreamRunner(self)
+        return self._streams
 
     def _apply(self, ops: list[Op], value: Any, stage: dict[str, float], result: SplitResult) -> Any:
         for op in ops:
             t0 = time.perf_counter()
             try:
                 out = op.fn(value)  # type: ignore[misc]
-            except Exception as exc:
+            except self.catch as exc:
                 raise _Failed(op.name, exc) from exc
             finally:
                 stage[op.name] += time.perf_counter() - t0
@@ -120,7 +143,7 @@ class Executor:
             t0 = time.perf_counter()
             try:
                 value = source.get(idx)
-            except Exception as exc:
+            except self.catch as exc:
                 raise _Failed(f"read:{source.name}", exc) from exc
             finally:
                 stage["read"] += time.perf_counter() - t0
@@ -135,7 +158,10 @@ class Executor:
             f"{type(err.exc).__name__} in {err.op!r} on {where}, epoch {split.epoch}: {err.exc}. "
             f"Fix the input or the function, or pass on_error='skip' to drop such samples."
         )
-        return SplitFailure(split.key, msg, indices, file, err.op, err.tb)
+        exc = err.exc
+        return SplitFailure(
+            split.key, msg, indices, file, err.op, err.tb, type(exc).__name__, type(exc).__module__, str(exc)
+        )
 
     def _skip(self, split: Split, indices: tuple[int, ...], err: _Failed, result: SplitResult) -> None:
         for idx in indices:
@@ -144,6 +170,10 @@ class Executor:
 
     def run(self, split: Split) -> SplitResult | SplitFailure:
         """Runs the split; never raises for errors in user code (they come back as records)."""
+        from stoker.data.streams.split import StreamSplit  # here: that module imports this one
+
+        if isinstance(split, StreamSplit):  # a block of a virtual shard of a stream
+            return self._stream_runner().run(split)
         t_start = time.perf_counter()
         stage: dict[str, float] = defaultdict(float)
         result = SplitResult(split.key, [], samples=len(split.indices))

@@ -1,80 +1,41 @@
 """The trainer-side Loader: dispatcher, receiver (the Recv of a plan) and autoscaler in one loop.
 
 Everything that touches the ledger runs in the trainer's thread inside ``next()``, so there is
-one writer and no locks; workers run ahead by ``prefetch`` splits each, so the trainer rarely
-waits when supply matches demand.
+one writer; a lock only lets :meth:`Loader.close` from another thread wait for the current
+step. Workers run ahead by ``prefetch`` splits each, so the trainer rarely waits when supply
+matches demand.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 import os
+import threading
 import time
 import weakref
 from collections.abc import Iterator
 from typing import Any
 
 from stoker.backends import make_pool
-from stoker.backends.base import Done, Exited, Fatal, Lost, WorkerPool
+from stoker.backends.base import Began, Done, Exited, Fatal, Lost, WorkerPool
+from stoker.cluster import membership
 from stoker.data.autoscale import ScalingSignal, get_policy
-from stoker.data.dispatcher import Dispatcher
-from stoker.data.errors import PipelineSerializationError, SampleError, StokerError, WorkerLostError
+from stoker.data.autoscale.history import AutoscaleHistory
+from stoker.data.errors import SampleError, StokerError, WorkerLostError
 from stoker.data.executor import Executor, SplitFailure, SplitResult
-from stoker.data.pipeline import Pipeline, from_dataset
+from stoker.data.fingerprint import check_fingerprint, stream_fingerprint
+from stoker.data.intake import as_pipeline, serialize_pipeline
 from stoker.data.stats import LoaderStats
+from stoker.data.streams.ledger import dispatcher_for
+from stoker.data.watchdog import ProgressWatch, head, run_with_timeout
 from stoker.obs.attach import attach_observer
 from stoker.obs.diagnose import Diagnosis, diagnose
+from stoker.system import cpu_count
 
 log = logging.getLogger("stoker")
 
 _INLINE = -1  # worker id of the in-process executor (workers=0)
 WAIT_LOG_S = 30.0  # how often a starving trainer logs that it is still waiting
-
-
-def _cores() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-
-
-def as_pipeline(source: Any) -> Pipeline:
-    """Accepts a Pipeline, a partition plan (``__stoker_pipeline__``) or a map-style Dataset."""
-    if isinstance(source, Pipeline):
-        return source
-    hook = getattr(source, "__stoker_pipeline__", None)
-    if callable(hook):
-        return hook()
-    if hasattr(source, "__len__") and hasattr(source, "__getitem__"):
-        return from_dataset(source)
-    raise TypeError(
-        f"Loader() takes a stoker pipeline, a partition plan or a map-style Dataset, got {type(source).__name__}"
-    )
-
-
-def serialize_pipeline(pipeline: Pipeline) -> bytes:
-    """Cloudpickles the pipeline, naming the operator that cannot be sent to workers."""
-    import cloudpickle
-
-    try:
-        return cloudpickle.dumps(pipeline)
-    except Exception as exc:
-        for op in pipeline.ops:
-            try:
-                cloudpickle.dumps(op.fn)
-            except Exception as op_exc:
-                raise PipelineSerializationError(
-                    f"the {op.kind} function {op.name!r} cannot be sent to worker processes "
-                    f"({type(op_exc).__name__}: {op_exc}). Make it a module-level function or a "
-                    f"picklable object, open resources lazily inside it, or use workers=0."
-                ) from op_exc
-        try:
-            cloudpickle.dumps(pipeline.source.data)
-        except Exception as src_exc:
-            raise PipelineSerializationError(
-                f"the source {pipeline.source.name!r} cannot be sent to worker processes "
-                f"({type(src_exc).__name__}: {src_exc}). Open files or connections lazily in "
-                f"__getitem__ instead of holding them on the dataset."
-            ) from src_exc
-        raise PipelineSerializationError(f"the pipeline cannot be sent to workers: {exc}") from exc
 
 
 class Loader:
@@ -100,11 +61,18 @@ class Loader:
         backend: ``"local"`` (processes) or ``"ray"`` (actors).
         autoscaler: Name of the scaling policy (see :mod:`stoker.data.autoscale`).
         interval: Seconds between autoscaler decisions.
-        timeout: Seconds without any progress before raising; None waits, logging every 30 s.
-        max_attempts: Workers a split may be lost with before it is reported as poisonous.
+        timeout: Seconds a worker may hold a split without returning anything: then the
+            worker is replaced and the split re-issued to another (with ``workers=0``, the
+            split is abandoned and an error raised). None waits, logging every 30 s.
+        max_attempts: Workers a split may be lost with (killed, or stuck past ``timeout``
+            while running it) before it is reported as poisonous.
         rank: This trainer's rank in a data-parallel job (default 0).
         world_size: Ranks in the job; each gets a disjoint share of every epoch, together
-            exactly the epoch.
+            exactly the epoch, and every rank the same number of items (the remainder is
+            padded with repeated samples, or dropped when the batch has ``drop_last=True``).
+        cluster: Join the cluster controller (``stoker cluster start``): True, or the job's name;
+            None follows ``$STOKER_CLUSTER``. Needs ``backend="ray"``; the controller's budget caps
+            the autoscaler (see :mod:`stoker.cluster.membership`).
         name: Job name in metrics, logs and ``stoker top`` (default: the script's name).
         metrics_port: Serve Prometheus metrics on this port (``0``: any free one; ``"host:port"``
             to bind another address than 127.0.0.1); default ``$STOKER_METRICS_PORT`` or off.
@@ -137,6 +105,7 @@ class Loader:
         metrics_port: int | str | None = None,
         stats_log: str | os.PathLike[str] | None = None,
         tensorboard: Any = None,
+        cluster: bool | str | None = None,
         **backend_options: Any,
     ) -> None:
         self.pipeline = as_pipeline(source)
@@ -147,7 +116,7 @@ class Loader:
         self.auto = workers == "auto"
         if not self.auto and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 0):
             raise ValueError(f"workers={workers!r} should be a non-negative int or 'auto'")
-        self.max_workers = _cores() if max_workers is None else max_workers
+        self.max_workers = cpu_count() if max_workers is None else max_workers
         self.min_workers = 1 if min_workers is None else min_workers
         if not 0 <= self.min_workers <= self.max_workers:
             raise ValueError(
@@ -155,7 +124,12 @@ class Loader:
             )
         if interval <= 0:
             raise ValueError(f"{interval=} should be > 0 seconds")
-        if len(self.pipeline) == 0:
+        if timeout is not None and not timeout > 0:
+            raise ValueError(f"{timeout=} should be > 0 seconds, or None to wait forever")
+        if isinstance(max_attempts, bool) or not isinstance(max_attempts, int) or max_attempts < 1:
+            raise ValueError(f"{max_attempts=} should be a positive int")
+        stream = self.pipeline.source.kind == "stream"
+        if not stream and len(self.pipeline) == 0:
             raise ValueError(f"the source {self.pipeline.source.name!r} is empty; nothing to load")
         self.seed = seed
         self.deterministic = deterministic
@@ -169,9 +143,16 @@ class Loader:
         shuffle = self.pipeline.shuffle_op
         shuffle_seed = None if shuffle is None else (shuffle.args["seed"] if shuffle.args["seed"] is not None else seed)
         self._batched = batch is not None
-        self._dispatcher = Dispatcher(
-            len(self.pipeline), size, drop_last, shuffle_seed, prefetch, deterministic, max_attempts, rank, world_size
+        self._dispatcher = dispatcher_for(
+            self.pipeline, size, drop_last, shuffle_seed, prefetch, deterministic, max_attempts, rank, world_size
         )
+        self._fingerprint = stream_fingerprint(
+            self.pipeline, seed=seed, split_size=size, rank=rank, world_size=world_size
+        )
+        self._lock = threading.RLock()  # close() from another thread waits for the current step
+        self._closed = False
+        self._watch = ProgressWatch()  # which busy workers made no progress for `timeout`
+        self._live_iter: weakref.ref[Iterator[Any]] | None = None
         self._target = self.min_workers if self.auto else int(workers)
         self._inline = Executor(self.pipeline, seed, on_error) if (not self.auto and workers == 0) else None
         self._pool: WorkerPool | None = None
@@ -181,6 +162,7 @@ class Loader:
                 pipeline_bytes=serialize_pipeline(self.pipeline),
                 seed=seed,
                 on_error=on_error,
+                prefetch=prefetch,
                 **backend_options,
             )
             self._finalizer = weakref.finalize(self, self._pool.close)
@@ -193,13 +175,8 @@ class Loader:
         self._resume: dict[str, Any] | None = None
         self._current: tuple[int, list[Any], int] | None = None  # (split, items, next item)
         self._epoch_complete = True
-        self._last_change = time.monotonic()
-        self._last_direction = 0
-        self._calm = 0
-        self._up_demand: float | None = None
-        self._up_at = -math.inf
+        self._history = AutoscaleHistory(last_change=time.monotonic())
         self._next_tick = time.monotonic() + interval
-        self._closed = False
         self.prefetch = prefetch
         self.backend = backend
         self.rank = rank
@@ -209,16 +186,17 @@ class Loader:
             if self._pool is not None:  # a taken port or a bad path: do not leave workers behind
                 self._finalizer()
             raise
+        self._member = membership.join(self, cluster, backend)
 
     # -- worker count ------------------------------------------------------------------------
 
     def _live(self) -> list[int]:
         if self._pool is None:
             return [_INLINE]
-        return [w for w in self._pool.workers() if w not in self._dispatcher._draining]
+        return [w for w in self._pool.workers() if not self._dispatcher.is_draining(w)]
 
     def _reconcile(self) -> None:
-        if self._pool is None:
+        if self._pool is None or self._closed:
             return
         live = self._live()
         for _ in range(self._target - len(live)):
@@ -249,10 +227,7 @@ class Loader:
             self._set_target(max_workers)
 
     def _set_target(self, n: int) -> None:
-        if n != self._target:
-            self._last_direction = 1 if n > self._target else -1
-            self._last_change = time.monotonic()
-            self._calm = 0
+        self._history.on_target(self._target, n, time.monotonic())
         self._target = n
         self._reconcile()
         self._stats.on_workers(n)
@@ -262,6 +237,8 @@ class Loader:
         if now < self._next_tick or self._pool is None:
             return
         self._next_tick = now + self.interval
+        if self._member is not None:
+            self._member.tick()
         w = self._stats.take_window()
         if not self.auto:
             return
@@ -275,21 +252,13 @@ class Loader:
             items=int(w["items"]),
             worker_busy_s=w["worker_busy_s"],
             worker_items=int(w["worker_items"]),
-            queue_depth=len(self._dispatcher._received),
+            queue_depth=self._dispatcher.queued(),
             cpu_free=self._pool.cpu_free(),
-            since_change_s=now - self._last_change,
-            last_direction=self._last_direction,
-            calm_windows=self._calm,
-            up_demand=self._up_demand,
-            since_up_s=now - self._up_at,
+            **self._history.signal_fields(now),
         )
         decision = self._policy(signal)
-        self._calm = self._calm + 1 if decision.wants_down and decision.target == self._target else 0
+        self._history.on_decision(decision, self._target, now)
         self._stats.on_decision(decision.target, decision.reason)
-        if decision.target > self._target and decision.demand is not None and self._last_direction < 0:
-            # Starving right after a scale-down refutes that scale-down: remember the demand so
-            # the policy does not try the same count again soon (start-up ramps are not regrets).
-            self._up_demand, self._up_at = decision.demand, now
         self._set_target(decision.target)
 
     # -- receiving -----------------------------------------------------------------------------
@@ -303,47 +272,78 @@ class Loader:
     def _pump(self, timeout: float) -> None:
         """Issues splits, waits up to ``timeout`` for results, books them in the ledger."""
         d = self._dispatcher
-        if self._pool is None:
+        if self._pool is None or self._inline is not None:
             for w, split in d.assign([_INLINE]):
-                self._book(w, split.key, self._inline.run(split))  # type: ignore[union-attr]
+                self._book(w, split.key, run_with_timeout(self._inline, split, self.timeout))  # type: ignore[arg-type]
             return
-        for w, split in d.assign([w for w in self._live() if self._pool.ready(w)]):
+        now = time.monotonic()
+        live = [w for w in self._live() if self._pool.ready(w)]
+        idle = {w for w in live if not d.in_flight(w)}
+        for w, split in d.assign(live):
+            if w in idle:
+                self._watch.assigned(w, now)
             self._pool.submit(w, split)
         for ev in self._pool.poll(timeout):
-            if isinstance(ev, Done):
+            if isinstance(ev, Began):
+                self._watch.progressed(ev.worker, time.monotonic())
+                d.began(ev.worker, ev.key)
+            elif isinstance(ev, Done):
+                self._watch.progressed(ev.worker, time.monotonic())
                 self._book(ev.worker, ev.key, ev.result)
             elif isinstance(ev, Lost):
-                back = d.lost(ev.worker)
+                # A worker replaced for hanging is charged its oldest split even if it never said
+                # it began one: else a worker stuck before starting would be replaced forever.
+                stuck = self._watch.gone(ev.worker)
+                back = d.lost(ev.worker, ev.reason, self._pool.reports_starts and not stuck)
                 self._stats.lost_workers += 1
                 log.warning("stoker: data worker %s %s; re-issuing splits %s", ev.worker, ev.reason, back)
             elif isinstance(ev, Exited):
+                self._watch.gone(ev.worker)
                 d.forget(ev.worker)
             elif isinstance(ev, Fatal):
                 raise StokerError(ev.message)
+        if self.timeout is not None:
+            self._replace_stuck(self._pool, self.timeout, time.monotonic())
         self._reconcile()
 
+    def _replace_stuck(self, pool: WorkerPool, timeout: float, now: float) -> None:
+        """Replaces every worker that held a split for ``timeout`` seconds without progress."""
+        d = self._dispatcher
+        for w, k in self._watch.overdue(timeout, now, d.running):
+            reason = (
+                f"made no progress on split {k} (samples {head(d.split(k).indices)}) for {timeout:g} s "
+                f"(stopped or hung) and was replaced"
+            )
+            log.warning("stoker: data worker %s %s", w, reason)
+            self._stats.stuck_workers += 1
+            pool.replace(w, reason)
+
     def _next_split(self) -> tuple[int, Any] | None:
-        """Blocks until the next split is ready; None at the end of the epoch."""
+        """Blocks until the next split is ready; None at the end of the epoch (or once closed)."""
         d = self._dispatcher
         started = last_log = time.monotonic()
-        progress = d.outstanding() + len(d._delivered)
+        progress: tuple[int, ...] = ()
         while True:
-            ready = d.pop_ready()
-            if ready is not None:
-                return ready
-            if d.done:
-                return None
-            self._tick()
-            self._pump(0.05)
+            with self._lock:
+                if self._closed:
+                    return None
+                ready = d.pop_ready()
+                if ready is not None:
+                    return ready
+                if d.done:
+                    return None
+                self._tick()
+                self._pump(0.05)
             now = time.monotonic()
-            marker = d.outstanding() + len(d._delivered) + d.duplicates
+            marker = (d.outstanding(), d.delivered_count(), d.duplicates, self._stats.lost_workers)
             if marker != progress:
                 progress, started = marker, now
-            if self.timeout is not None and now - started > self.timeout:
+            # Held splits are covered by _replace_stuck; this catches a pool that runs nothing at all.
+            if self.timeout is not None and now - started > self.timeout and not d.issued_count():
                 stalled = self._pool.stall_reason() if self._pool is not None else None
                 raise WorkerLostError(
                     f"no data for {self.timeout:.0f} s: {len(self._live())} workers alive, "
-                    f"{d.outstanding()} splits outstanding; {stalled or 'a pipeline function may hang'}"
+                    f"{d.outstanding()} splits outstanding; {stalled or 'no worker could start'}"
                 )
             if now - last_log > WAIT_LOG_S:
                 last_log = now
@@ -358,6 +358,13 @@ class Loader:
     def _begin(self) -> None:
         if self._closed:
             raise StokerError("this Loader is closed")
+        live = self._live_iter() if self._live_iter is not None else None
+        if live is not None and getattr(live, "gi_frame", None) is not None:
+            raise StokerError(
+                "another iterator over this Loader is still live: a Loader streams one epoch at a time, and a "
+                "second iter() would silently end the first. Exhaust or delete the first iterator (or call "
+                "close() to stop), then call iter() again."
+            )
         if self._resume is not None:
             state, self._resume = self._resume, None
             epoch = state["epoch"]
@@ -378,14 +385,18 @@ class Loader:
 
     def __iter__(self) -> Iterator[Any]:
         self._begin()
-        return self._iterate()
+        it = self._iterate()
+        self._live_iter = weakref.ref(it)
+        return it
 
     def _iterate(self) -> Iterator[Any]:
         last_yield: float | None = None
         while True:
             resumed = time.monotonic()
             step = resumed - last_yield if last_yield is not None else 0.0
-            item = self._next_item()
+            item = _END if self._closed else self._next_item()
+            if self._closed:
+                return  # close() ended the loop: the epoch is not complete, state_dict() says where it stopped
             if item is _END:
                 self._epoch_complete = True
                 self._current = None
@@ -414,7 +425,7 @@ class Loader:
             k, payload = ready
             if isinstance(payload, SplitFailure):
                 self._stats.on_failure()
-                self._dispatcher._delivered.discard(k)  # not consumed: a resumed loader retries it
+                self._dispatcher.undeliver(k)  # not consumed: a resumed loader retries it
                 raise SampleError(
                     f"{payload.message}\n--- worker traceback ---\n{payload.traceback}",
                     payload.indices,
@@ -447,13 +458,21 @@ class Loader:
             "seed": self.seed,
             "dispatcher": d.state_dict(unfinished=partial[0] if partial else None),
             "partial": partial,
+            "fingerprint": dict(self._fingerprint),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Makes the next ``iter()`` continue the stream saved by :meth:`state_dict`."""
+        """Makes the next ``iter()`` continue the stream saved by :meth:`state_dict`.
+
+        Raises:
+            ValueError: The state belongs to another stream (other data, operators, shuffle,
+                batch size, drop_last, seed, rank or world size); the message names the field.
+                A different worker count or backend is fine.
+        """
         for key in ("epoch", "complete", "seed", "dispatcher", "partial"):
             if key not in state:
                 raise ValueError(f"not a stoker Loader state: missing {key!r}")
+        check_fingerprint(state.get("fingerprint"), self._fingerprint)
         if state["seed"] != self.seed:
             raise ValueError(f"state was saved with seed={state['seed']} but this Loader has seed={self.seed}")
         if state["epoch"] >= 0 and not state["complete"]:
@@ -485,7 +504,8 @@ class Loader:
             "autoscale": self.auto,
             "min_workers": self.min_workers,
             "max_workers": self.max_workers,
-            "queue_depth": len(self._dispatcher._received),
+            "shm_pool": self._pool.shm_stats() if self._pool is not None else None,
+            "queue_depth": self._dispatcher.queued(),
             "prefetch": self.prefetch,
             "job": self._observer.name,
             "rank": self.rank,
@@ -509,6 +529,8 @@ class Loader:
 
     def __len__(self) -> int:
         """Items per epoch (batches, or samples when unbatched), before filtering and skips."""
+        if self.pipeline.source.kind == "stream":
+            raise TypeError(f"the stream {self.pipeline.source.name!r} has no length; iterate it to its end")
         if self._batched:
             return len(self._dispatcher.owned)
         return (
@@ -518,11 +540,19 @@ class Loader:
         )
 
     def close(self) -> None:
-        """Stops the workers and removes their shared memory; safe to call twice."""
-        self._closed = True
-        self._observer.close()
-        if self._pool is not None:
-            self._finalizer()
+        """Stops the workers and removes their shared memory.
+
+        Safe to call twice, from inside the loop (the iterator then ends) and from another
+        thread (it waits for the trainer's current step, at most one poll of 50 ms).
+        """
+        with self._lock:
+            self._closed = True
+            self._observer.close()
+            member = getattr(self, "_member", None)
+            if member is not None:
+                member.close()
+            if self._pool is not None:
+                self._finalizer()
 
     def __enter__(self) -> Loader:
         return self

@@ -23,8 +23,9 @@ class Source:
     """Where samples come from: ``get(i)`` for ``0 <= i < len``.
 
     Attributes:
-        kind: ``"items"``, ``"files"`` or ``"dataset"``.
-        data: The sequence (items, file paths) or the map-style dataset.
+        kind: ``"items"``, ``"files"``, ``"dataset"`` or ``"stream"``.
+        data: The sequence (items, file paths), the map-style dataset, or a
+            :class:`~stoker.data.streams.StreamSource` (no ``get``; see :mod:`stoker.data.streams`).
         name: A short label for plans and stats.
     """
 
@@ -200,7 +201,7 @@ def from_dataset(dataset: Any) -> Pipeline:
     if isinstance(dataset, IterableDataset):
         raise TypeError(
             f"from_dataset() needs a map-style dataset (indexable), got the IterableDataset "
-            f"{type(dataset).__name__}; exactly-once needs sample indices"
+            f"{type(dataset).__name__}; use stoker.from_iterable(dataset, num_shards=K) for streams"
         )
     if not hasattr(dataset, "__len__") or not hasattr(dataset, "__getitem__"):
         raise TypeError(f"from_dataset() needs __len__ and __getitem__, got {type(dataset).__name__}")

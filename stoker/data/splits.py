@@ -57,7 +57,32 @@ def num_splits(length: int, split_size: int, drop_last: bool) -> int:
     return length // split_size if drop_last else -(-length // split_size)
 
 
-def make_split(order: np.ndarray, epoch: int, k: int, split_size: int) -> Split:
-    """Split ``k`` of an epoch given its order."""
+def padded_splits(total: int, world_size: int, drop_last: bool) -> int:
+    """Splits an epoch is dealt as, so that every rank gets the same number (as ``DistributedSampler``).
+
+    DistributedDataParallel hangs when one rank runs out of batches before another, so the
+    remainder of ``total`` over ``world_size`` is padded with repeated samples (default), or
+    dropped when ``drop_last``.
+    """
+    if world_size <= 1 or total % world_size == 0:
+        return total
+    return total // world_size * world_size if drop_last else -(-total // world_size) * world_size
+
+
+def make_split(order: np.ndarray, epoch: int, k: int, split_size: int, total: int | None = None) -> Split:
+    """Split ``k`` of an epoch given its order.
+
+    Args:
+        order: The epoch's order of sample indices.
+        epoch: Epoch number.
+        k: Split number.
+        split_size: Samples per split.
+        total: Real splits of the epoch; a ``k`` at or past it is a padding split that repeats
+            samples from the start of the order (wrapping around), so ranks stay equal.
+    """
+    if total is not None and k >= total:
+        start = (k - total) * split_size
+        n = len(order)
+        return Split(epoch, k, tuple(int(order[(start + j) % n]) for j in range(split_size)))
     start = k * split_size
     return Split(epoch, k, tuple(int(i) for i in order[start : start + split_size]))

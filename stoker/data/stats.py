@@ -31,6 +31,7 @@ class LoaderStats:
         self.errors = 0  # failed splits delivered under on_error="raise"
         self.worker_busy_s = 0.0  # seconds workers spent running splits (all workers together)
         self.first_wait_s = 0.0  # the first item's wait: workers starting up, not a steady bottleneck
+        self.stuck_workers = 0  # replaced after holding a split for the Loader's timeout
         self.timeline: list[tuple[float, int]] = [(0.0, workers)]
         self.last_decision = ""
         self.decisions: collections.deque[tuple[float, int, str]] = collections.deque(maxlen=MAX_DECISIONS)
@@ -122,6 +123,7 @@ class LoaderStats:
             "skipped_samples": [vars(s) for s in self.skipped_list],
             "filtered": self.filtered,
             "workers_lost": self.lost_workers,
+            "workers_stuck": self.stuck_workers,
             "autoscaler": self.last_decision,
             "autoscaler_log": list(self.decisions),
             "stage_s": dict(self.stage_s),

@@ -3,8 +3,9 @@
 The worker writes every tensor / numpy array of a result into files in ``/dev/shm`` and sends
 only a small skeleton through its pipe. Large batch tensors are *collated straight into* such a
 file (see :class:`Arena`), so the payload is written once, as ``DataLoader`` does; everything
-else is copied into one per-split file (64-byte aligned). The trainer maps each file, unlinks its
-name at once (nothing leaks if either side dies later) and wraps the bytes with
+else is copied into one per-split file (64-byte aligned). The trainer maps each file and unlinks
+its name at once, a lent arena file the first time it arrives (so ``/dev/shm`` holds only files
+in transit, whichever side dies), and wraps the bytes with
 ``torch.frombuffer`` / ``numpy.frombuffer``: no copy, no pickling of payloads. A mapping lives as
 long as any tensor that views it.
 """
@@ -12,10 +13,13 @@ long as any tensor that views it.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import mmap
 import os
+import sys
 import tempfile
-from collections.abc import Callable
+import weakref
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,84 +44,127 @@ def _create(path: str, size: int) -> mmap.mmap:
         os.close(fd)
 
 
+def size_class(nbytes: int) -> int:
+    """Rounds a request up to the next of 2^k, 1.25, 1.5 or 1.75 x 2^k bytes (at least 64 KiB).
+
+    Batches padded to their longest sample change size every step; rounding up lets one file
+    serve every size within about 25 % of it instead of one file per exact size.
+    """
+    n = max(int(nbytes), ARENA_MIN_BYTES)
+    top = 1 << (n - 1).bit_length()
+    for quarter in (5, 6, 7, 8):
+        cls = (top >> 1) * quarter // 4
+        if cls >= n:
+            return cls
+    return top
+
+
 class Arena:
-    """Hands out tensors that live in shared-memory files, and reuses those files (worker side).
+    """A bounded pool of shared-memory files that batch tensors are stacked into (worker side).
 
     A fresh 19 MB tmpfs file costs ~20 ms of page faults to fill, a third of the time a worker
     needs to decode the batch that goes in it. So files are lent to the trainer, and when the
     trainer has dropped every tensor that views one it sends the name back (:meth:`give_back`);
-    the worker keeps each file mapped and stacks the next batch of the same size into it, with no
-    fault at all.
+    the worker keeps each file mapped and stacks the next batch into it, with no fault at all.
+
+    Any free file at least as large as a request serves it (the smallest such), so batches of
+    changing byte size (padding to the longest sample, multi-scale crops) reuse files too. The
+    pool never holds more than ``cap`` files: when none fits and the pool is full, the largest
+    free file is retired and a larger one made in its place (the pool grows by replacing); when
+    every file is lent out, :meth:`empty` returns None and the batch goes through the per-split
+    copy file instead. That bounds both ``/dev/shm`` and the trainer's mappings (and with them
+    its open descriptors) whatever the trainer holds on to.
 
     Args:
         prefix: Path prefix of the files.
-        keep: Free files kept for reuse; more are unlinked.
+        cap: Most files this worker owns at once.
     """
 
-    def __init__(self, prefix: str, keep: int = 8) -> None:
+    def __init__(self, prefix: str, cap: int = 8) -> None:
+        if cap < 1:
+            raise ValueError(f"{cap=} should be >= 1 shared-memory file per worker")
         self.prefix = prefix
-        self.keep = keep
+        self.cap = cap
         self._seq = 0
-        self._maps: dict[str, mmap.mmap] = {}  # every file this worker made and has not unlinked
-        self._free: dict[int, list[str]] = {}  # size -> files the trainer gave back
-        self._files: dict[int, tuple[str, int]] = {}  # storage data_ptr -> (path, size), not sent yet
-        self.forgotten: list[str] = []  # unlinked since the trainer last heard, so it can unmap them
+        self._maps: dict[str, mmap.mmap] = {}  # every file this worker made and has not retired
+        self._free: set[str] = set()  # files the trainer gave back (or never got)
+        self._lent: set[str] = set()  # files sent to the trainer and not given back
+        self._files: dict[int, tuple[str, int]] = {}  # storage data_ptr -> (path, bytes used), not sent yet
+        self.forgotten: list[str] = []  # retired since the trainer last heard, so it can unmap them
 
-    def empty(self, shape: tuple[int, ...], dtype: torch.dtype) -> torch.Tensor:
-        """An uninitialised CPU tensor backed by a (reused or new) shared-memory file."""
+    def _fit(self, size: int) -> str | None:
+        fits = [p for p in self._free if len(self._maps[p]) >= size]
+        if fits:
+            return min(fits, key=lambda p: len(self._maps[p]))
+        if len(self._maps) >= self.cap:
+            if not self._free:
+                return None  # every file is lent out: the caller falls back to a copy
+            self._forget(max(self._free, key=lambda p: len(self._maps[p])))
+        self._seq += 1
+        path = f"{self.prefix}-a{self._seq}"
+        self._maps[path] = _create(path, size_class(size))
+        self._free.add(path)
+        return path
+
+    def empty(self, shape: tuple[int, ...], dtype: torch.dtype) -> torch.Tensor | None:
+        """An uninitialised CPU tensor backed by a pooled shared-memory file (None: pool exhausted)."""
         numel = 1
         for d in shape:
             numel *= d
         size = max(1, numel * torch.empty((), dtype=dtype).element_size())
-        free = self._free.get(size)
-        if free:
-            path = free.pop()
-        else:
-            self._seq += 1
-            path = f"{self.prefix}-a{self._seq}"
-            self._maps[path] = _create(path, size)
+        path = self._fit(size)
+        if path is None:
+            return None
+        self._free.discard(path)
         t = torch.frombuffer(self._maps[path], dtype=torch.uint8, count=size).view(dtype)[:numel].view(shape)
         self._files[t.untyped_storage().data_ptr()] = (path, size)
         return t
 
     def take(self, t: torch.Tensor) -> tuple[str, int] | None:
-        """If ``t`` is exactly an arena tensor, lend its file out and return (file, size)."""
+        """If ``t`` is exactly an arena tensor, lend its file out and return (file, bytes of ``t``)."""
         if t.storage_offset() != 0 or not t.is_contiguous():
             return None
         entry = self._files.get(t.untyped_storage().data_ptr())
         if entry is None or t.numel() * t.element_size() != entry[1]:
             return None
         del self._files[t.untyped_storage().data_ptr()]
-        return entry
+        self._lent.add(entry[0])
+        return entry[0], len(self._maps[entry[0]])
 
-    def give_back(self, paths: list[str]) -> None:
+    def give_back(self, paths: Iterable[str]) -> None:
         """The trainer no longer views these files: reuse them."""
         for path in paths:
-            mm = self._maps.get(path)
-            if mm is None:
-                continue
-            pool = self._free.setdefault(len(mm), [])
-            if len(pool) < self.keep:
-                pool.append(path)
-            else:
-                self._forget(path)
+            if path in self._lent:
+                self._lent.discard(path)
+                self._free.add(path)
 
     def _forget(self, path: str) -> None:
         self._maps.pop(path, None)
+        self._free.discard(path)
+        self._lent.discard(path)
         self.forgotten.append(path)
         with contextlib.suppress(FileNotFoundError):
             os.unlink(path)
 
     def release_all(self) -> None:
         """Returns files of tensors that were allocated but never sent (a failed batch) to the pool."""
-        for path, size in self._files.values():
-            self._free.setdefault(size, []).append(path)
+        for path, _ in self._files.values():
+            self._free.add(path)
         self._files.clear()
 
+    def stats(self) -> dict[str, int]:
+        """``files`` owned, ``lent`` to the trainer, ``bytes`` mapped."""
+        return {"files": len(self._maps), "lent": len(self._lent), "bytes": sum(len(m) for m in self._maps.values())}
+
     def close(self) -> None:
-        """Unlinks every file; mappings the trainer still holds stay valid."""
+        """Unlinks every file this worker still names; mappings the trainer holds stay valid.
+
+        Lent files are the trainer's to unlink (it does so when it maps them), so a drained
+        worker never deletes a batch the trainer has not read yet.
+        """
         for path in list(self._maps):
-            self._forget(path)
+            if path not in self._lent:
+                self._forget(path)
         self._free.clear()
 
 
@@ -144,7 +191,10 @@ class Packed:
 
 def _walk(obj: Any, leaf: Any) -> Any:
     """Rebuilds ``obj`` with ``leaf(x)`` applied to every tensor / numeric array / _Ref."""
-    if isinstance(obj, (torch.Tensor, _Ref)) or (isinstance(obj, np.ndarray) and obj.dtype.kind in "biufc"):
+    # Sparse, nested and other non-strided tensors have no flat bytes: they travel pickled.
+    if (isinstance(obj, torch.Tensor) and obj.layout == torch.strided and not obj.is_nested) or isinstance(obj, _Ref):
+        return leaf(obj)
+    if isinstance(obj, np.ndarray) and obj.dtype.kind in "biufc":
         return leaf(obj)
     if isinstance(obj, list):
         return [_walk(x, leaf) for x in obj]
@@ -184,7 +234,8 @@ def pack(items: Any, path: str, arena: Arena | None = None) -> Packed:
         slot = len(copies) + len(files)
         if arena is not None and isinstance(arr, torch.Tensor) and (entry := arena.take(arr)) is not None:
             files.append(entry)
-            return _Ref(slot, False, _dtype_name(arr), tuple(arr.shape), len(files) - 1, 0, entry[1])
+            nbytes = arr.numel() * arr.element_size()
+            return _Ref(slot, False, _dtype_name(arr), tuple(arr.shape), len(files) - 1, 0, nbytes)
         raw = _as_bytes(arr)
         ref = _Ref(slot, isinstance(arr, np.ndarray), _dtype_name(arr), tuple(arr.shape), 0, offset, raw.nbytes)
         copies.append((offset, raw))
@@ -203,13 +254,60 @@ def pack(items: Any, path: str, arena: Arena | None = None) -> Packed:
     return Packed(skeleton, tuple(files))
 
 
-def _map(path: str, size: int) -> mmap.mmap:
+_PROT_RW = 0x1 | 0x2  # PROT_READ | PROT_WRITE
+_MAP_SHARED = 0x1
+_MAP_FAILED = ctypes.c_void_p(-1).value
+
+
+def _libc() -> Any:
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.mmap.restype = ctypes.c_void_p
+    libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long]
+    libc.munmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+    return libc
+
+
+try:
+    _LIBC: Any = _libc() if sys.platform.startswith("linux") else None
+except (OSError, AttributeError):  # no libc to call: fall back to Python's mmap
+    _LIBC = None
+
+
+def map_shared(path: str, size: int, unlink: bool = True) -> Any:
+    """Maps ``size`` bytes of ``path`` read-write and shared, keeping no file descriptor open.
+
+    Python 3.11's ``mmap.mmap`` keeps a duplicate descriptor per mapping; a trainer holding a few
+    hundred batches would then run out of descriptors at the common ``ulimit -n 1024``. So on Linux
+    the file is mapped with libc's ``mmap`` and its descriptor closed at once; the returned ctypes
+    byte array unmaps itself when the last buffer viewing it is gone.
+
+    Args:
+        path: The file.
+        size: Bytes to map (the file's size).
+        unlink: Remove the file's name once mapped (the memory lives while mapped).
+
+    Returns:
+        A writable object with the buffer protocol and ``len() == size``.
+    """
     fd = os.open(path, os.O_RDWR)
     try:
-        return mmap.mmap(fd, size)
+        if _LIBC is None:
+            return mmap.mmap(fd, size)
+        addr = _LIBC.mmap(None, size, _PROT_RW, _MAP_SHARED, fd, 0)
+        if addr is None or addr == _MAP_FAILED:
+            err = ctypes.get_errno()
+            raise OSError(err, f"mmap of {path} ({size} bytes) failed: {os.strerror(err)}")
+        buf = (ctypes.c_ubyte * size).from_address(addr)
+        weakref.finalize(buf, _LIBC.munmap, addr, size)
+        return buf
     finally:
         os.close(fd)
-        os.unlink(path)
+        if unlink:
+            os.unlink(path)
+
+
+def _map(path: str, size: int) -> Any:
+    return map_shared(path, size)
 
 
 def unpack(packed: Packed, lent: Callable[[str, int], Any] | None = None) -> Any:
@@ -265,7 +363,7 @@ def arena_collate(arena: Arena) -> Any:
         if elem.layout != torch.strided or elem.device.type != "cpu" or elem.is_nested or nbytes < ARENA_MIN_BYTES:
             return torch.stack(batch, 0)
         out = arena.empty((len(batch), *elem.shape), elem.dtype)
-        return torch.stack(batch, 0, out=out)
+        return torch.stack(batch, 0) if out is None else torch.stack(batch, 0, out=out)
 
     fmap = {**default_collate_fn_map, torch.Tensor: tensor_fn}
 

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import operator
+from collections.abc import Mapping
 from typing import Any
 
 import torch.fx as fx
@@ -84,8 +85,13 @@ def _label(node: fx.Node, root: Any) -> str:
     return node.op
 
 
-def capture_step(gm: fx.GraphModule, graph: Graph, feed: str) -> None:
-    """Adds the traced step's nodes; the ``*args`` placeholder is the pipeline's last node ``feed``."""
+def capture_step(gm: fx.GraphModule, graph: Graph, feed: str, labels: Mapping[int, str] | None = None) -> None:
+    """Adds the traced step's nodes; the ``*args`` placeholder is the pipeline's last node ``feed``.
+
+    ``labels`` names the step's positional inputs (``batch['x']``); an input labelled
+    ``carry[...]`` is trainer-carried state: a ``carry`` node with no input from the pipeline.
+    """
+    labels = labels or {}
     placeholders = {n.name for n in gm.graph.nodes if n.op == "placeholder"}
     for node in gm.graph.nodes:
         if node.op == "placeholder":
@@ -98,16 +104,22 @@ def capture_step(gm: fx.GraphModule, graph: Graph, feed: str) -> None:
             and isinstance(node.args[0], fx.Node)
             and node.args[0].name in placeholders
         ):
-            graph.add(Node(node.name, "input", f"batch[{node.args[1]}]", inputs, "model", node))
+            label = labels.get(node.args[1], f"batch[{node.args[1]}]")  # type: ignore[call-overload]
+            if label.startswith("carry["):
+                graph.add(Node(node.name, "carry", label, (), "model", node))
+            else:
+                graph.add(Node(node.name, "input", label, inputs, "model", node))
             continue
         graph.add(Node(node.name, node.op, _label(node, gm), inputs, "model", node, node_where(node)))
 
 
-def capture(pipe: Pipeline, gm: fx.GraphModule, optimizer: Any = None) -> Graph:
+def capture(
+    pipe: Pipeline, gm: fx.GraphModule, optimizer: Any = None, labels: Mapping[int, str] | None = None
+) -> Graph:
     """The IR of the whole program: pipeline, traced step, and the optimiser when given."""
     graph = Graph()
     feed = capture_pipeline(pipe, graph)
-    capture_step(gm, graph, feed)
+    capture_step(gm, graph, feed, labels)
     if optimizer is not None:
         out = next(n.name for n in graph if n.kind == "output")
         graph.add(Node("optimizer", "optimizer", f"{type(optimizer).__name__}.step()", (out,), "model", optimizer))

@@ -80,7 +80,7 @@ def _choice(plan: Plan) -> list[str]:
         f"  {'cut':<24} {'moved':>5} {'bytes/sample':>14} {'data us/sample':>15} {'train us/sample':>16}  bottleneck",
     ]
     for label, cand in (("chosen", c), ("naive (all stateless)", n)):
-        side = "data" if cand.data_bound(w) else "training"
+        side = cand.binding(w)
         lines.append(
             f"  {label:<24} {len(cand.moved):>5} {cand.bytes_per_sample:>14,.0f} "
             f"{cand.data_s * 1e6:>15,.1f} {cand.train_s * 1e6:>16,.1f}  {side}"
@@ -96,20 +96,39 @@ def _choice(plan: Plan) -> list[str]:
     return lines
 
 
+def _capture(plan: Plan) -> str:
+    how = {
+        "values": "traced on the example batch (shape-dependent Python specialised)",
+        "fx": "traced symbolically with torch.fx",
+        "opaque": "traced with part of the step kept whole (see the note below)",
+    }.get(plan.method, plan.method)
+    lines = [f"Capture: {how}."]
+    if plan.assumptions:
+        lines.append(
+            f"  specialised on {len(plan.assumptions)} fact(s) of the example; a batch with other shapes "
+            f"({plan.signature}) runs unsplit in the trainer, with one warning:"
+        )
+        lines += [f"  {a.what:<44} {a.where}" for a in plan.assumptions[:12]]
+        if len(plan.assumptions) > 12:
+            lines.append(f"  ... and {len(plan.assumptions) - 12} more (plan.assumptions)")
+    return "\n".join(lines)
+
+
 def explain(plan: Plan, verbose: bool = False) -> str:
     """The plan as text: header, both sides, the cut, the choice and its figures, notes."""
     g = plan.graph
     header = (
         f"stoker plan: {len(g)} nodes; {len(plan.data_nodes)} on the data side "
         f"({len(plan.chosen.moved)} moved out of the model's forward), {len(plan.train_nodes)} on the training side.\n"
-        f"Traced in {plan.mode} mode; figures measured on a batch of {plan.costs.batch_size} samples "
-        f"(data side on CPU, training side forward only on {plan.costs.device})."
+        f"Traced in {plan.mode} mode; figures per sample are medians over the batches after the first "
+        f"(batch of {plan.costs.batch_size}; data side on CPU, training side forward only on {plan.costs.device})."
     )
     parts = [header, "\n".join(_data_side(plan)), "\n".join(_train_side(plan, verbose)), "\n".join(_cut(plan))]
     if plan.sides.constants:
         names = ", ".join(str(g[n].target.target) for n in plan.graph.nodes if n in plan.sides.constants)
         parts.append(f"Constants (read-only buffers and literals, copied to whichever side reads them): {names}")
     parts.append("\n".join(_choice(plan)))
+    parts.append(_capture(plan))
     if plan.failure:
         parts.append(f"Note: {plan.failure}")
     return "\n\n".join(parts)

@@ -9,6 +9,7 @@ training-side figures.
 from __future__ import annotations
 
 import copy
+import math
 import pickle
 import statistics
 import time
@@ -20,13 +21,19 @@ import torch.fx as fx
 
 from stoker.data.pipeline import Pipeline
 from stoker.data.rng import BATCH_NAMESPACE, seeded
-from stoker.graph.ir import Graph
+from stoker.graph.ir import Graph, Node
 
 _DROPPED = object()
+ROUNDS = 3  # batches timed after the first (which pays one-off set-up)
+clock = time.perf_counter  # module-level so a test can drive it
 
 
-def nbytes(value: Any) -> int:
-    """Bytes a value takes when it crosses the cut (tensor payloads; 8 per Python scalar)."""
+def nbytes(value: Any) -> float:
+    """Bytes a value takes when it crosses the cut (tensor payloads; 8 per Python scalar).
+
+    A value that cannot be pickled cannot cross at all: it costs ``inf`` bytes, so no cut that
+    would send it is chosen (0 would make it look free to send).
+    """
     if isinstance(value, torch.Tensor):
         return value.numel() * value.element_size()
     if isinstance(value, (list, tuple)):
@@ -41,8 +48,8 @@ def nbytes(value: Any) -> int:
         return int(value.nbytes)
     try:
         return len(pickle.dumps(value, protocol=4))
-    except Exception:
-        return 0
+    except (pickle.PicklingError, TypeError, AttributeError):  # what pickle raises for "cannot pickle"
+        return math.inf
 
 
 def describe(value: Any) -> str:
@@ -67,6 +74,12 @@ class Costs:
         device: Where the model lives.
         first_inputs: Pipeline node name -> the first value it received (for the state probe).
         batch: The example batch the model receives.
+        first_seconds: Node name -> seconds per sample on the first batch (one-off set-up included).
+        spread: Node name -> max - min seconds per sample over the timed batches (data side, CPU).
+        device_spread: Node name -> the same for the training side's timed runs.
+        data_rounds: Per timed round, node name -> seconds per sample on the CPU (pipeline nodes
+            from the batches after the first, model nodes from the step's timed runs).
+        device_rounds: Per timed run, node name -> seconds per sample on the model's device.
     """
 
     seconds: dict[str, float] = field(default_factory=dict)
@@ -77,6 +90,11 @@ class Costs:
     device: str = "cpu"
     first_inputs: dict[str, Any] = field(default_factory=dict)
     batch: Any = None
+    first_seconds: dict[str, float] = field(default_factory=dict)
+    spread: dict[str, float] = field(default_factory=dict)
+    device_spread: dict[str, float] = field(default_factory=dict)
+    data_rounds: list[dict[str, float]] = field(default_factory=list)
+    device_rounds: list[dict[str, float]] = field(default_factory=list)
 
 
 def _apply(kind: str, fn: Any, value: Any) -> Any:
@@ -87,27 +105,32 @@ def _apply(kind: str, fn: Any, value: Any) -> Any:
     return value  # shuffle: a permutation of indices, nothing per sample
 
 
-def run_pipeline(pipe: Pipeline, graph: Graph, costs: Costs, samples: int, seed: int = 0) -> Any:
-    """Runs the first ``samples`` samples through the pipeline nodes; returns the batch (or sample)."""
-    nodes = [n for n in graph if not n.is_model]
+def _one_batch(
+    pipe: Pipeline, nodes: list[Node], costs: Costs, start: int, count: int, seed: int
+) -> tuple[dict[str, float], dict[str, float], Any, int]:
+    """Runs samples ``start .. start+count`` (wrapping) through the pipeline nodes.
+
+    Returns seconds and bytes per node (summed over the samples, per batch after ``batch()``),
+    the batch (or sample), and the samples kept.
+    """
     sample_nodes = [n for n in nodes if n.stage == "sample" and n.kind not in ("source", "dataset")]
     after = [n for n in nodes if n.stage == "batch"]
     src = nodes[0]
     spent = dict.fromkeys((n.name for n in nodes), 0.0)
-    size = dict.fromkeys((n.name for n in nodes), 0)
+    size = dict.fromkeys((n.name for n in nodes), 0.0)
     kept: list[Any] = []
-    count = min(samples, len(pipe))
-    for i in range(count):
+    for j in range(count):
+        i = (start + j) % len(pipe)
         with seeded(seed, 0, i):
-            t0 = time.perf_counter()
+            t0 = clock()
             value = pipe.source.get(i)
-            spent[src.name] += time.perf_counter() - t0
+            spent[src.name] += clock() - t0
             size[src.name] += nbytes(value)
             for node in sample_nodes:
                 costs.first_inputs.setdefault(node.name, value)
-                t0 = time.perf_counter()
+                t0 = clock()
                 value = _apply(node.kind, node.target, value)
-                spent[node.name] += time.perf_counter() - t0
+                spent[node.name] += clock() - t0
                 if value is _DROPPED:
                     break
                 size[node.name] += nbytes(value)
@@ -116,21 +139,40 @@ def run_pipeline(pipe: Pipeline, graph: Graph, costs: Costs, samples: int, seed:
     if not kept:
         raise ValueError(f"the first {count} samples were all filtered out; stoker needs one batch to measure the plan")
     value = kept if after else kept[0]
-    n = len(kept)
     with seeded(seed, 0, BATCH_NAMESPACE):
         for node in after:
             costs.first_inputs.setdefault(node.name, value)
-            t0 = time.perf_counter()
+            t0 = clock()
             value = node.target(value) if node.kind in ("batch", "map") else _apply(node.kind, node.target, value)
-            spent[node.name] += time.perf_counter() - t0
+            spent[node.name] += clock() - t0
             size[node.name] = nbytes(value)
             costs.shapes[node.name] = describe(value)
+    return spent, size, value, len(kept)
+
+
+def run_pipeline(pipe: Pipeline, graph: Graph, costs: Costs, samples: int, seed: int = 0, rounds: int = ROUNDS) -> Any:
+    """Runs the pipeline's first batch, then ``rounds`` more; returns the first batch (or sample).
+
+    The first batch pays one-off set-up (files opened, caches filled on first use), so it is kept
+    apart (:attr:`Costs.first_seconds`); the seconds per sample are the median over the batches
+    after it, and their spread (max - min) is the noise the bottleneck verdict must exceed.
+    """
+    nodes = [n for n in graph if not n.is_model]
+    after = {n.name for n in nodes if n.stage == "batch"}
+    count = min(samples, len(pipe))
+    spent, size, batch, n = _one_batch(pipe, nodes, costs, 0, count, seed)
+    per = {name: spent[name] / max(count, 1) for name in spent}
+    costs.first_seconds.update(per)
+    timed = [_one_batch(pipe, nodes, costs, count * (r + 1), count, seed)[0] for r in range(rounds)]
     for name in spent:
-        costs.seconds[name] = spent[name] / max(count, 1)
-        costs.bytes[name] = size[name] / max(n if name in {a.name for a in after} else count, 1)
+        runs = [t[name] / max(count, 1) for t in timed] or [per[name]]
+        costs.seconds[name] = statistics.median(runs)
+        costs.spread[name] = max(runs) - min(runs)
+        costs.bytes[name] = size[name] / max(n if name in after else count, 1)
+    costs.data_rounds = [{name: t[name] / max(count, 1) for name in t} for t in timed]
     costs.batch_size = n if after else 1
-    costs.batch = value
-    return value
+    costs.batch = batch
+    return batch
 
 
 class _Timer(fx.Interpreter):
@@ -138,8 +180,10 @@ class _Timer(fx.Interpreter):
         super().__init__(gm)
         self.sync = sync
         self.seconds: dict[str, float] = {}
-        self.sizes: dict[str, int] = {}
+        self.sizes: dict[str, float] = {}
         self.shapes: dict[str, str] = {}
+        self.spread: dict[str, float] = {}
+        self.rounds: list[dict[str, float]] = []
 
     def run_node(self, n: fx.Node) -> Any:
         self.sync()
@@ -172,6 +216,8 @@ def _time_step(gm: fx.GraphModule, args: tuple[Any, ...], device: torch.device, 
             if i:  # the first run pays for lazy kernel initialisation
                 runs.append(t)
     best = runs[-1]
+    best.spread = {k: max(r.seconds[k] for r in runs) - min(r.seconds[k] for r in runs) for k in best.seconds}
+    best.rounds = [dict(r.seconds) for r in runs]
     best.seconds = {k: statistics.median(r.seconds[k] for r in runs) for k in best.seconds}
     return best
 
@@ -187,5 +233,12 @@ def measure_step(gm: fx.GraphModule, args: tuple[Any, ...], costs: Costs, repeat
     for name, s in cpu.seconds.items():
         costs.seconds[name] = s / per
         costs.device_seconds[name] = dev.seconds[name] / per
+        costs.spread[name] = cpu.spread[name] / per
+        costs.device_spread[name] = dev.spread[name] / per
         costs.bytes[name] = cpu.sizes[name] / per
         costs.shapes[name] = cpu.shapes[name]
+    for i, run in enumerate(cpu.rounds):
+        if i == len(costs.data_rounds):
+            costs.data_rounds.append({})
+        costs.data_rounds[i].update({k: v / per for k, v in run.items()})
+    costs.device_rounds = [{k: v / per for k, v in run.items()} for run in dev.rounds]

@@ -1,23 +1,23 @@
 """``stoker.partition``: split a training program into a data part and a training part.
 
-Steps: run one batch of the pipeline (measuring it), trace the step with ``torch.fx``, probe a
+Steps: run the pipeline's first batches (measuring them), trace the step on the example batch
+(:mod:`stoker.graph.trace`: with values, plain ``torch.fx`` as fallback), probe a
 copy of the step for written buffers and changed attributes, analyse every node, enumerate the
 valid cuts, measure each, and let the objective choose; then build the Send and the training half.
 """
 
 from __future__ import annotations
 
-import os
 import warnings
 from collections.abc import Callable, Mapping
 from typing import Any
 
-import torch.fx as fx
 from torch import nn
 
 from stoker.data.loader import as_pipeline
 from stoker.data.pipeline import Pipeline
 from stoker.graph.analysis import analyse, probe_pipeline
+from stoker.graph.batch import BatchSpec, Carry, spec_of
 from stoker.graph.capture import capture, capture_pipeline
 from stoker.graph.cut.base import Candidate, get_objective
 from stoker.graph.cut.candidates import Sides, enumerate_cuts, evaluate, find_sides, resolve_pins
@@ -27,14 +27,11 @@ from stoker.graph.measure import Costs, measure_step, run_pipeline
 from stoker.graph.plan import Plan
 from stoker.graph.probe import probe_step
 from stoker.graph.rules import Context
-from stoker.graph.split import Send, TrainTail, data_graph, elements, train_graph
+from stoker.graph.split import Send, Step, TrainTail, data_graph, train_graph
 from stoker.graph.trace import Program, Traced, trace_program
+from stoker.system import cpu_count
 
 MEASURE_SAMPLES = 64  # at most this many samples run through the pipeline to measure it
-
-
-def _cores() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
 def _leaves_for(writes: Mapping[str, str], gm: Any) -> set[str]:
@@ -68,16 +65,25 @@ def partition(
     workers: int | None = None,
     optimizer: Any = None,
     seed: int = 0,
+    inputs: Any = None,
+    target: Any = None,
+    carry: Carry | None = None,
 ) -> Plan:
     """Splits ``pipe`` + ``model`` (+ ``loss_fn``) into a data part and a training part.
 
     The batch the pipeline yields is the step's input: a tensor is the model's one input; a
-    tuple holds the model's inputs, followed by the target when ``loss_fn`` is given.
+    tuple holds the model's inputs, followed by the target when ``loss_fn`` is given; a dict or
+    dataclass holds keyword inputs and a ``target``/``label(s)``/``y`` field (see
+    :func:`stoker.graph.batch.spec_of`; ``inputs=`` and ``target=`` choose otherwise).
+
+    The step is traced on the example batch, so shape-dependent Python specialises; what it
+    specialised on is ``plan.assumptions``, and a batch with other shapes runs unsplit (one warning).
 
     Args:
         pipe: A :class:`stoker.Pipeline` (or a map-style Dataset).
         model: The model, in the mode it trains in (``model.train()``).
-        loss_fn: ``(output, target) -> loss``; a module or a function, traced with the model.
+        loss_fn: ``(output, *targets) -> loss``; a module or a function, traced with the model
+            (loss modules it reaches through its closure, like ``criterion``, trace too).
         example: The batch (or, for an unbatched pipeline, the sample) the model receives;
             default: the pipeline's first batch, run here under the Loader's per-sample seeding.
         pin: Node -> ``"data"`` or ``"train"``; keys are node names, labels or module paths
@@ -87,6 +93,12 @@ def partition(
         workers: Data workers the data side will have (default: CPU cores here).
         optimizer: The optimiser, shown as the stateful last node.
         seed: Seed of the measuring run's per-sample randomness.
+        inputs: Batch elements (indices or keys) the model takes; default: all but the targets.
+        target: Batch element(s) the loss reads after the output (``0`` for the model's input,
+            a tuple for several, ``()`` for none); default: a tuple's last element.
+        carry: State the trainer carries between steps (:func:`stoker.carry`): passed to the
+            model as keyword arguments, never crosses the cut; the model returns
+            ``(output, *new_state)`` and ``plan.train_module`` keeps the new state in ``carry``.
 
     Returns:
         The :class:`Plan`.
@@ -94,15 +106,21 @@ def partition(
     pipe = as_pipeline(pipe)
     if not isinstance(model, nn.Module):
         raise TypeError(f"partition() needs the model as an nn.Module, got {type(model).__name__}")
-    workers = _cores() if workers is None else workers
+    workers = cpu_count() if workers is None else workers
     if workers < 1:
         raise ValueError(f"{workers=} should be >= 1")
     objective_fn = get_objective(objective)
     costs = Costs()
-    args, single = _example_args(pipe, costs, example, loss_fn, seed)
-    program = Program(model, loss_fn, len(args))
+    spec, batch_args = _example_args(pipe, costs, example, loss_fn, seed, inputs, target)
+    if carry is not None and not isinstance(carry, Carry):
+        raise TypeError(f"carry= should be stoker.carry(name=value, ...), got {type(carry).__name__}")
+    names = carry.names if carry is not None else ()
+    args = batch_args + (carry.values() if carry is not None else ())
+    program = Program(model, loss_fn, spec, names)
     traced, writes = _trace(program, args)
-    graph = capture(pipe, traced.gm, optimizer)
+    labels = {i: spec.label(k) for i, k in enumerate(spec.keys)}
+    labels.update({len(spec.keys) + j: f"carry[{n!r}]" for j, n in enumerate(names)})
+    graph = capture(pipe, traced.gm, optimizer, labels)
     measure_step(traced.gm, args, costs)
     ctx = Context(traced.gm, writes, probe_pipeline(pipe, graph, costs.first_inputs), traced.failure)
     verdicts = analyse(graph, ctx)
@@ -111,39 +129,31 @@ def partition(
     chosen, why = objective_fn(candidates, workers)
     naive, _ = get_objective("all_stateless")(candidates, workers)
     tail = sorted({_tail_index(n) for n in sides.tail})
-    send, train = _halves(pipe, graph, traced.gm, sides, chosen, tail, single)
+    send, train = _halves(pipe, graph, traced, sides, chosen, tail, carry)
     mode = "train" if model.training else "eval"
     return Plan(
         graph, verdicts, sides, costs, candidates, chosen, naive, why, objective, workers,
         pipe, send, train, traced.gm, traced.failure, tail, mode,
+        traced.method, traced.assumptions, traced.signature, spec, carry,
     )  # fmt: skip
 
 
-def _example_args(pipe: Pipeline, costs: Costs, example: Any, loss_fn: Any, seed: int) -> tuple[tuple[Any, ...], bool]:
-    """Runs (and measures) the pipeline's first batch; returns the step's inputs and whether the batch is one tensor."""
+def _example_args(
+    pipe: Pipeline, costs: Costs, example: Any, loss_fn: Any, seed: int, inputs: Any, target: Any
+) -> tuple[BatchSpec, tuple[Any, ...]]:
+    """Runs (and measures) the pipeline's first batches; returns the batch's layout and the example's elements."""
     size = pipe.batch_op.args["size"] if pipe.batch_op else 1
     batch = run_pipeline(pipe, capture_pipeline_only(pipe), costs, min(size, MEASURE_SAMPLES), seed)
     if example is not None:
         batch = example
-    if isinstance(batch, dict):
-        raise TypeError(
-            "the pipeline yields dict batches, which partition() does not map to model inputs yet; "
-            "end the pipeline with a map that returns a tuple (inputs..., target)"
-        )
-    single = not isinstance(batch, (tuple, list))
-    args = elements(batch, single)
-    if loss_fn is not None and len(args) < 2:
-        raise ValueError(
-            f"with loss_fn the batch should be (inputs..., target), got {type(batch).__name__} "
-            f"with {len(args)} element(s); add the target to the pipeline's output or pass loss_fn=None"
-        )
-    return args, single
+    spec = spec_of(batch, loss_fn is not None, inputs, target)
+    return spec, spec.elements(batch)
 
 
 def _trace(program: Program, args: tuple[Any, ...]) -> tuple[Traced, dict[str, str]]:
     """Traces the step, probes a copy of it for state, and retraces keeping attribute-changing modules whole."""
     hooked = _hooked(program.model)
-    traced = trace_program(program, hooked)
+    traced = trace_program(program, hooked, args)
     try:
         writes = probe_step(program, args)
     except Exception as exc:
@@ -153,7 +163,7 @@ def _trace(program: Program, args: tuple[Any, ...]) -> tuple[Traced, dict[str, s
         ) from exc
     extra = _leaves_for(writes, traced.gm)
     if extra and traced.failure is None:
-        traced = trace_program(program, extra | hooked)
+        traced = trace_program(program, extra | hooked, args)
     if traced.failure:
         warnings.warn(f"stoker.partition: {traced.failure}", stacklevel=3)
     return traced, writes
@@ -168,19 +178,27 @@ def _candidates(graph: Graph, sides: Sides, costs: Costs) -> list[Candidate]:
 def _halves(
     pipe: Pipeline,
     graph: Graph,
-    gm: fx.GraphModule,
+    traced: Traced,
     sides: Sides,
     chosen: Candidate,
     tail: list[int],
-    single: bool,
+    carry: Carry | None,
 ) -> tuple[Send, nn.Module]:
     """The Send (last map of the data side) and the training module for the chosen cut."""
+    gm, program, sig = traced.gm, traced.program, traced.signature
+    why = "; ".join(a.what for a in traced.assumptions[:3]) + (" ..." if len(traced.assumptions) > 3 else "")
+    carried = [n.name for n in graph if n.kind == "carry"]
     if tail:
         fns = [op.fn for op in pipe.ops[tail[0] :] if op.fn is not None]
         # The batch crosses whole: train_module(batch) runs the stateful tail, then the step.
-        return Send(None, True), TrainTail(fns, gm, single)
+        step = Step(gm, program, carry, why)
+        return Send(None, None), TrainTail(fns, step, program.spec, sig)
     on_data = {n for n in sides.base | chosen.moved if graph[n].is_model}
-    return Send(data_graph(gm, on_data, chosen.crossing), single), train_graph(gm, on_data, chosen.crossing)
+    half = train_graph(gm, on_data, chosen.crossing, carried)
+    send = Send(data_graph(gm, on_data, chosen.crossing), program.spec, sig)
+    if sig is None and carry is None:
+        return send, half
+    return send, Step(half, program, carry, why)
 
 
 def capture_pipeline_only(pipe: Any) -> Graph:

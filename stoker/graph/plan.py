@@ -10,10 +10,12 @@ from torch import nn
 
 from stoker.data.pipeline import Pipeline
 from stoker.graph.analysis import Verdict
+from stoker.graph.batch import BatchSpec, Carry
 from stoker.graph.cut.base import Candidate
 from stoker.graph.cut.candidates import Sides
 from stoker.graph.ir import Graph
 from stoker.graph.measure import Costs
+from stoker.graph.specialise import Assumption
 from stoker.graph.split import Send
 
 
@@ -42,6 +44,12 @@ class Plan:
         failure: Why the model could not be traced (then nothing moves), or None.
         tail_ops: Pipeline operator indices that run in the trainer (stateful, after batch).
         mode: ``"train"`` or ``"eval"``: the model's mode when traced.
+        method: How the step was captured: ``"values"`` (traced on the example batch, shape
+            code specialised), ``"fx"`` (plain symbolic trace) or ``"opaque"`` (a fallback).
+        assumptions: What the trace specialised on (shapes, lengths, trip counts, with lines).
+        signature: Shapes and dtypes of the example's elements; a batch that differs runs unsplit.
+        spec: The batch's layout (what the model and the loss read).
+        carry: The trainer-carried state, or None.
     """
 
     graph: Graph
@@ -61,6 +69,11 @@ class Plan:
     failure: str | None = None
     tail_ops: list[int] = field(default_factory=list)
     mode: str = "train"
+    method: str = "fx"
+    assumptions: list[Assumption] = field(default_factory=list)
+    signature: Any = None
+    spec: BatchSpec | None = None
+    carry: Carry | None = None
 
     @property
     def data_module(self) -> fx.GraphModule | None:
@@ -127,4 +140,6 @@ class Plan:
             "candidates": len(self.candidates),
             "workers": self.workers,
             "traced": self.failure is None,
+            "method": self.method,
+            "assumptions": [a.what for a in self.assumptions],
         }

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
+import torch.fx as fx
 from torch import nn
 
 from stoker.graph.ir import Node
@@ -164,9 +165,32 @@ def opaque_call(node: Node, ctx: Context) -> Finding | None:
 
 
 def untraced(node: Node, ctx: Context) -> Finding | None:
-    if ctx.failure and node.kind == "call_module" and node.target.target == "model":
+    if ctx.failure and node.kind == "call_module" and node.target.target in ("model", "loss"):
         # Certain: an opaque whole model cannot be pinned to the data side.
-        return Finding(f"unsure what it holds: {ctx.failure}")
+        # The failure itself is the plan's note; repeating it here would print it twice.
+        return Finding("unsure what it holds: it could not be traced, so it runs whole (see plan.failure)")
+    return None
+
+
+def carried(node: Node, ctx: Context) -> Finding | None:
+    if node.kind == "carry":
+        return Finding("state the trainer carries between steps (declared with stoker.carry); never crosses the cut")
+    return None
+
+
+def in_place(node: Node, ctx: Context) -> Finding | None:
+    # An in-place op on a value other nodes read changes what they see; on the data side it
+    # would run before the value crosses, ahead of readers that ran first in the original.
+    if (
+        node.kind == "call_method"
+        and str(node.target.target).endswith("_")
+        and not str(node.target.target).startswith("_")
+    ):
+        src = node.target.args[0] if node.target.args else None
+        if isinstance(src, fx.Node) and len(src.users) > 1:
+            return Finding(
+                f"unsure: {node.target.target} writes in place into {src.name}, which other nodes read", False
+            )
     return None
 
 
@@ -184,5 +208,7 @@ RULES: dict[str, Callable[[Node, Context], Finding | None]] = {
     "mode_dependent": mode_dependent,
     "opaque_call": opaque_call,
     "untraced": untraced,
+    "carried": carried,
+    "in_place": in_place,
     "optimizer": optimizer,
 }

@@ -11,6 +11,7 @@ updates are the model's.
 from __future__ import annotations
 
 import copy
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -18,10 +19,12 @@ import torch
 import torch.fx as fx
 from torch import nn
 
+from stoker.graph.batch import BatchSpec, Carry, Unsplit, signature
 
-def elements(batch: Any, single: bool) -> tuple[Any, ...]:
-    """The batch as the step's positional inputs (a lone tensor is one input)."""
-    return (batch,) if single else tuple(batch)
+
+def elements(batch: Any, spec: BatchSpec | None) -> tuple[Any, ...]:
+    """The batch as the step's positional inputs (``spec=None``: the whole batch is one input)."""
+    return (batch,) if spec is None else spec.elements(batch)
 
 
 def _materialise(node: fx.Node, graph: fx.Graph, env: dict[fx.Node, fx.Node]) -> None:
@@ -46,15 +49,19 @@ def data_graph(gm: fx.GraphModule, on_data: set[str], crossing: Sequence[str]) -
     return copy.deepcopy(half).to("cpu")
 
 
-def train_graph(gm: fx.GraphModule, on_data: set[str], crossing: Sequence[str]) -> fx.GraphModule:
-    """The rest of the step: ``(*received) -> loss or output``, sharing the step's modules."""
+def train_graph(
+    gm: fx.GraphModule, on_data: set[str], crossing: Sequence[str], carried: Sequence[str] = ()
+) -> fx.GraphModule:
+    """The rest of the step: ``(*received, *carried) -> loss or output``, sharing the step's modules."""
     graph = fx.Graph()
     env: dict[fx.Node, fx.Node] = {}
     by_name = {n.name: n for n in gm.graph.nodes}
     for name in crossing:
         env[by_name[name]] = graph.placeholder(f"recv_{name}")
+    for name in carried:
+        env[by_name[name]] = graph.placeholder(f"carry_{name}")
     for node in gm.graph.nodes:
-        if node.op in ("placeholder", "get_attr") or node.name in on_data:
+        if node.op in ("placeholder", "get_attr") or node.name in on_data or node in env:
             continue
         _materialise(node, graph, env)
         env[node] = graph.node_copy(node, lambda n: env[n])
@@ -64,21 +71,70 @@ def train_graph(gm: fx.GraphModule, on_data: set[str], crossing: Sequence[str]) 
 class Send:
     """The data side's last ``map``: runs the moved nodes on a batch, returns what crosses.
 
+    When the trace specialised on the example's shapes (``signature`` given), a batch with other
+    shapes is sent whole as :class:`~stoker.graph.batch.Unsplit`, and the trainer runs the
+    original step on it.
+
     Args:
         half: The data half (None when nothing moves: the batch's elements cross as they are).
-        single: The pipeline yields one tensor rather than a tuple.
+        spec: The batch's layout (None: the whole batch crosses as one value).
+        signature: Shapes and dtypes of the example's elements, or None when nothing was specialised.
     """
 
-    def __init__(self, half: fx.GraphModule | None, single: bool) -> None:
+    def __init__(self, half: fx.GraphModule | None, spec: BatchSpec | None, signature: Any = None) -> None:
         self.half = half
-        self.single = single
+        self.spec = spec
+        self.signature = signature
 
     def __call__(self, batch: Any) -> tuple[Any, ...]:
-        args = elements(batch, self.single)
+        args = elements(batch, self.spec)
+        if self.signature is not None and signature(args) != self.signature:
+            return (Unsplit(args),)
         if self.half is None:
             return args
         with torch.no_grad():
             return tuple(self.half(*args))
+
+
+class Step(nn.Module):
+    """The training half as the user calls it: ``plan.train_module(*received)``.
+
+    Adds to the traced half what a plain ``GraphModule`` cannot do: trainer-carried state (read
+    before, written back after every step) and the run-time check of the trace's assumptions (a
+    batch sent :class:`~stoker.graph.batch.Unsplit` runs the original, eager step; one warning).
+
+    Args:
+        half: The traced training half ``(*received, *carried) -> out or (out, *new_state)``.
+        program: The eager, unsplit step (same modules).
+        carry: The trainer-carried state, or None.
+        why: What the trace specialised on, quoted in the warning.
+    """
+
+    def __init__(self, half: nn.Module, program: nn.Module, carry: Carry | None, why: str) -> None:
+        super().__init__()
+        self.traced = half  # not ``half``: nn.Module.half() casts to float16
+        self.program = program
+        self.carry = carry
+        self.why = why
+        self.warned = False
+
+    def forward(self, *received: Any) -> Any:
+        state = self.carry.values() if self.carry is not None else ()
+        if len(received) == 1 and isinstance(received[0], Unsplit):
+            if not self.warned:
+                self.warned = True
+                warnings.warn(
+                    f"stoker: a batch with other shapes than the traced example ({self.why}) ran unsplit "
+                    f"in the trainer; this is correct but moves nothing off the trainer for such batches",
+                    stacklevel=2,
+                )
+            out = self.program(*received[0].elements, *state)
+        else:
+            out = self.traced(*received, *state)
+        if self.carry is None:
+            return out
+        self.carry.update(out[1:])
+        return out[0]
 
 
 class TrainTail(nn.Module):
@@ -86,17 +142,22 @@ class TrainTail(nn.Module):
 
     Args:
         fns: The stateful batch-level functions, in pipeline order.
-        step: The whole traced step.
-        single: The batch is one tensor rather than a tuple.
+        step: The whole step (a :class:`Step` over the traced step).
+        spec: The layout of the batch the step receives.
+        signature: Shapes the trace specialised on, or None.
     """
 
-    def __init__(self, fns: Sequence[Callable[[Any], Any]], step: nn.Module, single: bool) -> None:
+    def __init__(self, fns: Sequence[Callable[[Any], Any]], step: nn.Module, spec: BatchSpec, signature: Any) -> None:
         super().__init__()
         self.fns = list(fns)
         self.step = step
-        self.single = single
+        self.spec = spec
+        self.signature = signature
 
     def forward(self, batch: Any) -> Any:
         for fn in self.fns:
             batch = fn(batch)
-        return self.step(*elements(batch, self.single))
+        args = elements(batch, self.spec)
+        if self.signature is not None and signature(args) != self.signature:
+            return self.step(Unsplit(args))
+        return self.step(*args)

@@ -1,4 +1,4 @@
-"""Traces one training step (``model`` and, when given, ``loss_fn``) with ``torch.fx``.
+"""Traces one training step (``model`` and, when given, ``loss_fn``): with values first, plain ``torch.fx`` as fallback.
 
 The step is wrapped in :class:`Program` so the graph starts at the batch the pipeline yields
 and ends at the loss (or the model's output); parameters stay shared with the user's model, so
@@ -10,55 +10,103 @@ from __future__ import annotations
 import os
 import traceback
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 import torch.fx as fx
 from torch import nn
 
+from stoker.graph.advice import advice_for
+from stoker.graph.batch import BatchSpec, signature
 from stoker.graph.marks import mark_of
+from stoker.graph.specialise import Assumption, TraceStop, ValueTracer
 
 _TORCH_DIR = os.path.dirname(torch.__file__)
 _GRAPH_DIR = os.path.dirname(__file__)
 
 
+def closure_modules(fn: Any) -> dict[str, nn.Module]:
+    """Modules a loss function reaches through its closure or globals (``criterion = nn.NLLLoss()``).
+
+    fx can only call a module it finds under the traced root, so these are registered under the
+    loss (shared, not copied): ``loss_fn`` written the usual way traces like an ``nn.Module`` loss.
+    """
+    out: dict[str, nn.Module] = {}
+    fn = getattr(fn, "__func__", fn)
+    code = getattr(fn, "__code__", None)
+    if code is None:
+        return out
+    cells = dict(zip(code.co_freevars, (c.cell_contents for c in fn.__closure__ or ()), strict=False))
+    globs = getattr(fn, "__globals__", {})
+    for name in (*code.co_freevars, *code.co_names):
+        value = cells.get(name, globs.get(name))
+        if isinstance(value, nn.Module) and name not in out:
+            out[name] = value
+    return out
+
+
 class LossFn(nn.Module):
-    """Holds a plain loss function so the step is one module (traced through like user code)."""
+    """Holds a plain loss function so the step is one module (traced through like user code).
+
+    Loss modules the function reaches through its closure or globals become submodules
+    (``closure.<name>``), so fx finds them.
+    """
 
     def __init__(self, fn: Callable[..., Any]) -> None:
         super().__init__()
         self.fn = fn
+        self.closure = nn.ModuleDict(closure_modules(fn))
 
-    def forward(self, output: Any, target: Any) -> Any:
-        return self.fn(output, target)
+    def forward(self, output: Any, *targets: Any) -> Any:
+        return self.fn(output, *targets)
 
 
 class Program(nn.Module):
-    """One step of the unsplit program: ``model(*inputs)``, then ``loss(output, target)``.
+    """One step of the unsplit program: ``model(inputs)``, then ``loss(output, *targets)``.
 
-    With a loss, the last element of the batch is the target and the others are the model's
-    inputs; without one, every element is a model input.
+    The step's positional inputs are the batch's elements in ``spec.keys`` order, then the carried
+    state in ``carry_names`` order. With carried state the model returns ``(output, *new_state)``
+    and the step returns ``(loss or output, *new_state)``.
 
     Args:
         model: The user's model (shared, not copied).
-        loss_fn: ``None``, an ``nn.Module`` or a function ``(output, target) -> loss``.
-        n_inputs: Elements in the batch (1 for a batch that is a single tensor).
+        loss_fn: ``None``, an ``nn.Module`` or a function ``(output, *targets) -> loss``.
+        spec: The batch's layout.
+        carry_names: Names of the trainer-carried state, passed to the model as keywords.
     """
 
-    def __init__(self, model: nn.Module, loss_fn: Callable[..., Any] | None, n_inputs: int) -> None:
+    def __init__(
+        self, model: nn.Module, loss_fn: Callable[..., Any] | None, spec: BatchSpec, carry_names: tuple[str, ...] = ()
+    ) -> None:
         super().__init__()
         self.model = model
         if loss_fn is not None and not isinstance(loss_fn, nn.Module):
             loss_fn = LossFn(loss_fn)
         self.loss = loss_fn
-        self.n_inputs = n_inputs
+        self.spec = spec
+        self.carry_names = carry_names
+
+    @property
+    def n_batch(self) -> int:
+        """Positional inputs that come from the batch (the rest are carried state)."""
+        return len(self.spec.keys)
 
     def forward(self, *args: Any) -> Any:
-        xs = [args[i] for i in range(self.n_inputs)]
-        if self.loss is None:
-            return self.model(*xs)
-        return self.loss(self.model(*xs[:-1]), xs[-1])
+        spec, n = self.spec, self.n_batch
+        el = {k: args[i] for i, k in enumerate(spec.keys)}
+        state = {name: args[n + j] for j, name in enumerate(self.carry_names)}
+        if spec.keyword:
+            out = self.model(**{k: el[k] for k in spec.inputs}, **state)
+        else:
+            out = self.model(*[el[k] for k in spec.inputs], **state)
+        new: tuple[Any, ...] = ()
+        if self.carry_names:
+            new = tuple(out[1 + j] for j in range(len(self.carry_names)))
+            out = out[0]
+        if self.loss is not None:
+            out = self.loss(out, *[el[k] for k in spec.targets])
+        return (out, *new) if self.carry_names else out
 
 
 class _Tracer(fx.Tracer):
@@ -82,12 +130,20 @@ class Traced:
     Attributes:
         gm: The step as an fx ``GraphModule`` (root: ``program``).
         program: The eager step, for probing and as the root of the split halves.
-        failure: Why tracing the model failed (file, line, code), or None when it succeeded.
+        failure: Why tracing failed (construct, line, advice), or None when the whole step traced.
+        method: ``"values"`` (specialised on the example), ``"fx"`` (plain symbolic) or
+            ``"opaque"`` (part of the step kept as one node).
+        assumptions: What the trace specialised on (shapes, lengths, trip counts).
+        signature: Shapes and dtypes of the example's elements, checked at run time when
+            ``assumptions`` is not empty.
     """
 
     gm: fx.GraphModule
     program: Program
     failure: str | None = None
+    method: str = "fx"
+    assumptions: list[Assumption] = field(default_factory=list)
+    signature: Any = None
 
 
 def user_frame(tb: list[traceback.FrameSummary]) -> str:
@@ -99,30 +155,86 @@ def user_frame(tb: list[traceback.FrameSummary]) -> str:
     return "an unknown line"
 
 
-def trace_program(program: Program, leaf_paths: Iterable[str] = ()) -> Traced:
-    """Traces ``program``; on failure keeps the whole model as one node (the safe fallback).
+def classify(exc: BaseException) -> str:
+    """The kind of a trace failure (a key of :data:`stoker.graph.advice.ADVICE`)."""
+    if isinstance(exc, TraceStop):
+        if exc.kind == "run" and exc.__cause__ is not None:
+            return classify(exc.__cause__) if not isinstance(exc.__cause__, TraceStop) else exc.kind
+        return exc.kind if exc.kind != "unknown" else "other"
+    text = str(exc)
+    if "is not installed as a submodule" in text:
+        return "module_not_installed"
+    if "symbolically traced variables cannot be used as inputs to control flow" in text:
+        return "branch"
+    if "'len' is not supported" in text or "Proxy object cannot be iterated" in text:
+        return "iterate"
+    if isinstance(exc, TypeError) and ("Proxy" in text or "__array__" in text or "numpy" in text):
+        return "foreign_call"
+    return "other"
+
+
+def _describe(part: str, exc: BaseException) -> str:
+    kind = classify(exc)
+    where = user_frame(traceback.extract_tb(exc.__traceback__))
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return f"cannot trace {part}: {first} at {where}. Advice: {advice_for(kind)}"
+
+
+def _try_values(program: Program, example: tuple[Any, ...], leaves: set[str]) -> Traced:
+    tracer = ValueTracer(example, leaves)
+    graph = tracer.trace_values(program)
+    # The batch's elements only: carried state never reaches the Send that checks them.
+    sig = signature(example[: program.n_batch]) if tracer.assumptions else None
+    return Traced(fx.GraphModule(program, graph), program, None, "values", tracer.assumptions, sig)
+
+
+def trace_program(program: Program, leaf_paths: Iterable[str] = (), example: tuple[Any, ...] | None = None) -> Traced:
+    """Traces ``program`` on ``example``; falls back step by step, keeping what it cannot trace as one node.
+
+    Order: with values (specialised on the example), plain ``torch.fx``, then with the loss kept
+    whole, with the model kept whole, with both kept whole. The failure names the part and the
+    construct that stopped the first attempt, with advice for that kind of failure.
 
     Args:
         program: The step to trace.
         leaf_paths: Module paths to keep as single nodes (e.g. modules found to mutate attributes).
+        example: The step's positional inputs on the example batch (None: plain fx only).
     """
     leaves = set(leaf_paths)
+    first: BaseException | None = None
+    if example is not None:
+        try:
+            return _try_values(program, example, leaves)
+        except Exception as exc:
+            first = exc
     try:
         graph = _Tracer(leaves).trace(program)
         return Traced(fx.GraphModule(program, graph), program)
     except Exception as exc:
-        where = user_frame(traceback.extract_tb(exc.__traceback__))
-        failure = (
-            f"torch.fx cannot trace {type(program.model).__name__}.forward: {type(exc).__name__}: {exc} "
-            f"at {where}. Fallback: the whole model stays on the training side. To let its stateless "
-            f"prefix move, write the branch as tensor ops (torch.where) or move it into the pipeline."
-        )
-    try:
-        graph = _Tracer(leaves | {"model"}).trace(program)
-    except Exception:
-        # The loss cannot be traced either: keep it opaque too.
-        graph = _Tracer(leaves | {"model", "loss"}).trace(program)
-    return Traced(fx.GraphModule(program, graph), program, failure)
+        first = first or exc
+    name = type(program.model).__name__
+    attempts = [
+        ({"loss"}, f"the loss function (the whole of {name} still traced; the loss stays in the trainer)"),
+        ({"model"}, f"{name}.forward (the whole model stays on the training side)"),
+        ({"model", "loss"}, f"{name}.forward or the loss (both stay on the training side)"),
+    ]
+    for opaque, part in attempts:
+        if "loss" in opaque and program.loss is None:
+            continue
+        try:
+            traced = _try_values(program, example, leaves | opaque) if example is not None else None
+        except Exception:
+            traced = None
+        if traced is None:
+            try:
+                graph = _Tracer(leaves | opaque).trace(program)
+            except Exception:
+                continue
+            traced = Traced(fx.GraphModule(program, graph), program)
+        traced.failure = _describe(part, first)
+        traced.method = "opaque"
+        return traced
+    raise ValueError(f"stoker cannot trace even the outline of the step: {_describe(name, first)}") from first
 
 
 def node_where(node: fx.Node) -> str:

@@ -98,5 +98,8 @@ def test_a_hanging_function_times_out_with_the_reason() -> None:
         return x
 
     with stoker.Loader(stoker.from_items([1, 2]).map(hang), workers=1, timeout=1.5) as loader:
-        with pytest.raises(stoker.WorkerLostError, match="no data for"):
+        # Each stuck worker is replaced and the split re-issued; after max_attempts the error
+        # names the split, its samples and the last worker.
+        with pytest.raises(stoker.WorkerLostError, match=r"split 0 .*samples \[0, 1\].*worker 2.*no progress"):
             list(loader)
+        assert loader.stats()["workers_stuck"] == 3

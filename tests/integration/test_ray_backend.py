@@ -8,10 +8,12 @@ token made for this module.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import random
 import secrets
+import signal
 import subprocess
 import sys
 import threading
@@ -197,6 +199,25 @@ def test_killed_actors_and_a_removed_node_lose_and_repeat_no_sample(cluster):
     assert stats["splits_reissued"] >= 3, stats
 
 
+def test_a_sigstopped_actor_is_replaced_and_the_epoch_completes_exactly_once(cluster):
+    n = 240
+    pipe = stoker.from_items(list(range(n))).shuffle(seed=4).map(slower_tagged).batch(8)
+    with stoker.Loader(pipe, workers=2, backend="ray", seed=5, timeout=4.0) as loader:
+        it = iter(loader)
+        placed(loader, 2)
+        got = ids(it, limit=3)
+        pid = sorted(loader.pool.describe()["pids"].values())[0]
+        os.kill(pid, signal.SIGSTOP)  # frozen: Ray still sees a live actor holding calls
+        try:
+            ids(it, out=got)
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGCONT)
+        stats = loader.stats()
+    exactly_once(got, n)
+    assert stats["workers_stuck"] >= 1 and stats["splits_reissued"] >= 1, stats
+
+
 def test_trainer_waits_when_all_workers_are_gone_then_times_out_or_recovers(cluster, caplog, monkeypatch):
     import stoker.backends.ray as ray_backend
     import stoker.data.loader as loader_mod
@@ -245,18 +266,21 @@ def test_trainer_waits_when_all_workers_are_gone_then_times_out_or_recovers(clus
     assert "trainer has waited" in text
 
 
-def test_two_ranks_get_disjoint_shares_that_cover_the_epoch(cluster):
+def test_two_ranks_get_equal_shares_that_cover_the_epoch(cluster):
     n = 200
     pipe = stoker.from_items(list(range(n))).shuffle().map(tagged).batch(8)
     loaders = [stoker.Loader(pipe, workers=1, backend="ray", seed=11, rank=r, world_size=2) for r in range(2)]
     try:
-        shares = [set(ids(ld)) for ld in loaders]
+        shares = [ids(ld) for ld in loaders]
+        assert [len(x) for x in shares] == [13 * 8, 13 * 8]
+        shares = [set(x) for x in shares]
     finally:
         for ld in loaders:
             ld.close()
-    assert not shares[0] & shares[1]
+    # 25 batches over 2 ranks: the epoch is padded to 26 with one batch of repeated samples, so
+    # both ranks get 13 batches (DDP would hang on 13/12).
+    assert len(shares[0] & shares[1]) <= 8
     assert shares[0] | shares[1] == set(range(n))
-    assert abs(len(shares[0]) - len(shares[1])) <= 8
 
 
 def _images() -> list[np.ndarray]:

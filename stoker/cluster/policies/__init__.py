@@ -5,30 +5,24 @@ tables are the only place that names them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from types import MappingProxyType
-
 from stoker.cluster.policies import elastic, fifo, gavel, proportional, static, synergy
 from stoker.cluster.policies.base import Capacity, CpuParams, CpuPolicy, PlaceFn
+from stoker.registry import Registry
 
-CPU_POLICIES: Mapping[str, CpuPolicy] = MappingProxyType(
-    {p.name: p for p in (static.POLICY, proportional.POLICY, synergy.POLICY, elastic.POLICY)}
+CPU_POLICIES: Registry[CpuPolicy] = Registry(
+    "CPU policy", {p.name: p for p in (static.POLICY, proportional.POLICY, synergy.POLICY, elastic.POLICY)}
 )
-PLACEMENT_POLICIES: Mapping[str, PlaceFn] = MappingProxyType({"fifo": fifo.place, "gavel": gavel.place})
+PLACEMENT_POLICIES: Registry[PlaceFn] = Registry("GPU placement policy", {"fifo": fifo.place, "gavel": gavel.place})
 
 
 def cpu_policy(name: str) -> CpuPolicy:
     """The CPU policy called ``name``."""
-    if name not in CPU_POLICIES:
-        raise ValueError(f"unknown CPU policy {name=}; choose one of {sorted(CPU_POLICIES)}")
-    return CPU_POLICIES[name]
+    return CPU_POLICIES.lookup(name)
 
 
 def placement_policy(name: str) -> PlaceFn:
     """The placement policy called ``name``."""
-    if name not in PLACEMENT_POLICIES:
-        raise ValueError(f"unknown placement policy {name=}; choose one of {sorted(PLACEMENT_POLICIES)}")
-    return PLACEMENT_POLICIES[name]
+    return PLACEMENT_POLICIES.lookup(name)
 
 
 __all__ = [

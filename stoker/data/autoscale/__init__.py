@@ -2,7 +2,7 @@
 
 The Loader calls the policy selected by name every ``interval`` seconds from ``__next__``
 with a :class:`ScalingSignal`; the policy returns a :class:`ScalingDecision`. Register a new
-policy by adding it to ``POLICIES``.
+policy by adding it to ``POLICIES``; :func:`autoscale_policy` looks one up by name.
 """
 
 from __future__ import annotations
@@ -11,17 +11,18 @@ from collections.abc import Callable
 
 from stoker.data.autoscale.base import ScalingDecision, ScalingSignal
 from stoker.data.autoscale.throughput import throughput_policy
+from stoker.registry import Registry
 
 Policy = Callable[[ScalingSignal], ScalingDecision]
 
-POLICIES: dict[str, Policy] = {"throughput": throughput_policy}
+POLICIES: Registry[Policy] = Registry("autoscaler policy", {"throughput": throughput_policy})
 
 
-def get_policy(name: str) -> Policy:
-    try:
-        return POLICIES[name]
-    except KeyError:
-        raise ValueError(f"autoscaler={name!r} is not one of {sorted(POLICIES)}") from None
+def autoscale_policy(name: str) -> Policy:
+    """The autoscaling policy called ``name`` (``Loader(autoscaler=name)``)."""
+    return POLICIES.lookup(name)
 
 
-__all__ = ["POLICIES", "ScalingDecision", "ScalingSignal", "get_policy"]
+get_policy = autoscale_policy  # the earlier name, kept for callers
+
+__all__ = ["POLICIES", "ScalingDecision", "ScalingSignal", "autoscale_policy", "get_policy"]

@@ -22,6 +22,8 @@ class Candidate:
         bytes_per_sample: Bytes per sample that cross, summed over ``crossing``.
         data_s: CPU seconds per sample on the data side (pipeline + moved nodes).
         train_s: Seconds per sample of the step's forward left on the training side.
+        data_noise_s: Spread of ``data_s`` over the timed batches (seconds per sample).
+        train_noise_s: Spread of ``train_s`` over the timed runs (seconds per sample).
     """
 
     moved: frozenset[str]
@@ -29,10 +31,22 @@ class Candidate:
     bytes_per_sample: float
     data_s: float
     train_s: float
+    data_noise_s: float = 0.0
+    train_noise_s: float = 0.0
 
     def data_bound(self, workers: int) -> bool:
         """True when ``workers`` data workers would be slower than the training side."""
         return self.data_s / max(workers, 1) > self.train_s
+
+    def binding(self, workers: int) -> str:
+        """``"data"`` or ``"training"``: the slower side, or ``"neither (within noise)"``.
+
+        A side binds only when the gap between the two exceeds the noise of both measurements.
+        """
+        data, gap = self.data_s / max(workers, 1), self.data_s / max(workers, 1) - self.train_s
+        if abs(gap) <= self.data_noise_s / max(workers, 1) + self.train_noise_s:
+            return "neither (within noise)"
+        return "data" if data > self.train_s else "training"
 
     def step_s(self, workers: int) -> float:
         """Seconds per sample of the slower side (what the job runs at, if they overlap)."""

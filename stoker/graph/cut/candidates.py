@@ -9,7 +9,7 @@ side reads them and never cross.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from stoker.graph.analysis import Verdict
@@ -185,6 +185,13 @@ def enumerate_cuts(graph: Graph, sides: Sides, limit: int = ENUMERATION_LIMIT) -
         return sorted(set(closed), key=len)
 
 
+def _spread(rounds: list[dict[str, float]], median: Mapping[str, float], nodes: Iterable[str]) -> float:
+    """Max - min over the timed rounds of one side's total seconds per sample (its noise)."""
+    names = list(nodes)
+    totals = [sum(r.get(n, median.get(n, 0.0)) for n in names) for r in rounds]
+    return max(totals) - min(totals) if len(totals) > 1 else 0.0
+
+
 def evaluate(graph: Graph, costs: Costs, sides: Sides, moved: frozenset[str]) -> Candidate:
     """The figures of one cut: what crosses, bytes/sample, data-side and training-side seconds/sample."""
     data = sides.base | moved
@@ -201,4 +208,6 @@ def evaluate(graph: Graph, costs: Costs, sides: Sides, moved: frozenset[str]) ->
     train_nodes = [n.name for n in graph if n.name not in data and (n.kind in COMPUTE or n.name in sides.tail)]
     train_s = sum(costs.device_seconds.get(n, costs.seconds.get(n, 0.0)) for n in train_nodes)
     size = sum(costs.bytes.get(n, 0.0) for n in crossing)
-    return Candidate(moved, crossing, size, data_s, train_s)
+    data_noise = _spread(costs.data_rounds, costs.seconds, data)
+    train_noise = _spread(costs.device_rounds, costs.device_seconds, train_nodes)
+    return Candidate(moved, crossing, size, data_s, train_s, data_noise, train_noise)

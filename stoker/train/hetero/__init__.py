@@ -10,14 +10,15 @@ from collections.abc import Sequence
 from typing import Any
 
 from stoker.train.hetero.cost import Evaluation, evaluate
-from stoker.train.hetero.policies import POLICIES, get_policy
+from stoker.train.hetero.policies import POLICIES, allocation_policy, get_policy
 from stoker.train.hetero.records import Allocation, DeviceSpec, InfeasibleError, Profile, Share, TaskSpec
 
 
 def allocate(tasks: Sequence[TaskSpec], devices: Sequence[DeviceSpec], policy: str = "balanced") -> Allocation:
     """Which devices serve which task and each device's share of each global batch.
 
-    The entry point for trainers and for the cluster scheduler. Pure: reads only its arguments.
+    The entry point for trainers (the cluster scheduler's ``gavel`` placement does not call it: it
+    places whole jobs on GPU types). Pure: reads only its arguments.
 
     Args:
         tasks: Tasks with their global batch (samples/step) and profiles per device type.
@@ -28,7 +29,7 @@ def allocate(tasks: Sequence[TaskSpec], devices: Sequence[DeviceSpec], policy: s
     Raises:
         InfeasibleError: The batches cannot fit the devices' memory (the message names the task).
     """
-    return get_policy(policy)(tasks, devices)
+    return allocation_policy(policy)(tasks, devices)
 
 
 _LAZY = {
@@ -58,6 +59,7 @@ __all__ = [
     "SimulatedDevice",
     "TaskSpec",
     "allocate",
+    "allocation_policy",
     "device_spec",
     "evaluate",
     "get_policy",

@@ -1,8 +1,8 @@
 """Profiles from Gavel's measured throughputs (K80 / P100 / V100).
 
-The file ``gavel_isolated_throughputs.json`` holds stanford-futuredata/gavel's
-``scheduler/simulation_throughputs.json`` (Narayanan et al., OSDI'20): steps per second of each
-(model, batch size) running alone on one GPU of each type. Step time is fitted as ``a + b * batch``
+The file ``gavel_isolated_throughputs.json`` (read by :func:`stoker.gavel_data.load_throughputs`) holds
+stanford-futuredata/gavel's ``scheduler/simulation_throughputs.json`` (Narayanan et al., OSDI'20): steps
+per second of each (model, batch size) running alone on one GPU of each type. Step time is fitted as ``a + b * batch``
 over the batch sizes Gavel measured (scale factor 1 = one GPU).
 
 Gavel records no memory. :data:`MEMORY_ESTIMATES` are *estimates*, not measurements: fixed memory
@@ -13,13 +13,9 @@ context and workspace, and per-sample memory chosen so that the largest batch Ga
 
 from __future__ import annotations
 
-import ast
-import json
-import os
 from collections.abc import Mapping
-from pathlib import Path
 
-from stoker.paths import data_dir
+from stoker.gavel_data import load_throughputs
 from stoker.train.hetero.fit import fit_line
 from stoker.train.hetero.records import DeviceSpec, Profile
 
@@ -38,23 +34,7 @@ MEMORY_ESTIMATES: dict[str, tuple[int, int]] = {
 # Memory of one GPU of each type Gavel measured (a K80 board is two 12 GiB GPUs), bytes.
 GPU_MEMORY_BYTES: dict[str, int] = {"k80": 12 * _GIB, "p100": 16 * _GIB, "v100": 16 * _GIB}
 
-
-def load_throughputs(path: str | os.PathLike[str] | None = None) -> dict[str, dict[tuple[str, int], float]]:
-    """GPU type -> (job name, scale factor) -> steps/s, read from the Gavel file.
-
-    Raises:
-        FileNotFoundError: The file is missing; the message says where to get it.
-    """
-    path = Path(path) if path is not None else data_dir() / "gavel_isolated_throughputs.json"
-    if not path.exists():
-        raise FileNotFoundError(
-            f"{path} not found; set STOKER_DATA_DIR or pass the path. It is stanford-futuredata/gavel "
-            "scheduler/simulation_throughputs.json wrapped as {'throughputs': ...}"
-        )
-    raw = json.loads(path.read_text())
-    table = raw.get("throughputs", raw)
-    # Keys are Python tuple literals like "('ResNet-50 (batch size 64)', 1)": parse them as data.
-    return {gpu: {ast.literal_eval(k): float(v) for k, v in rows.items()} for gpu, rows in table.items()}
+__all__ = ["GPU_MEMORY_BYTES", "MEMORY_ESTIMATES", "gavel_devices", "gavel_profiles", "load_throughputs"]
 
 
 def gavel_profiles(

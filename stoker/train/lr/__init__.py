@@ -6,9 +6,9 @@ tests call the same code.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from types import MappingProxyType
+from collections.abc import Callable
 
+from stoker.registry import Registry
 from stoker.train.lr.adascale import adascale
 from stoker.train.lr.base import LRInput
 from stoker.train.lr.linear import linear
@@ -17,15 +17,12 @@ from stoker.train.lr.sqrt import sqrt
 LRRule = Callable[[LRInput], float]
 
 # Read-only: a rule is added by adding a module and a line here, never at run time.
-LR_RULES: Mapping[str, LRRule] = MappingProxyType({"linear": linear, "sqrt": sqrt, "adascale": adascale})
+LR_RULES: Registry[LRRule] = Registry("LR rule", {"linear": linear, "sqrt": sqrt, "adascale": adascale})
 
 
 def lr_rule(name: str) -> LRRule:
     """The rule registered as ``name``."""
-    try:
-        return LR_RULES[name]
-    except KeyError:
-        raise ValueError(f"unknown LR rule {name=}; choose one of {sorted(LR_RULES)}") from None
+    return LR_RULES.lookup(name)
 
 
 __all__ = ["LR_RULES", "LRInput", "LRRule", "lr_rule"]

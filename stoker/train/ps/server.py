@@ -7,8 +7,9 @@ Typical use::
         stats = ps.train(spec)          # worker processes push and pull until done
         model.load_state_dict(ps.model_state())
 
-Shards are local processes (default, ``backend="local"``) or Ray actors (``backend="ray"``,
-see :mod:`stoker.train.ps.ray_backend`).
+Where the shards and workers run is a backend from :mod:`stoker.train.ps.backends`, built from a
+:class:`ShardConfig` record: local processes (default, ``backend="local"``) or Ray actors
+(``backend="ray"``).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 
 import torch
 
+from stoker.train.ps.backends import ShardBackend, ShardConfig, shard_backend
 from stoker.train.ps.consistency import Consistency
 from stoker.train.ps.optim import OptimSpec
 from stoker.train.ps.sharding import Layout, plan_layout
@@ -65,20 +67,54 @@ class ParameterServer:
         dtypes = {t.dtype for _, t in named}
         if dtypes != {torch.float32}:
             raise ValueError(f"parameters have dtypes {dtypes}; the parameter server holds float32 only")
-        if backend not in ("local", "ray"):
-            raise ValueError(f"{backend=} should be 'local' or 'ray'")
-        self.layout: Layout = plan_layout([(n, tuple(t.shape)) for n, t in named], num_shards)
-        self.init = flatten(t for _, t in named)
-        self.optim = optimizer if isinstance(optimizer, OptimSpec) else OptimSpec(optimizer)
-        self.consistency = consistency if isinstance(consistency, Consistency) else Consistency.parse(consistency)
-        self.num_workers = num_workers
+        self._backend_cls = shard_backend(backend)
         self.backend = backend
-        self.checkpoint_dir = None if checkpoint_dir is None else os.fspath(checkpoint_dir)
-        self.checkpoint_every = checkpoint_every
-        self._impl: Any = None
+        self.config = ShardConfig(
+            layout=plan_layout([(n, tuple(t.shape)) for n, t in named], num_shards),
+            init=flatten(t for _, t in named),
+            optim=optimizer if isinstance(optimizer, OptimSpec) else OptimSpec(optimizer),
+            consistency=consistency if isinstance(consistency, Consistency) else Consistency.parse(consistency),
+            num_workers=num_workers,
+            checkpoint_dir=None if checkpoint_dir is None else os.fspath(checkpoint_dir),
+            checkpoint_every=checkpoint_every,
+        )
+        self._impl: ShardBackend | None = None
         self._watch: threading.Thread | None = None
         self._stop = threading.Event()
+        # One restart at a time: without it the supervisor sees the shard that restart_shard() has
+        # just killed as dead and starts a second process on the same pipes, which then split the
+        # workers' messages between them.
+        self._restarting = threading.RLock()
         self.restarts = 0
+
+    # The config's fields, read-only, under the names callers have used.
+    @property
+    def layout(self) -> Layout:
+        return self.config.layout
+
+    @property
+    def init(self) -> torch.Tensor:
+        return self.config.init
+
+    @property
+    def optim(self) -> OptimSpec:
+        return self.config.optim
+
+    @property
+    def consistency(self) -> Consistency:
+        return self.config.consistency
+
+    @property
+    def num_workers(self) -> int:
+        return self.config.num_workers
+
+    @property
+    def checkpoint_dir(self) -> str | None:
+        return self.config.checkpoint_dir
+
+    @property
+    def checkpoint_every(self) -> int:
+        return self.config.checkpoint_every
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> ParameterServer:
@@ -87,16 +123,9 @@ class ParameterServer:
             return self
         if self.checkpoint_dir:
             os.makedirs(self.checkpoint_dir, exist_ok=True)
-        if self.backend == "ray":
-            from stoker.train.ps.ray_backend import RayShards
-
-            self._impl = RayShards(self)
-        else:
-            from stoker.train.ps.local_shards import LocalShards
-
-            self._impl = LocalShards(self)
+        self._impl = self._backend_cls(self.config)
         self._impl.start()
-        if self.checkpoint_dir and self.backend == "local":
+        if self.checkpoint_dir and not self._impl.restarts_itself:
             self._watch = threading.Thread(target=self._supervise, name="stoker-ps-supervisor", daemon=True)
             self._watch.start()
         return self
@@ -118,15 +147,17 @@ class ParameterServer:
         self.close()
 
     def _supervise(self) -> None:
+        impl = self._require()
         while not self._stop.wait(0.05):
             for s in range(self.layout.num_shards):
-                if not self._impl.alive(s) and not self._stop.is_set():
-                    self.restart_shard(s)
+                with self._restarting:
+                    if not impl.alive(s) and not self._stop.is_set():
+                        self.restart_shard(s)
 
     # -- shards ----------------------------------------------------------------------------
     def checkpoint_path(self, shard: int) -> str | None:
         """File shard ``shard`` checkpoints to (None without a checkpoint directory)."""
-        return None if self.checkpoint_dir is None else os.path.join(self.checkpoint_dir, f"shard-{shard}.pt")
+        return self.config.checkpoint_path(shard)
 
     def restart_shard(self, shard: int) -> None:
         """Replaces shard ``shard`` by a new one restored from its latest checkpoint.
@@ -140,8 +171,9 @@ class ParameterServer:
                 f"shard {shard} died and has no checkpoint to restore from ({path=}); "
                 "pass checkpoint_dir= and checkpoint_every= to ParameterServer"
             )
-        self._impl.restart(shard)
-        self.restarts += 1
+        with self._restarting:
+            self._require().restart(shard)
+            self.restarts += 1
 
     def shard_pids(self) -> list[int]:
         """Process ids of the local shards (to watch or to kill in a test)."""
@@ -157,7 +189,7 @@ class ParameterServer:
             raise ValueError(f"{worker=} should be in [0, {self.num_workers=})")
         return self._require().client(worker)
 
-    def _require(self) -> Any:
+    def _require(self) -> ShardBackend:
         if self._impl is None:
             raise RuntimeError("the parameter server is not started; call start() or use it in a with-block")
         return self._impl
@@ -179,7 +211,7 @@ class ParameterServer:
         """Has every shard write its checkpoint now."""
         if self.checkpoint_dir is None:
             raise RuntimeError("checkpoint() needs checkpoint_dir= on the ParameterServer")
-        self._require().checkpoint([self.checkpoint_path(s) for s in range(self.layout.num_shards)])
+        self._require().checkpoint(self.config.checkpoint_paths())
 
     def flat_params(self) -> torch.Tensor:
         """The current parameters, flat, gathered from every shard."""
@@ -191,12 +223,25 @@ class ParameterServer:
         return {p.name: flat[p.offset : p.offset + p.numel].view(p.shape).clone() for p in self.layout.params}
 
     # -- training --------------------------------------------------------------------------
-    def train(self, spec: Any) -> list[dict[str, Any]]:
-        """Runs ``num_workers`` trainer processes on ``spec`` (a :class:`~stoker.train.ps.worker.TrainSpec`).
+    def train(self, spec: Any, timeout_s: float = 3600.0) -> list[dict[str, Any]]:
+        """Runs ``num_workers`` trainers on ``spec`` (a :class:`~stoker.train.ps.worker.TrainSpec`).
+
+        The backend runs them: local processes, or Ray tasks.
+
+        Args:
+            spec: What every worker runs.
+            timeout_s: Give up (``TimeoutError``) when the workers have not finished by then, seconds.
 
         Returns:
             Each worker's stats (steps, losses, largest staleness seen), in worker order.
-        """
-        from stoker.train.ps.worker import run_workers
 
-        return run_workers(self, spec)
+        Raises:
+            ValueError: The LR rule cannot run under this consistency or worker count.
+            RuntimeError: A worker failed; the message carries its traceback.
+        """
+        if spec.lr.rule == "adascale" and (not self.consistency.synchronous or self.num_workers < 2):
+            raise ValueError(
+                f"the adascale rule estimates gradient noise from the workers' gradients of one BSP round; "
+                f"it needs consistency='bsp' and num_workers >= 2, got {self.consistency} and {self.num_workers=}"
+            )
+        return self._require().run_workers(spec, timeout_s)

@@ -10,7 +10,7 @@ import time
 import traceback
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import cloudpickle
 import torch
@@ -19,9 +19,6 @@ import torch.nn.functional as F
 from stoker.train.lr import LRInput, lr_rule
 from stoker.train.lr.adascale import grad_stats
 from stoker.train.swap import SwapToHost
-
-if TYPE_CHECKING:
-    from stoker.train.ps.server import ParameterServer
 
 
 @dataclass(frozen=True)
@@ -172,60 +169,3 @@ def worker_main(rank: int, num_workers: int, client: Any, spec_bytes: bytes, res
     except BaseException:
         results.put((rank, "error", traceback.format_exc()))
         raise
-
-
-def run_workers(ps: ParameterServer, spec: TrainSpec, timeout_s: float = 3600.0) -> list[dict[str, Any]]:
-    """Runs one trainer process per worker against ``ps`` and returns their stats in rank order.
-
-    Raises:
-        RuntimeError: A worker failed; the message carries its traceback.
-    """
-    if spec.lr.rule == "adascale" and (not ps.consistency.synchronous or ps.num_workers < 2):
-        raise ValueError(
-            f"the adascale rule estimates gradient noise from the workers' gradients of one BSP round; "
-            f"it needs consistency='bsp' and num_workers >= 2, got {ps.consistency} and {ps.num_workers=}"
-        )
-    if ps.backend == "ray":
-        from stoker.train.ps.ray_backend import run_ray_workers
-
-        return run_ray_workers(ps, spec)
-    from stoker.train.ps.local_shards import context, main_hidden
-
-    # cloudpickle: a model_fn or feed defined in the user's script travels by value, so workers
-    # need not re-import that script (which main_hidden keeps them from doing).
-    spec_bytes = cloudpickle.dumps(spec)
-
-    ctx = context()
-    results = ctx.Queue()
-    n = ps.num_workers
-    procs = [
-        ctx.Process(target=worker_main, args=(r, n, ps.client(r), spec_bytes, results), name=f"stoker-ps-worker-{r}")
-        for r in range(n)
-    ]
-    with main_hidden():
-        for p in procs:
-            p.daemon = True
-            p.start()
-    stats: dict[int, dict[str, Any]] = {}
-    deadline = time.monotonic() + timeout_s
-    try:
-        while len(stats) < n:
-            try:
-                rank, kind, payload = results.get(timeout=0.5)
-            except Exception:  # queue.Empty: check that the workers still live
-                dead = [p.name for p in procs if p.exitcode not in (None, 0)]
-                if dead:
-                    raise RuntimeError(f"worker processes {dead} died without a result") from None
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"workers did not finish within {timeout_s=}") from None
-                continue
-            if kind == "error":
-                raise RuntimeError(f"worker {rank} failed:\n{payload}")
-            stats[rank] = payload
-    finally:
-        for p in procs:
-            p.join(timeout=5)
-            if p.is_alive():
-                p.kill()
-                p.join()
-    return [stats[r] for r in range(n)]

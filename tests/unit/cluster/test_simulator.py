@@ -24,12 +24,12 @@ def test_every_job_finishes_and_capacity_holds_at_every_event(policy: str, place
     while not sim.done:
         sim.step()
         gpus: dict[str, float] = {}
-        alloc = {name: run["alloc"] for name, run in sim.running.items()}
+        alloc = {name: run.alloc for name, run in sim.running.items()}
         for name, run in sim.running.items():
-            gpus[run["node"]] = gpus.get(run["node"], 0.0) + sim.by_name[name].gpus
+            gpus[run.node] = gpus.get(run.node, 0.0) + sim.by_name[name].gpus
             job = sim.by_name[name]
             if job.gpu_types:
-                assert nodes[run["node"]].gpu_type in job.gpu_types
+                assert nodes[run.node].gpu_type in job.gpu_types
         for node, used in node_usage(alloc).items():
             assert used <= nodes[node].cpus + 1e-6, (node, used)
         for node, used in gpus.items():
@@ -67,7 +67,7 @@ def test_simulator_resumes_from_its_state() -> None:
         return (
             t,
             sorted(sim.finished.items()),
-            sorted((k, round(v["work"], 6)) for k, v in sim.running.items()),
+            sorted((k, round(v.work, 6)) for k, v in sim.running.items()),
         )
 
     run_test_save_load_state(lambda: make("elastic", n=15), advance, steps=30, checkpoints=[0, 7, 20, 29])
@@ -79,3 +79,29 @@ def test_busy_fraction_integrates_the_samples() -> None:
     r = SimResult("x", (1.0,), 10.0, 0.0, 0.0, ((0.0, 2.0, 2.0, 0.0), (5.0, 1.0, 1.0, 0.0)))
     assert r.busy_fraction(0.0, 10.0, gpus=2.0) == (2.0 * 5 + 1.0 * 5) / 20
     assert r.busy_fraction(4.0, 6.0, gpus=2.0) == (2.0 + 1.0) / 4
+
+
+@pytest.mark.parametrize("policy", sorted(CPU_POLICIES))
+def test_jobs_no_node_can_ever_hold_are_dropped_and_counted_not_stuck(policy: str) -> None:
+    from stoker.cluster.trace import TraceJob
+
+    # Handed to the simulator directly (slice_jobs would drop them first): more memory than any node,
+    # 8 GPUs of a type whose nodes hold 2, a CPU-only pod larger than every node.
+    odd = [
+        TraceJob("huge-mem", 1.0, 2.0, 1 << 21, 5.0, 100.0, (), "hungry"),
+        TraceJob("eight-p100", 8.0, 8.0, 1024, 6.0, 100.0, ("P100",), "hungry"),
+        TraceJob("cpu-giant", 0.0, 64.0, 1024, 7.0, 100.0, (), ""),
+    ]
+    jobs = sorted([*trace_jobs(10), *odd], key=lambda j: (j.arrival_s, j.name))
+    result = Simulator(small_cluster(), jobs, profiles(), SimConfig(policy)).run()
+    assert result.dropped == 3 and result.summary()["dropped"] == 3
+    assert len(result.jct_s) == sum(1 for j in jobs if j.gpus > 0) - 2
+
+
+def test_the_oracle_runs_every_job_at_its_peak_and_bounds_every_policy() -> None:
+    jobs = trace_jobs(30)
+    oracle = Simulator(small_cluster(1.0), jobs, profiles(), SimConfig("elastic", oracle=True)).run()
+    assert oracle.policy == "oracle" and oracle.gpu_util > 0
+    for policy in CPU_POLICIES:
+        result = Simulator(small_cluster(1.0), jobs, profiles(), SimConfig(policy)).run()
+        assert sum(oracle.jct_s) <= sum(result.jct_s) * 1.000001, policy

@@ -13,6 +13,7 @@ from stoker.cluster.trace import (
     sub_cluster,
     with_cpus_per_gpu,
 )
+from stoker.errors import InputError
 
 HEADER = "name,cpu_milli,memory_mib,num_gpu,gpu_milli,gpu_spec,qos,pod_phase,creation_time,deletion_time"
 PODS = (
@@ -74,7 +75,46 @@ def test_sub_cluster_and_slice_are_reproducible() -> None:
 
 def test_slice_drops_jobs_no_node_can_hold(files: tuple[Path, Path]) -> None:
     jobs, _ = load_pods(files[0], ["a"], seed=0)
-    only_p100 = [Node("n1", 16.0, 1, 4, "P100")]  # 4 GPUs >= peak demand: no thinning
-    kept = {j.name for j in slice_jobs(jobs, only_p100, seed=0)}
-    assert "p2" not in kept  # wants a V100
+    only_p100 = [Node("n1", 16.0, 1 << 20, 4, "P100")]  # 4 GPUs >= peak demand: no thinning
+    sliced, dropped = slice_jobs(jobs, only_p100, seed=0)
+    kept = {j.name for j in sliced}
+    assert "p2" not in kept and dropped == 1  # wants a V100
     assert {"p0", "p1", "p3"} <= kept
+
+
+def test_a_job_needs_its_gpus_on_one_node_of_an_allowed_type(files: tuple[Path, Path]) -> None:
+    jobs, _ = load_pods(files[0], ["a"], seed=0)
+    # p2 wants 2 V100s: the 8-GPU node is a T4, the V100 node has only one.
+    nodes = [Node("t4", 96.0, 1 << 20, 8, "T4"), Node("v", 96.0, 1 << 20, 1, "V100M16")]
+    sliced, dropped = slice_jobs(jobs, nodes, seed=0)
+    assert "p2" not in {j.name for j in sliced} and dropped == 1
+    big = [*nodes, Node("v2", 96.0, 1 << 20, 2, "V100M32")]
+    assert "p2" in {j.name for j in slice_jobs(jobs, big, seed=0)[0]}
+
+
+def test_a_pod_list_without_time_columns_is_refused_as_a_placement_snapshot(tmp_path: Path) -> None:
+    (tmp_path / "snap.csv").write_text("name,cpu_milli,memory_mib,num_gpu,gpu_milli\np0,12000,16384,1,1000\n")
+    with pytest.raises(InputError, match=r"placement snapshot.*creation_time, deletion_time, scheduled_time"):
+        load_pods(tmp_path / "snap.csv", ["a"])
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        ("", "is empty"),
+        ("name,cpu_milli,num_gpu\np0,1,1\n", "lacks the column\\(s\\) memory_mib,gpu_milli"),
+        (HEADER + ",scheduled_time\np0,lots,1,1,1000,,LS,Running,0,1,0\n", "line 2: cpu_milli='lots'"),
+    ],
+)
+def test_malformed_pod_lists_are_named(tmp_path: Path, text: str, match: str) -> None:
+    (tmp_path / "pods.csv").write_text(text)
+    with pytest.raises(InputError, match=match):
+        load_pods(tmp_path / "pods.csv", ["a"])
+
+
+def test_missing_files_and_bad_node_lists_are_input_errors(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="not found"):
+        load_pods(tmp_path / "nope.csv", ["a"])
+    (tmp_path / "nodes.csv").write_text("sn,cpu_milli\nn0,1000\n")
+    with pytest.raises(InputError, match="memory_mib,gpu,model"):
+        load_nodes(tmp_path / "nodes.csv")

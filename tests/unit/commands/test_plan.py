@@ -2,8 +2,6 @@ from __future__ import annotations
 
 import textwrap
 
-import pytest
-
 from stoker.cli import main
 
 SCRIPT = """
@@ -48,10 +46,11 @@ def test_plan_prints_explain_and_writes_png_and_dot(tmp_path, capsys) -> None:
     assert dot.read_text().startswith("digraph")
 
 
-def test_plan_names_what_the_script_lacks(tmp_path) -> None:
+def test_plan_names_what_the_script_lacks(tmp_path, capsys) -> None:
     script = tmp_path / "empty.py"
     script.write_text("x = 1\n")
-    with pytest.raises(SystemExit, match="should define `pipe`"):
-        main(["plan", str(script)])
-    with pytest.raises(SystemExit, match="is not a file"):
-        main(["plan", str(tmp_path / "missing.py")])
+    # Bad input is one line on stderr and status 2 (stoker.errors.InputError through the CLI).
+    assert main(["plan", str(script)]) == 2
+    assert "should define `pipe`" in capsys.readouterr().err
+    assert main(["plan", str(tmp_path / "missing.py")]) == 2
+    assert "no such file" in capsys.readouterr().err

@@ -66,13 +66,57 @@ def test_every_split_is_delivered_exactly_once_under_chaos(deterministic: bool, 
             assert order == list(range(d.total))
 
 
-def test_ranks_own_disjoint_shares_that_cover_the_epoch() -> None:
+def test_ranks_own_disjoint_equal_shares_that_cover_the_epoch() -> None:
     shares = []
     for rank in range(3):
         d = Dispatcher(50, 4, False, 0, rank=rank, world_size=3)
         shares.append(_drive(d, random.Random(rank), 0))
     flat = [k for s in shares for k in s]
-    assert sorted(flat) == list(range(13)) and len(set(flat)) == len(flat)
+    # 13 real splits padded to 15 so that every rank gets 5 (DDP would hang on 5/4/4).
+    assert sorted(flat) == list(range(15)) and len(set(flat)) == len(flat)
+    assert [len(s) for s in shares] == [5, 5, 5]
+
+
+@pytest.mark.parametrize(("total_samples", "world"), [(16, 3), (16, 8), (50, 3), (9, 4)])
+def test_padding_splits_repeat_samples_and_every_rank_gets_the_same_count(total_samples: int, world: int) -> None:
+    ranks = [Dispatcher(total_samples, 4, False, 7, rank=r, world_size=world) for r in range(world)]
+    counts = {len(d.owned) for d in ranks}
+    assert len(counts) == 1 and counts.pop() >= 1
+    d = ranks[0]
+    d.begin_epoch(0)
+    covered = [i for k in range(d.dealt) for i in d.split(k).indices]
+    assert set(covered) == set(range(total_samples))  # every sample at least once
+    for k in range(d.total, d.dealt):  # padding splits are full batches of real samples
+        assert len(d.split(k).indices) == 4
+
+
+def test_drop_last_drops_the_remainder_instead_of_padding() -> None:
+    ranks = [Dispatcher(50, 4, True, 0, rank=r, world_size=5) for r in range(5)]
+    assert [len(d.owned) for d in ranks] == [2] * 5  # 12 full batches, 10 dealt
+    with pytest.raises(ValueError, match="every rank would get none"):
+        Dispatcher(8, 4, True, 0, rank=0, world_size=3)
+
+
+def test_only_the_running_split_of_a_lost_worker_counts_as_an_attempt() -> None:
+    d = Dispatcher(80, 4, False, None, prefetch=4, max_attempts=2)
+    d.begin_epoch(0)
+    for w in range(8):  # eight workers die in turn, each holding four splits
+        held = [s for _, s in d.assign([w])]
+        d.receive(w, held[0].key, held[0].indices)  # it finishes the split it was running...
+        assert d.running(w) == held[1].index
+        d.lost(w, "was killed")  # ...and dies running the next: only that one is charged
+        while d.pop_ready() is not None:
+            pass
+    assert d.reissued == 8 * 3  # queued splits went back without blame, and nothing was aborted
+
+
+def test_a_drained_worker_that_exits_with_work_charges_no_attempt() -> None:
+    d = Dispatcher(40, 4, False, None, prefetch=2, max_attempts=1)
+    d.begin_epoch(0)
+    d.assign([0])
+    d.drain(0)
+    d.forget(0)  # would raise under max_attempts=1 if it counted
+    assert d.issued_count() == 0 and d.reissued == 2
 
 
 def test_a_split_that_keeps_killing_workers_is_reported() -> None:

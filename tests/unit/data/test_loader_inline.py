@@ -94,3 +94,23 @@ def test_dataloader_drop_in_matches_a_loader_over_the_same_dataset() -> None:
     assert all(torch.equal(y, x * 2) for x, y in batches)
     with pytest.raises(ValueError, match="worker_init_fn"):
         stoker.DataLoader(ds, worker_init_fn=lambda i: None)
+
+
+@pytest.mark.parametrize(("world", "each"), [(3, 2), (8, 1), (4, 1)])
+def test_every_rank_gets_the_same_number_of_batches(world: int, each: int) -> None:
+    counts = []
+    seen: set[int] = set()
+    for rank in range(world):
+        with stoker.Loader(numbers(32, 8), workers=0, rank=rank, world_size=world) as loader:
+            batches = list(loader)
+            assert len(loader) == len(batches)
+        counts.append(len(batches))
+        seen |= {int(v) for b in batches for v in b[:, 0].tolist()}
+    assert counts == [each] * world  # 4 batches: DDP would hang on 2/1/1 or on ranks with none
+    assert seen == set(range(32))
+
+
+def test_drop_last_drops_the_rank_remainder() -> None:
+    pipe = stoker.from_items(list(range(32))).map(float).batch(8, drop_last=True)
+    counts = [len(list(stoker.Loader(pipe, workers=0, rank=r, world_size=3))) for r in range(3)]
+    assert counts == [1, 1, 1]

@@ -209,7 +209,7 @@ def test_untraceable_forward_names_the_line_and_falls_back() -> None:
     assert any("if x.sum() > 0" in str(w.message) for w in caught)
     assert not plan.chosen.moved
     v, _ = _verdict(plan, "model (Branchy)")
-    assert v.stateful and "cannot trace" in v.reason
+    assert v.stateful and "could not be traced" in v.reason
     _check_equal(plan, copy.deepcopy(model))
 
 

@@ -7,23 +7,28 @@ scipy-backed ``optimal`` costs nothing to the callers that never use it.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable, Sequence
 
+from stoker.registry import Lazy, Registry
 from stoker.train.hetero.records import Allocation, DeviceSpec, TaskSpec
 
 Policy = Callable[[Sequence[TaskSpec], Sequence[DeviceSpec]], Allocation]
 
-POLICIES: dict[str, str] = {
-    "balanced": "stoker.train.hetero.policies.balanced",
-    "equal": "stoker.train.hetero.policies.equal",
-    "per-type": "stoker.train.hetero.policies.per_type",
-    "optimal": "stoker.train.hetero.policies.optimal",
-}
+_HERE = "stoker.train.hetero.policies"
+POLICIES: Registry[Policy] = Registry(
+    "allocation policy",
+    {
+        "balanced": Lazy(f"{_HERE}.balanced", "allocate"),
+        "equal": Lazy(f"{_HERE}.equal", "allocate"),
+        "per-type": Lazy(f"{_HERE}.per_type", "allocate"),
+        "optimal": Lazy(f"{_HERE}.optimal", "allocate"),
+    },
+)
 
 
-def get_policy(name: str) -> Policy:
+def allocation_policy(name: str) -> Policy:
     """The ``allocate`` function of the policy called ``name``."""
-    if name not in POLICIES:
-        raise ValueError(f"unknown allocation policy {name!r}; choose one of {sorted(POLICIES)}")
-    return importlib.import_module(POLICIES[name]).allocate
+    return POLICIES.lookup(name)
+
+
+get_policy = allocation_policy  # the earlier name, kept for callers

@@ -54,5 +54,7 @@ def test_worker_cpus_count():
 
 def test_registry_names_the_choices():
     assert get_policy("free_cpus") is free_cpus_policy
-    with pytest.raises(ValueError, match=r"placement='nearest' is not one of \['free_cpus', 'spread'\]"):
+    with pytest.raises(
+        ValueError, match=r"unknown worker placement policy 'nearest'; choose one of \['free_cpus', 'spread'\]"
+    ):
         get_policy("nearest")

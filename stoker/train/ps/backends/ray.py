@@ -1,4 +1,5 @@
-"""Shards as Ray actors, one per node (using that node's CPUs); tensors through the object store.
+"""The Ray backend: shards as Ray actors, one per node (using that node's CPUs), workers as Ray tasks;
+tensors through the object store.
 
 A shard actor wraps the same :class:`ShardCore` as the local backend. Pulls that the consistency
 model holds back wait on an ``asyncio.Condition`` inside the (async) actor, so pushes keep
@@ -22,14 +23,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from stoker.train.ps.backends.base import ShardBackend, ShardConfig, save_atomic
 from stoker.train.ps.client import combine_sqnorms
 from stoker.train.ps.consistency import Consistency
-from stoker.train.ps.local import save_atomic
 from stoker.train.ps.optim import OptimSpec
 from stoker.train.ps.shard import ShardCore
 
 if TYPE_CHECKING:
-    from stoker.train.ps.server import ParameterServer
     from stoker.train.ps.worker import TrainSpec
 
 
@@ -132,11 +132,14 @@ class RayClient:
                 self._boots[s] = ray.get(self.actors[s].push.remote(self.worker, clock, parts[s], lr))
 
 
-class RayShards:
+class RayShards(ShardBackend):
     """Shard actors spread one per node (soft affinity), each with ``cpus_per_shard`` CPUs."""
 
-    def __init__(self, ps: ParameterServer, cpus_per_shard: float = 1.0) -> None:
-        self.ps, self.cpus = ps, cpus_per_shard
+    restarts_itself = True  # actors run with max_restarts=-1 and restore in __init__
+
+    def __init__(self, config: ShardConfig, cpus_per_shard: float = 1.0) -> None:
+        super().__init__(config)
+        self.cpus = cpus_per_shard
         self.actors: list[Any] = []
 
     def start(self) -> None:
@@ -147,8 +150,8 @@ class RayShards:
             ray.init(ignore_reinit_error=True, include_dashboard=False)
         nodes = sorted(n["NodeID"] for n in ray.nodes() if n["Alive"])
         remote = ray.remote(ShardActor)
-        for s in range(self.ps.layout.num_shards):
-            lo, hi = self.ps.layout.shard_range(s)
+        c = self.config
+        for s in range(c.num_shards):
             self.actors.append(
                 remote.options(
                     num_cpus=self.cpus,
@@ -157,16 +160,16 @@ class RayShards:
                     scheduling_strategy=NodeAffinitySchedulingStrategy(nodes[s % len(nodes)], soft=True),
                 ).remote(
                     s,
-                    self.ps.init[lo:hi].numpy(),
-                    self.ps.optim,
-                    self.ps.consistency,
-                    self.ps.num_workers,
-                    self.ps.checkpoint_path(s),
-                    self.ps.checkpoint_every,
+                    c.shard_init(s).numpy(),
+                    c.optim,
+                    c.consistency,
+                    c.num_workers,
+                    c.checkpoint_path(s),
+                    c.checkpoint_every,
                 )
             )
-        if self.ps.checkpoint_dir:
-            self.checkpoint([self.ps.checkpoint_path(s) for s in range(len(self.actors))])
+        if c.checkpoint_dir:
+            self.checkpoint(c.checkpoint_paths())
 
     def alive(self, s: int) -> bool:
         return True  # Ray restarts dead shard actors itself
@@ -188,7 +191,7 @@ class RayShards:
         return ray.get([a.node.remote() for a in self.actors])
 
     def client(self, worker: int) -> RayClient:
-        return RayClient(worker, list(self.actors), self.ps.layout.bounds)
+        return RayClient(worker, list(self.actors), self.config.layout.bounds)
 
     def states(self) -> list[dict[str, Any]]:
         import ray
@@ -205,23 +208,28 @@ class RayShards:
 
         ray.get([a.checkpoint.remote(p) for a, p in zip(self.actors, paths)])
 
+    def run_workers(self, spec: TrainSpec, timeout_s: float) -> list[dict[str, Any]]:
+        """One Ray task per worker, each running the same trainer loop as the local backend."""
+        import ray
+
+        from stoker.train.ps.worker import train_loop
+
+        task = ray.remote(num_cpus=1, max_retries=0)(_ray_worker)
+        n = self.config.num_workers
+        refs = [task.remote(train_loop, r, n, self.client(r), spec) for r in range(n)]
+        try:
+            return ray.get(refs, timeout=timeout_s)
+        except ray.exceptions.GetTimeoutError:
+            for ref in refs:
+                ray.cancel(ref, force=True)
+            raise TimeoutError(f"workers did not finish within {timeout_s=}") from None
+
     def close(self) -> None:
         import ray
 
         for a in self.actors:
             ray.kill(a, no_restart=True)
         self.actors = []
-
-
-def run_ray_workers(ps: ParameterServer, spec: TrainSpec) -> list[dict[str, Any]]:
-    """One Ray task per worker, each running the same trainer loop as the local backend."""
-    import ray
-
-    from stoker.train.ps.worker import train_loop
-
-    task = ray.remote(num_cpus=1, max_retries=0)(_ray_worker)
-    n = ps.num_workers
-    return ray.get([task.remote(train_loop, r, n, ps.client(r), spec) for r in range(n)])
 
 
 def _ray_worker(loop: Any, rank: int, n: int, client: RayClient, spec: TrainSpec) -> dict[str, Any]:

@@ -1,19 +1,29 @@
-"""The parent's side of the local backend: starts, stops, restarts shard processes."""
+"""The local backend: shard processes and trainer processes on this machine.
+
+Shards run :func:`~stoker.train.ps.shard_process.shard_main`; tensors travel through shared
+memory, messages through pipes (see that module). The parent keeps both ends of every pipe, so a
+shard killed and restarted from its checkpoint gets the same pipes and slots.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import multiprocessing as mp
+import queue
+import time
 from typing import TYPE_CHECKING, Any
 
+import cloudpickle
 import torch
 
 from stoker.backends.local import main_hidden  # same need as the data workers
+from stoker.train.ps.backends.base import ShardBackend, ShardConfig
 from stoker.train.ps.client import LocalClient
-from stoker.train.ps.local import ShardArgs, shard_main
+from stoker.train.ps.shard_process import ShardArgs, shard_main
+from stoker.train.ps.worker import worker_main
 
 if TYPE_CHECKING:
-    from stoker.train.ps.server import ParameterServer
+    from stoker.train.ps.worker import TrainSpec
 
 
 def context() -> Any:
@@ -23,20 +33,17 @@ def context() -> Any:
     imported it, about 0.013 s. That makes replacing a killed shard quick.
     """
     ctx = mp.get_context("forkserver")
-    ctx.set_forkserver_preload(["torch", "stoker.train.ps.local", "stoker.train.ps.worker"])
+    ctx.set_forkserver_preload(["torch", "stoker.train.ps.shard_process", "stoker.train.ps.worker"])
     return ctx
 
 
-__all__ = ["LocalShards", "context", "main_hidden"]
-
-
-class LocalShards:
+class LocalShards(ShardBackend):
     """Shard processes with their pipes and shared slots."""
 
-    def __init__(self, ps: ParameterServer) -> None:
-        self.ps = ps
+    def __init__(self, config: ShardConfig) -> None:
+        super().__init__(config)
         self.ctx = context()
-        n, w, total = ps.layout.num_shards, ps.num_workers, ps.layout.total
+        n, w, total = config.num_shards, config.num_workers, config.layout.total
         self.grad_slots = torch.zeros(w, total).share_memory_()
         self.pull_slots = torch.zeros(w, total).share_memory_()
         self.incarnations = torch.zeros(n, dtype=torch.int64).share_memory_()
@@ -46,21 +53,22 @@ class LocalShards:
         self.procs: list[Any] = [None] * n
 
     def _args(self, s: int, restore: bool) -> ShardArgs:
-        lo, hi = self.ps.layout.shard_range(s)
+        c = self.config
+        lo, hi = c.layout.shard_range(s)
         return ShardArgs(
             shard=s,
             lo=lo,
             hi=hi,
-            init=self.ps.init[lo:hi].clone(),
-            optim=self.ps.optim,
-            consistency=self.ps.consistency,
-            num_workers=self.ps.num_workers,
+            init=c.shard_init(s),
+            optim=c.optim,
+            consistency=c.consistency,
+            num_workers=c.num_workers,
             conns=[shard_end for _, shard_end in self.pipes[s]],
             control=self.controls[s][1],
             grad_slots=self.grad_slots,
             pull_slots=self.pull_slots,
-            checkpoint_path=self.ps.checkpoint_path(s),
-            checkpoint_every=self.ps.checkpoint_every,
+            checkpoint_path=c.checkpoint_path(s),
+            checkpoint_every=c.checkpoint_every,
             restore=restore,
         )
 
@@ -72,11 +80,11 @@ class LocalShards:
         self.procs[s] = proc
 
     def start(self) -> None:
-        for s in range(self.ps.layout.num_shards):
+        for s in range(self.config.num_shards):
             self._spawn(s, restore=False)
-        if self.ps.checkpoint_dir:
+        if self.config.checkpoint_dir:
             # A shard killed before its first periodic checkpoint still has one to restart from.
-            self.checkpoint([self.ps.checkpoint_path(s) for s in range(self.ps.layout.num_shards)])
+            self.checkpoint(self.config.checkpoint_paths())
 
     def alive(self, s: int) -> bool:
         return self.procs[s] is not None and self.procs[s].is_alive()
@@ -98,7 +106,7 @@ class LocalShards:
     def client(self, worker: int) -> LocalClient:
         return LocalClient(
             worker=worker,
-            conns=[self.pipes[s][worker][0] for s in range(self.ps.layout.num_shards)],
+            conns=[self.pipes[s][worker][0] for s in range(self.config.num_shards)],
             grad_slot=self.grad_slots[worker],
             pull_slot=self.pull_slots[worker],
             incarnations=self.incarnations,
@@ -122,6 +130,47 @@ class LocalShards:
     def checkpoint(self, paths: list[str | None]) -> None:
         for s, path in enumerate(paths):
             self._ask(s, ("checkpoint", path))
+
+    def run_workers(self, spec: TrainSpec, timeout_s: float) -> list[dict[str, Any]]:
+        """One trainer process per worker, forked from the same torch-preloaded forkserver."""
+        # cloudpickle: a model_fn or feed defined in the user's script travels by value, so workers
+        # need not re-import that script (which main_hidden keeps them from doing).
+        spec_bytes = cloudpickle.dumps(spec)
+        results = self.ctx.Queue()
+        n = self.config.num_workers
+        procs = [
+            self.ctx.Process(
+                target=worker_main, args=(r, n, self.client(r), spec_bytes, results), name=f"stoker-ps-worker-{r}"
+            )
+            for r in range(n)
+        ]
+        with main_hidden():
+            for p in procs:
+                p.daemon = True
+                p.start()
+        stats: dict[int, dict[str, Any]] = {}
+        deadline = time.monotonic() + timeout_s
+        try:
+            while len(stats) < n:
+                try:
+                    rank, kind, payload = results.get(timeout=0.5)
+                except queue.Empty:  # nothing yet: check that the workers still live
+                    dead = [p.name for p in procs if p.exitcode not in (None, 0)]
+                    if dead:
+                        raise RuntimeError(f"worker processes {dead} died without a result") from None
+                    if time.monotonic() > deadline:
+                        raise TimeoutError(f"workers did not finish within {timeout_s=}") from None
+                    continue
+                if kind == "error":
+                    raise RuntimeError(f"worker {rank} failed:\n{payload}")
+                stats[rank] = payload
+        finally:
+            for p in procs:
+                p.join(timeout=5)
+                if p.is_alive():
+                    p.kill()
+                    p.join()
+        return [stats[r] for r in range(n)]
 
     def close(self) -> None:
         for s, proc in enumerate(self.procs):

@@ -1,4 +1,6 @@
-"""Shards as local processes; tensors travel through shared memory, messages through pipes.
+"""The local backend's shard process: one :class:`ShardCore` served over pipes and shared memory.
+
+:class:`~stoker.train.ps.backends.local.LocalShards` starts one such process per shard.
 
 Each worker has one gradient slot and one parameter slot, flat shared-memory tensors the size
 of the model. A push writes the worker's gradients into its slot once and sends each shard a
@@ -18,6 +20,7 @@ from typing import Any
 
 import torch
 
+from stoker.train.ps.backends.base import save_atomic
 from stoker.train.ps.consistency import Consistency
 from stoker.train.ps.optim import OptimSpec
 from stoker.train.ps.shard import ShardCore
@@ -41,13 +44,6 @@ class ShardArgs:
     checkpoint_path: str | None
     checkpoint_every: int
     restore: bool
-
-
-def save_atomic(state: dict[str, Any], path: str) -> None:
-    """Writes ``state`` so that a reader sees either the old file or the new one, never half."""
-    tmp = f"{path}.tmp{os.getpid()}"
-    torch.save(state, tmp)
-    os.replace(tmp, path)
 
 
 def shard_main(a: ShardArgs) -> None:

@@ -1,0 +1,241 @@
+"""The controller as a service that live jobs join: rounds, membership, status and saved state.
+
+:class:`ControllerService` is plain Python (unit-tested with a fake clock); :mod:`stoker.cluster.daemon`
+runs it as a detached, named Ray actor. Jobs push: each sends a :class:`~stoker.cluster.learning.JobReport`
+once per round and gets its :class:`Budget` in the reply, so the controller never calls into a job and a
+job never waits on the controller (:mod:`stoker.cluster.membership`). Every round the service drops jobs
+silent for ``SILENT_ROUNDS`` periods (their CPUs go back to the others), runs the policy over the latest
+reports with :class:`~stoker.cluster.controller.Controller` (the simulator's own learning code) and saves its
+state; a new job's first report triggers a round at once, so it gets its policy floor without waiting.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from stoker.cluster.controller import Controller
+from stoker.cluster.learning import JobReport
+from stoker.cluster.policies import CpuParams
+from stoker.cluster.records import Node
+
+SILENT_ROUNDS = 3  # a job that has not reported for this many periods has left
+STATE_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Budget:
+    """The controller's reply to a report.
+
+    Attributes:
+        workers: Data workers (CPUs) the job may run until the next reply; its own autoscaler decides
+            how many of them it uses (``Loader.set_budget``).
+        period_s: Seconds between two reports the controller expects.
+        round: The controller's round counter when it answered.
+    """
+
+    workers: int
+    period_s: float
+    round: int
+
+
+@dataclass(frozen=True)
+class JobStatus:
+    """One job as ``stoker cluster status`` shows it.
+
+    Attributes:
+        name: Job name.
+        node: Node its trainer runs on.
+        gpus: Accelerators it holds.
+        budget: Data workers it may run.
+        workers: Data workers it ran with in its last report.
+        throughput: Samples/s in its last report.
+        data_wait: Fraction of its last round its trainer waited on data.
+        silent_s: Seconds since its last report.
+    """
+
+    name: str
+    node: str
+    gpus: float
+    budget: int
+    workers: float
+    throughput: float
+    data_wait: float
+    silent_s: float
+
+
+@dataclass(frozen=True)
+class NodeStatus:
+    """One node: its CPUs, those budgeted to jobs whose trainer sits elsewhere (lent), and those free.
+
+    Attributes:
+        name: Node name (the Ray node id).
+        cpus: CPUs on the node.
+        lent: CPUs the policy lent from this node to jobs on other nodes.
+        free: CPUs no job's budget holds.
+    """
+
+    name: str
+    cpus: float
+    lent: float
+    free: float
+
+
+@dataclass(frozen=True)
+class ClusterStatus:
+    """What ``stoker cluster status`` prints."""
+
+    policy: str
+    period_s: float
+    rounds: int
+    starts: int
+    jobs: tuple[JobStatus, ...]
+    nodes: tuple[NodeStatus, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class _Member:
+    report: JobReport
+    budget: int
+    seen: float  # clock time of its last report
+
+
+class ControllerService:
+    """Rounds over the jobs that report, with a registered CPU policy.
+
+    Args:
+        nodes: Returns the cluster's nodes now (Ray's view for the live service); called every round.
+        policy: CPU policy name.
+        period_s: Seconds per round.
+        state_path: Where to save the state every round (JSON); loaded at construction if it exists.
+        params: Policy knobs.
+        clock: Seconds, monotonic (a test passes a fake one).
+    """
+
+    def __init__(
+        self,
+        nodes: Callable[[], Sequence[Node]],
+        policy: str = "elastic",
+        period_s: float = 2.0,
+        state_path: str | Path | None = None,
+        params: CpuParams | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if not period_s > 0:
+            raise ValueError(f"{period_s=} should be > 0 seconds")
+        self._nodes = nodes
+        self.controller = Controller(nodes(), policy, params, grid=(1, 2, 3, 4, 6, 8))
+        self.policy_name = policy
+        self.period_s = float(period_s)
+        self.state_path = Path(state_path) if state_path else None
+        self.clock = clock
+        self.members: dict[str, _Member] = {}
+        self.alloc: dict[str, dict[str, float]] = {}
+        self.starts = 1
+        self.history: list[dict[str, int]] = []
+        self._lock = threading.RLock()
+        if self.state_path is not None and self.state_path.exists():
+            self.load_state_dict(json.loads(self.state_path.read_text()))
+            self.starts += 1
+
+    # -- messages from jobs --------------------------------------------------------------------
+    def report(self, r: JobReport) -> Budget:
+        """A job's report; a job seen for the first time joins and gets a round at once."""
+        with self._lock:
+            member = self.members.get(r.name)
+            if member is None:
+                self.members[r.name] = _Member(r, 1, self.clock())
+                self.round()
+                member = self.members[r.name]
+            else:
+                member.report, member.seen = r, self.clock()
+            return Budget(member.budget, self.period_s, self.controller.rounds)
+
+    def leave(self, name: str) -> None:
+        """A job that finished: its budget is freed at once."""
+        with self._lock:
+            if self.members.pop(name, None) is not None:
+                self.controller.forget(name)
+                self.round()
+
+    # -- rounds --------------------------------------------------------------------------------
+    def round(self) -> dict[str, int]:
+        """Drops silent jobs, re-runs the policy over the latest reports, saves the state."""
+        with self._lock:
+            now = self.clock()
+            for name in [n for n, m in self.members.items() if now - m.seen > SILENT_ROUNDS * self.period_s]:
+                del self.members[name]
+                self.controller.forget(name)
+            reports = [m.report for m in self.members.values()]
+            budgets = self.controller.decide(reports, self._nodes()) if reports else {}
+            self.alloc = self.controller.last_alloc
+            for name, b in budgets.items():
+                self.members[name].budget = b
+            self.history.append(dict(budgets))
+            del self.history[:-100]
+            self.save()
+            return budgets
+
+    def run(self, stop: threading.Event) -> None:
+        """Runs a round every ``period_s`` until ``stop`` is set (the actor's thread)."""
+        while not stop.wait(self.period_s):
+            self.round()
+
+    # -- status and state ----------------------------------------------------------------------
+    def status(self) -> ClusterStatus:
+        with self._lock:
+            now = self.clock()
+            jobs = tuple(self._job_status(n, m, now) for n, m in sorted(self.members.items()))
+            homes = {n: m.report.node for n, m in self.members.items()}
+            nodes = []
+            for node in self.controller.nodes:
+                used = sum(a.get(node.name, 0.0) for a in self.alloc.values())
+                lent = sum(a.get(node.name, 0.0) for j, a in self.alloc.items() if homes.get(j) != node.name)
+                nodes.append(NodeStatus(node.name, node.cpus, round(lent, 3), round(max(0.0, node.cpus - used), 3)))
+            return ClusterStatus(
+                self.policy_name, self.period_s, self.controller.rounds, self.starts, jobs, tuple(nodes)
+            )
+
+    @staticmethod
+    def _job_status(name: str, m: _Member, now: float) -> JobStatus:
+        r = m.report
+        return JobStatus(name, r.node, r.gpus, m.budget, r.workers, r.throughput, r.data_wait, round(now - m.seen, 3))
+
+    def save(self) -> None:
+        """Writes the state to ``state_path`` atomically (a killed controller leaves a whole file)."""
+        if self.state_path is None:
+            return
+        tmp = self.state_path.with_name(self.state_path.name + f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(self.state_dict()))
+        os.replace(tmp, self.state_path)
+
+    def state_dict(self) -> dict[str, Any]:
+        with self._lock:
+            return {
+                "version": STATE_VERSION,
+                "policy": self.policy_name,
+                "starts": self.starts,
+                "controller": self.controller.state_dict(),
+                "jobs": {n: {"report": asdict(m.report), "budget": m.budget} for n, m in self.members.items()},
+            }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        if state.get("version") != STATE_VERSION:
+            raise ValueError(f"not a stoker controller state (version {state.get('version')!r}); remove it")
+        with self._lock:
+            self.controller.load_state_dict(state["controller"])
+            self.starts = int(state["starts"])
+            # Restored jobs count as just seen: they get SILENT_ROUNDS periods to report to the new process.
+            now = self.clock()
+            self.members = {
+                n: _Member(JobReport(**s["report"]), int(s["budget"]), now) for n, s in state["jobs"].items()
+            }

@@ -1,0 +1,132 @@
+"""The controller service without Ray: jobs join by reporting, get their floor at once, leave or fall
+silent and free their budget; the state is saved every round and a restarted service resumes from it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from stoker.cluster.learning import JobReport
+from stoker.cluster.records import Node
+from stoker.cluster.service import SILENT_ROUNDS, ControllerService
+from tests.common.state import run_test_save_load_state
+
+NODES = (Node("a", 4.0, 0, 0), Node("b", 2.0, 0, 0))
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.t = 0.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def hungry(name: str, workers: float, node: str = "a") -> JobReport:
+    """A job waiting on data most of the time: it would gain from more CPUs."""
+    return JobReport(name, node, 1.0, 10.0 * workers, 0.6, workers)
+
+
+def make(clock: Clock, tmp_path: Path | None = None, policy: str = "elastic") -> ControllerService:
+    state = tmp_path / "state.json" if tmp_path else None
+    return ControllerService(lambda: NODES, policy, period_s=1.0, state_path=state, clock=clock)
+
+
+def test_a_lone_hungry_job_borrows_the_cluster_and_a_new_job_gets_its_floor_at_once() -> None:
+    clock = Clock()
+    svc = make(clock)
+    budget = 1
+    for _ in range(4):
+        budget = svc.report(hungry("old", budget)).workers
+        clock.t += 1.0
+        svc.round()
+    assert budget == 6  # all 6 CPUs: nobody else needs them
+    joined = svc.report(hungry("new", 0, node="b"))
+    assert joined.workers >= 1  # its floor, in the reply to its first report
+    assert svc.members["old"].budget + joined.workers <= 6  # borrowed CPUs go back in the same round
+    assert svc.report(hungry("old", budget)).workers <= 5
+
+
+def test_a_job_silent_for_three_periods_is_dropped_and_its_budget_freed() -> None:
+    clock = Clock()
+    svc = make(clock)
+    svc.report(hungry("quiet", 1))
+    for _ in range(5):
+        svc.report(hungry("busy", svc.members["busy"].budget if "busy" in svc.members else 1))
+        clock.t += 1.0
+        svc.round()
+        if clock.t <= SILENT_ROUNDS:
+            assert "quiet" in svc.members
+    assert "quiet" not in svc.members and "quiet" not in svc.controller.book.learners
+    assert svc.members["busy"].budget == 6
+
+
+def test_leave_frees_the_budget_at_once() -> None:
+    clock = Clock()
+    svc = make(clock)
+    svc.report(hungry("a", 1))
+    svc.report(hungry("b", 1, node="b"))
+    svc.leave("b")
+    assert list(svc.members) == ["a"] and svc.history[-1] == {"a": svc.members["a"].budget}
+
+
+def test_status_lists_jobs_and_nodes_with_lent_and_free_cpus() -> None:
+    clock = Clock()
+    svc = make(clock)
+    for _ in range(4):
+        svc.report(hungry("j", svc.members["j"].budget if "j" in svc.members else 1))
+        svc.round()
+    status = svc.status()
+    assert [j.name for j in status.jobs] == ["j"] and status.jobs[0].budget == 6
+    nodes = {n.name: n for n in status.nodes}
+    assert nodes["b"].lent == 2.0 and nodes["a"].lent == 0.0 and nodes["a"].free == 0.0
+    assert json.loads(json.dumps(status.to_json()))["policy"] == "elastic"
+
+
+def test_the_state_is_saved_every_round_and_a_new_service_resumes_from_it(tmp_path: Path) -> None:
+    clock = Clock()
+    svc = make(clock, tmp_path)
+    for _ in range(4):
+        svc.report(hungry("j", svc.members["j"].budget if "j" in svc.members else 1))
+        svc.round()
+    saved = json.loads((tmp_path / "state.json").read_text())
+    assert saved["jobs"]["j"]["budget"] == 6
+    again = make(clock, tmp_path)  # a controller restarted after a SIGKILL
+    assert again.starts == 2 and again.members["j"].budget == 6
+    assert again.controller.book.curve("j") == svc.controller.book.curve("j")
+    assert again.report(hungry("j", 6)).workers == 6
+
+
+def test_service_round_trips_its_state() -> None:
+    class Driver:
+        def __init__(self) -> None:
+            self.clock = Clock()
+            self.svc = make(self.clock)
+            self.k = 0
+
+        def advance(self) -> dict[str, int]:
+            self.k += 1
+            for name in ("x", "y") if self.k % 4 else ("x",):
+                member = self.svc.members.get(name)
+                self.svc.report(hungry(name, member.budget if member else 1, node="a" if name == "x" else "b"))
+            self.clock.t += 1.0
+            return self.svc.round()
+
+        def state_dict(self) -> dict:
+            return {"svc": self.svc.state_dict(), "k": self.k}
+
+        def load_state_dict(self, s: dict) -> None:
+            self.svc.load_state_dict(s["svc"])
+            self.k = s["k"]
+
+    run_test_save_load_state(Driver, lambda d: d.advance(), steps=10, checkpoints=[0, 3, 9])
+
+
+def test_bad_period_and_foreign_state_are_named(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="period_s"):
+        ControllerService(lambda: NODES, period_s=0)
+    (tmp_path / "state.json").write_text("{}")
+    with pytest.raises(ValueError, match="not a stoker controller state"):
+        make(Clock(), tmp_path)
