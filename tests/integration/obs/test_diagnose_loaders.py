@@ -16,7 +16,7 @@ WARMUP = 4  # batches before the judged window: worker start-up is not what we d
     ("make", "step_s", "batches", "want", "stage"),
     [
         (decode_bound, 0.0, 30, "data", "decode"),
-        (trainer_bound, 0.1, 12, "trainer", None),
+        (trainer_bound, 0.25, 8, "trainer", None),
         (transport_bound, 0.0, 12, "transport", None),
     ],
     ids=["decode-bound", "trainer-bound", "transport-bound"],
