@@ -79,7 +79,7 @@ class Dispatcher:
         self.rank = rank
         self.world_size = world_size
         self.dealt = padded_splits(self.total, world_size, drop_last)
-        if self.dealt == 0:
+        if self.dealt == 0 and self.total > 0:  # total 0: a stream, whose blocks its own ledger counts
             raise ValueError(
                 f"{self.total} splits cannot be dealt equally to {world_size=} ranks with drop_last=True: "
                 f"every rank would get none. Use a smaller batch size, fewer ranks, or drop_last=False."
