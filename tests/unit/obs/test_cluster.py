@@ -70,3 +70,22 @@ def test_rows_keep_history_and_show_budgets() -> None:
     console.print(render_cluster(jobs, rounds, sparkline))
     text = console.export_text()
     assert "round 17" in text and "resnet" in text and "820" in text and "31%" in text
+
+
+def test_the_real_controller_service_status_exports_and_reads_back() -> None:
+    from stoker.cluster.learning import JobReport
+    from stoker.cluster.records import Node
+    from stoker.cluster.service import ControllerService
+
+    nodes = [Node("a", 4.0, 0, 1, "sim"), Node("b", 4.0, 0, 1, "sim")]
+    service = ControllerService(lambda: nodes, "elastic", period_s=2.0)
+    service.report(JobReport("resnet", "a", 1.0, 410.0, 0.31, 2.0))
+    service.report(JobReport("bert", "b", 1.0, 95.5, 0.02, 1.0))
+    status = service.status().to_json()
+    jobs, rounds = cluster_rows(_text(status))
+    assert rounds == status["rounds"]
+    for row in status["jobs"]:
+        got = jobs[row["name"]]
+        assert got.node == row["node"]
+        for key in ("budget", "workers", "throughput", "data_wait", "gpus", "silent_s"):
+            assert got.values[key] == row[key], key
