@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PIP := $(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt
 
-.PHONY: venv demo test test-unit test-integration lint bench clean
+.PHONY: venv demo test test-unit test-integration lint bench clean system-deps
 
 venv: $(STAMP)
 
@@ -19,13 +19,24 @@ $(STAMP): pyproject.toml constraints.txt
 demo: $(STAMP)
 	$(VENV)/bin/stoker demo
 
-test: $(STAMP)
+# The observability tests drive Debian's chromium (via chromedriver) and tmux; as root, install them
+# when missing (a non-root run skips the browser test with its reason instead).
+system-deps:
+	@missing=""; \
+	for p in chromium:/usr/bin/chromium chromium-driver:/usr/bin/chromedriver tmux:/usr/bin/tmux; do \
+		[ -e "$${p#*:}" ] || missing="$$missing $${p%%:*}"; \
+	done; \
+	if [ -n "$$missing" ] && [ "$$(id -u)" = 0 ]; then \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
+	elif [ -n "$$missing" ]; then echo "not root: missing$$missing (their tests skip)"; fi
+
+test: $(STAMP) system-deps
 	$(PY) -m pytest tests
 
 test-unit: $(STAMP)
 	$(PY) -m pytest tests/unit
 
-test-integration: $(STAMP)
+test-integration: $(STAMP) system-deps
 	$(PY) -m pytest tests/integration
 
 lint: $(STAMP)

@@ -22,6 +22,9 @@ COMMAND_MODULES: tuple[str, ...] = (
     "stoker.commands.train",
     "stoker.commands.simulate",
     "stoker.commands.cluster",
+    "stoker.commands.top",
+    "stoker.commands.dashboard",
+    "stoker.commands.report",
 )
 
 

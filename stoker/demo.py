@@ -75,6 +75,7 @@ class DemoReport:
     accuracy: float
     stage_ms_per_sample: dict[str, float]
     plan: str = ""
+    diagnosis: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -147,6 +148,7 @@ def run(
                 if step >= steps:
                     break
         stats = loader.stats()
+        diagnosis = str(loader.diagnose())
     return DemoReport(
         steps=steps,
         seconds=time.perf_counter() - t0,
@@ -159,6 +161,7 @@ def run(
         accuracy=correct / max(1, seen),
         stage_ms_per_sample={k: v * 1000 for k, v in stats["stage_s_per_sample"].items()},
         plan=plan.explain(),
+        diagnosis=diagnosis,
     )
 
 
@@ -172,6 +175,8 @@ def render(report: DemoReport) -> str:
         f"  loss {report.first_loss:.3f} -> {report.last_loss:.3f}, training accuracy (last 50 steps) {report.accuracy:.1%}",
         "  data-side ms per sample: " + ", ".join(f"{k} {v:.2f}" for k, v in report.stage_ms_per_sample.items()),
     ]
+    if report.diagnosis:
+        lines += ["", report.diagnosis]
     if report.plan:
         lines += ["", report.plan]
     return "\n".join(lines)

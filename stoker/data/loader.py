@@ -9,6 +9,7 @@ matches demand.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 import weakref
@@ -27,6 +28,8 @@ from stoker.data.intake import as_pipeline, serialize_pipeline
 from stoker.data.stats import LoaderStats
 from stoker.data.streams.ledger import dispatcher_for
 from stoker.data.watchdog import ProgressWatch, head, run_with_timeout
+from stoker.obs.attach import attach_observer
+from stoker.obs.diagnose import Diagnosis, diagnose
 from stoker.system import cpu_count
 
 log = logging.getLogger("stoker")
@@ -72,6 +75,11 @@ class Loader:
         cluster: Join the cluster controller (``stoker cluster start``): True, or the job's name;
             None follows ``$STOKER_CLUSTER``. Needs ``backend="ray"``; the controller's budget caps
             the autoscaler (see :mod:`stoker.cluster.membership`).
+        name: Job name in metrics, logs and ``stoker top`` (default: the script's name).
+        metrics_port: Serve Prometheus metrics on this port (``0``: any free one; ``"host:port"``
+            to bind another address than 127.0.0.1); default ``$STOKER_METRICS_PORT`` or off.
+        stats_log: Path of a JSONL timeline of ``stats()`` (one line a second) for ``stoker report``.
+        tensorboard: A ``SummaryWriter`` (anything with ``add_scalar``) that gets the figures as scalars.
         **backend_options: Passed to the worker pool (``mp_context`` for local; ``address``,
             ``num_cpus`` for Ray).
     """
@@ -96,6 +104,10 @@ class Loader:
         rank: int = 0,
         world_size: int = 1,
         optimize: bool = False,
+        name: str | None = None,
+        metrics_port: int | str | None = None,
+        stats_log: str | os.PathLike[str] | None = None,
+        tensorboard: Any = None,
         cluster: bool | str | None = None,
         **backend_options: Any,
     ) -> None:
@@ -172,6 +184,15 @@ class Loader:
         self._epoch_complete = True
         self._history = AutoscaleHistory(last_change=time.monotonic())
         self._next_tick = time.monotonic() + interval
+        self.prefetch = prefetch
+        self.backend = backend
+        self.rank = rank
+        try:
+            self._observer = attach_observer(self, name, metrics_port, stats_log, tensorboard)
+        except BaseException:
+            if self._pool is not None:  # a taken port or a bad path: do not leave workers behind
+                self._finalizer()
+            raise
         self._member = membership.join(self, cluster, backend)
 
     # -- worker count ------------------------------------------------------------------------
@@ -410,6 +431,7 @@ class Loader:
                 return _END
             k, payload = ready
             if isinstance(payload, SplitFailure):
+                self._stats.on_failure()
                 self._dispatcher.undeliver(k)  # not consumed: a resumed loader retries it
                 raise SampleError(
                     f"{payload.message}\n--- worker traceback ---\n{payload.traceback}",
@@ -490,8 +512,27 @@ class Loader:
             "min_workers": self.min_workers,
             "max_workers": self.max_workers,
             "shm_pool": self._pool.shm_stats() if self._pool is not None else None,
+            "queue_depth": self._dispatcher.queued(),
+            "prefetch": self.prefetch,
+            "job": self._observer.name,
+            "rank": self.rank,
+            "backend": self.backend,
+            "cpu_free": self._observer.cpu_free(),
         }
         return self._stats.snapshot(self.workers, extra)
+
+    def diagnose(self, since: dict[str, Any] | None = None) -> Diagnosis:
+        """What the trainer waits on and what would help (see :func:`stoker.obs.diagnose`).
+
+        Args:
+            since: An earlier ``stats()`` of this loader: judge only what happened after it.
+        """
+        return diagnose(self.stats(), since)
+
+    @property
+    def metrics_address(self) -> str | None:
+        """``http://host:port`` of this loader's Prometheus metrics, or None when off."""
+        return self._observer.address
 
     def __len__(self) -> int:
         """Items per epoch (batches, or samples when unbatched), before filtering and skips."""
@@ -513,6 +554,7 @@ class Loader:
         """
         with self._lock:
             self._closed = True
+            self._observer.close()
             member = getattr(self, "_member", None)
             if member is not None:
                 member.close()

@@ -28,6 +28,9 @@ class LoaderStats:
         self.skipped_list: list[SkipRecord] = []
         self.filtered = 0
         self.lost_workers = 0
+        self.errors = 0  # failed splits delivered under on_error="raise"
+        self.worker_busy_s = 0.0  # seconds workers spent running splits (all workers together)
+        self.first_wait_s = 0.0  # the first item's wait: workers starting up, not a steady bottleneck
         self.stuck_workers = 0  # replaced after holding a split for the Loader's timeout
         self.timeline: list[tuple[float, int]] = [(0.0, workers)]
         self.last_decision = ""
@@ -50,9 +53,12 @@ class LoaderStats:
         if room > 0:
             self.skipped_list.extend(res.skipped[:room])
         self.w_busy += res.busy_s
+        self.worker_busy_s += res.busy_s
         self.w_made += len(res.items)
 
     def on_item(self, samples: int, wait_s: float, step_s: float) -> None:
+        if self.items == 0:
+            self.first_wait_s = wait_s
         self.items += 1
         self.samples += samples
         self.wait_s += wait_s
@@ -60,6 +66,10 @@ class LoaderStats:
         self.w_items += 1
         self.w_wait += wait_s
         self.w_step += step_s
+
+    def on_failure(self) -> None:
+        """A failed split reached the trainer (it raises SampleError)."""
+        self.errors += 1
 
     def on_workers(self, n: int) -> None:
         if self.timeline[-1][1] != n:
@@ -83,6 +93,14 @@ class LoaderStats:
         self.w_wait = self.w_step = self.w_busy = 0.0
         self.w_items = self.w_made = 0
         return w
+
+    def worker_seconds(self, wall: float) -> float:
+        """Worker-seconds the timeline held up to ``wall`` seconds (the denominator of worker utilisation)."""
+        total = 0.0
+        points = list(self.timeline)
+        for (t, n), (t_next, _) in zip(points, [*points[1:], (wall, 0)]):
+            total += n * max(0.0, min(t_next, wall) - t)
+        return total
 
     def snapshot(self, workers: int, extra: dict[str, Any]) -> dict[str, Any]:
         wall = time.monotonic() - self.t0
@@ -108,5 +126,11 @@ class LoaderStats:
             "workers_stuck": self.stuck_workers,
             "autoscaler": self.last_decision,
             "autoscaler_log": list(self.decisions),
+            "stage_s": dict(self.stage_s),
+            "stage_samples": self.stage_samples,
+            "errors": self.errors,
+            "worker_busy_s": self.worker_busy_s,
+            "worker_s": self.worker_seconds(wall),
+            "first_wait_s": self.first_wait_s,
             **extra,
         }
