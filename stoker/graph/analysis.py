@@ -10,27 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-import torch
-
 from stoker.data.pipeline import Pipeline
 from stoker.data.rng import seeded
 from stoker.graph.ir import Graph, Node
 from stoker.graph.probe import probe_callable
 from stoker.graph.rules import RULES, Context, Finding
+from stoker.graph.specialise import RANDOM_FUNCTIONS
 
-_RANDOM = {
-    torch.rand,
-    torch.randn,
-    torch.randint,
-    torch.randperm,
-    torch.rand_like,
-    torch.randn_like,
-    torch.randint_like,
-    torch.bernoulli,
-    torch.multinomial,
-    torch.normal,
-    torch.poisson,
-}
 _RANDOM_METHODS = {"uniform_", "normal_", "bernoulli_", "random_", "exponential_", "geometric_", "cauchy_"}
 
 
@@ -66,7 +52,7 @@ def _note(node: Node) -> str:
     if not node.is_model or node.kind not in ("call_function", "call_method"):
         return ""
     target = node.target.target
-    if target in _RANDOM or target in _RANDOM_METHODS:
+    if target in RANDOM_FUNCTIONS or target in _RANDOM_METHODS:
         return "random: on the data side it draws from the per-batch generator seeded by (seed, epoch, index)"
     return ""
 
