@@ -102,13 +102,17 @@ class LocalPool(WorkerPool):
     def _prefix(self, wid: int) -> str:
         return os.path.join(shm_dir(), f"stoker-{self._uid}-w{wid}")
 
+    def processes(self) -> list[Any]:
+        """The live worker processes (what torch's DataLoader iterator calls ``_workers``)."""
+        return list(self._procs.values())
+
     def add_worker(self) -> int:
         wid = self._next_id
         self._next_id += 1
         parent, child = self._ctx.Pipe(duplex=True)
         proc = self._ctx.Process(
             target=worker_main,
-            args=(child, self._pipeline, self._seed, self._on_error, self._prefix(wid)),
+            args=(child, self._pipeline, self._seed, self._on_error, self._prefix(wid), wid),
             name=f"stoker-worker-{wid}",
             daemon=True,
         )

@@ -15,7 +15,7 @@ from typing import Any
 from torch.utils.data import default_collate
 
 from stoker.data.pipeline import Op, Pipeline
-from stoker.data.rng import BATCH_NAMESPACE, seeded
+from stoker.data.rng import BATCH_NAMESPACE, hash_index, seeded
 from stoker.data.splits import Split
 from stoker.data.transport import Arena, arena_collate
 
@@ -66,6 +66,8 @@ class SplitFailure:
     file: str | None
     op: str
     traceback: str
+    exc_module: str = ""  # the original exception type, re-raised as such in the trainer
+    exc_qualname: str = ""
 
 
 class _Failed(Exception):
@@ -96,6 +98,10 @@ class Executor:
         if arena is not None and self.batch_op is not None and self.batch_op.fn is default_collate:
             self.batch_op = replace(self.batch_op, fn=arena_collate(arena))
         self.batch_ops = pipeline.batch_ops()
+        # A worker_init_fn makes the worker's own RNG state part of the stream (torch's semantics),
+        # so the global RNGs are then not re-seeded per sample (see stoker.data.worker_setup).
+        setup = getattr(pipeline, "worker_setup", None)
+        self.reseed = setup is None or setup.per_sample_seed
 
     def _apply(self, ops: list[Op], value: Any, stage: dict[str, float], result: SplitResult) -> Any:
         for op in ops:
@@ -116,7 +122,8 @@ class Executor:
 
     def _sample(self, split: Split, idx: int, stage: dict[str, float], result: SplitResult) -> Any:
         source = self.pipeline.source
-        with seeded(self.seed, split.epoch, idx):
+        key = idx if isinstance(idx, int) else hash_index(idx)
+        with seeded(self.seed, split.epoch, key, self.reseed):
             t0 = time.perf_counter()
             try:
                 value = source.get(idx)
@@ -127,7 +134,7 @@ class Executor:
             return self._apply(self.sample_ops, value, stage, result)
 
     def _fail(self, split: Split, indices: tuple[int, ...], err: _Failed) -> SplitFailure:
-        file = self.pipeline.source.file_of(indices[0]) if len(indices) == 1 else None
+        file = self.pipeline.source.file_of(indices[0]) if len(indices) == 1 and isinstance(indices[0], int) else None
         where = f"sample {indices[0]}" if len(indices) == 1 else f"the batch of samples {list(indices)}"
         if file:
             where += f" (file {file!r})"
@@ -135,11 +142,12 @@ class Executor:
             f"{type(err.exc).__name__} in {err.op!r} on {where}, epoch {split.epoch}: {err.exc}. "
             f"Fix the input or the function, or pass on_error='skip' to drop such samples."
         )
-        return SplitFailure(split.key, msg, indices, file, err.op, err.tb)
+        kind = type(err.exc)
+        return SplitFailure(split.key, msg, indices, file, err.op, err.tb, kind.__module__, kind.__qualname__)
 
     def _skip(self, split: Split, indices: tuple[int, ...], err: _Failed, result: SplitResult) -> None:
         for idx in indices:
-            file = self.pipeline.source.file_of(idx)
+            file = self.pipeline.source.file_of(idx) if isinstance(idx, int) else None
             result.skipped.append(SkipRecord(split.epoch, idx, file, err.op, f"{type(err.exc).__name__}: {err.exc}"))
 
     def run(self, split: Split) -> SplitResult | SplitFailure:
@@ -164,7 +172,7 @@ class Executor:
             result.items = kept
         elif kept:
             try:
-                with seeded(self.seed, split.epoch, BATCH_NAMESPACE + split.index):
+                with seeded(self.seed, split.epoch, BATCH_NAMESPACE + split.index, self.reseed):
                     batch = self._apply([self.batch_op, *self.batch_ops], kept, stage, result)
             except _Failed as err:
                 if self.on_error == "raise":

@@ -19,7 +19,7 @@ from stoker.backends import make_pool
 from stoker.backends.base import Done, Exited, Fatal, Lost, WorkerPool
 from stoker.data.autoscale import ScalingSignal, get_policy
 from stoker.data.dispatcher import Dispatcher
-from stoker.data.errors import PipelineSerializationError, SampleError, StokerError, WorkerLostError
+from stoker.data.errors import PipelineSerializationError, StokerError, WorkerLostError, find_class, sample_error
 from stoker.data.executor import Executor, SplitFailure, SplitResult
 from stoker.data.pipeline import Pipeline, from_dataset
 from stoker.data.stats import LoaderStats
@@ -103,6 +103,13 @@ class Loader:
         rank: This trainer's rank in a data-parallel job (default 0).
         world_size: Ranks in the job; each gets a disjoint share of every epoch, together
             exactly the epoch.
+        splits: A :class:`stoker.data.sampling.SamplerSplits` that draws each epoch's splits
+            (a torch sampler's indices) in place of the pipeline's own order.
+        start_workers: Start the workers now; False starts them at the first ``iter()``
+            (torch's DataLoader does that).
+        continue_after_error: After raising a sample's error, go on with the next item
+            (torch's semantics); default: the failed split stays unconsumed, so a resumed
+            Loader retries it.
         **backend_options: Passed to the worker pool (``mp_context`` for local; ``address``,
             ``num_cpus`` for Ray).
     """
@@ -126,6 +133,9 @@ class Loader:
         max_attempts: int = 3,
         rank: int = 0,
         world_size: int = 1,
+        splits: Any = None,
+        start_workers: bool = True,
+        continue_after_error: bool = False,
         **backend_options: Any,
     ) -> None:
         self.pipeline = as_pipeline(source)
@@ -144,7 +154,9 @@ class Loader:
             )
         if interval <= 0:
             raise ValueError(f"{interval=} should be > 0 seconds")
-        if len(self.pipeline) == 0:
+        self._splits = splits
+        self.continue_after_error = continue_after_error
+        if splits is None and len(self.pipeline) == 0:
             raise ValueError(f"the source {self.pipeline.source.name!r} is empty; nothing to load")
         self.seed = seed
         self.deterministic = deterministic
@@ -159,24 +171,17 @@ class Loader:
         shuffle_seed = None if shuffle is None else (shuffle.args["seed"] if shuffle.args["seed"] is not None else seed)
         self._batched = batch is not None
         self._dispatcher = Dispatcher(
-            len(self.pipeline), size, drop_last, shuffle_seed, prefetch, deterministic, max_attempts, rank, world_size
+            len(self.pipeline) if splits is None else 0,
+            size, drop_last, shuffle_seed, prefetch, deterministic, max_attempts, rank, world_size
         )
         self._target = self.min_workers if self.auto else int(workers)
         self._inline = Executor(self.pipeline, seed, on_error) if (not self.auto and workers == 0) else None
         self._pool: WorkerPool | None = None
-        if self._inline is None:
-            self._pool = make_pool(
-                backend,
-                pipeline_bytes=serialize_pipeline(self.pipeline),
-                seed=seed,
-                on_error=on_error,
-                **backend_options,
-            )
-            self._finalizer = weakref.finalize(self, self._pool.close)
-            capacity = self._pool.capacity() if max_workers is None else None
-            if capacity is not None:  # e.g. a Ray cluster's CPUs rather than this machine's cores
-                self.max_workers = max(self.min_workers, capacity)
-            self._reconcile()
+        self._backend = backend
+        self._backend_options = backend_options
+        self._fixed_max = max_workers is not None
+        if self._inline is None and start_workers:
+            self.start_workers()
         self._stats = LoaderStats(self._target)
         self._epoch = -1  # last epoch started
         self._resume: dict[str, Any] | None = None
@@ -192,9 +197,36 @@ class Loader:
 
     # -- worker count ------------------------------------------------------------------------
 
+    def start_workers(self) -> None:
+        """Starts the worker pool (a no-op in-process or when it runs); ``iter()`` calls it too."""
+        if self._inline is not None or self._pool is not None:
+            return
+        self._pool = make_pool(
+            self._backend,
+            pipeline_bytes=serialize_pipeline(self.pipeline),
+            seed=self.seed,
+            on_error=self.on_error,
+            **self._backend_options,
+        )
+        self._finalizer = weakref.finalize(self, self._pool.close)
+        capacity = self._pool.capacity() if not self._fixed_max else None
+        if capacity is not None:  # e.g. a Ray cluster's CPUs rather than this machine's cores
+            self.max_workers = max(self.min_workers, capacity)
+        self._reconcile()
+
+    def stop_workers(self) -> None:
+        """Stops the worker pool between epochs (torch's ``persistent_workers=False``).
+
+        Anything still in flight belongs to an epoch that is over or abandoned; the next
+        ``iter()`` starts a fresh pool (with the pipeline as it is then).
+        """
+        if self._pool is not None:
+            self._finalizer()
+            self._pool = None
+
     def _live(self) -> list[int]:
         if self._pool is None:
-            return [_INLINE]
+            return [_INLINE] if self._inline is not None else []
         return [w for w in self._pool.workers() if w not in self._dispatcher._draining]
 
     def _reconcile(self) -> None:
@@ -214,7 +246,7 @@ class Loader:
         """Sets the worker count by hand (turns the autoscaler off); in-flight work is kept."""
         if isinstance(n, bool) or not isinstance(n, int) or n < 1:
             raise ValueError(f"scale(n={n!r}) needs a positive int (workers=0 is chosen at construction)")
-        if self._pool is None:
+        if self._inline is not None:
             raise StokerError("this Loader runs in-process (workers=0) and cannot scale")
         self.auto = False
         self._set_target(n)
@@ -284,6 +316,8 @@ class Loader:
         """Issues splits, waits up to ``timeout`` for results, books them in the ledger."""
         d = self._dispatcher
         if self._pool is None:
+            self.start_workers()
+        if self._pool is None:
             for w, split in d.assign([_INLINE]):
                 self._book(w, split.key, self._inline.run(split))  # type: ignore[union-attr]
             return
@@ -345,19 +379,40 @@ class Loader:
                 epoch += 1
                 delivered: set[int] = set()
                 partial = None
+                self._draw_splits(None)
             else:
+                self._draw_splits(state)
                 delivered = self._dispatcher.delivered_from_state(state["dispatcher"])
                 partial = state["partial"]
         else:
             epoch, delivered, partial = self._epoch + 1, set(), None
+            self._draw_splits(None)
         self._epoch = epoch
         self._dispatcher.begin_epoch(epoch, delivered)
         self._current = None
         self._skip_partial = partial  # (split, items already consumed)
         self._epoch_complete = False
 
+    def _draw_splits(self, state: dict[str, Any] | None) -> None:
+        """Gives the dispatcher this epoch's sampler splits: drawn now, or those of a saved epoch."""
+        if self._splits is None:
+            return
+        key = self._splits.KEY
+        splits = self._splits.restore(state[key]) if state is not None else self._splits.draw()
+        self._dispatcher.use_splits(splits)
+
     def __iter__(self) -> Iterator[Any]:
         self._begin()
+        return self._iterate()
+
+    def continue_epoch(self) -> Iterator[Any]:
+        """A new iterator over the rest of the current epoch, e.g. after an error was raised.
+
+        Python ends a generator that raised, so with ``continue_after_error`` the caller
+        (``stoker.DataLoader``) takes a new one here to go on with the next item, as torch does.
+        """
+        if self._epoch_complete:
+            return iter(())
         return self._iterate()
 
     def _iterate(self) -> Iterator[Any]:
@@ -393,8 +448,11 @@ class Loader:
                 return _END
             k, payload = ready
             if isinstance(payload, SplitFailure):
-                self._dispatcher._delivered.discard(k)  # not consumed: a resumed loader retries it
-                raise SampleError(
+                if not self.continue_after_error:
+                    self._dispatcher._delivered.discard(k)  # not consumed: a resumed loader retries it
+                original = find_class(payload.exc_module, payload.exc_qualname) if payload.exc_qualname else None
+                raise sample_error(
+                    original,
                     f"{payload.message}\n--- worker traceback ---\n{payload.traceback}",
                     payload.indices,
                     payload.file,
@@ -420,13 +478,16 @@ class Loader:
             k, items, pos = self._current
             if pos < len(items):
                 partial = (k, pos)  # that split is not fully consumed: resume it at item pos
-        return {
+        state = {
             "epoch": self._epoch,
             "complete": self._epoch_complete,
             "seed": self.seed,
             "dispatcher": d.state_dict(unfinished=partial[0] if partial else None),
             "partial": partial,
         }
+        if self._splits is not None:
+            state[self._splits.KEY] = self._splits.state_dict()
+        return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Makes the next ``iter()`` continue the stream saved by :meth:`state_dict`."""
@@ -435,6 +496,10 @@ class Loader:
                 raise ValueError(f"not a stoker Loader state: missing {key!r}")
         if state["seed"] != self.seed:
             raise ValueError(f"state was saved with seed={state['seed']} but this Loader has seed={self.seed}")
+        if self._splits is not None and state["epoch"] >= 0:
+            if self._splits.KEY not in state:
+                raise ValueError(f"the state has no {self._splits.KEY!r} entry; it was not saved by a sampler DataLoader")
+            self._draw_splits(state)  # validates the sampler's identity
         if state["epoch"] >= 0 and not state["complete"]:
             self._dispatcher.delivered_from_state(state["dispatcher"])  # validates the shape
         if state["epoch"] < 0:

@@ -144,6 +144,8 @@ class Packed:
 
 def _walk(obj: Any, leaf: Any) -> Any:
     """Rebuilds ``obj`` with ``leaf(x)`` applied to every tensor / numeric array / _Ref."""
+    if isinstance(obj, torch.Tensor) and (obj.is_nested or obj.layout != torch.strided):
+        return obj  # nested and sparse tensors have no flat buffer: they travel pickled in the skeleton
     if isinstance(obj, (torch.Tensor, _Ref)) or (isinstance(obj, np.ndarray) and obj.dtype.kind in "biufc"):
         return leaf(obj)
     if isinstance(obj, list):

@@ -15,9 +15,12 @@ from typing import Any
 
 from stoker.data.executor import Executor, SplitResult
 from stoker.data.transport import Arena, pack
+from stoker.data.worker_setup import apply_setup
 
 
-def worker_main(conn: Connection, pipeline_bytes: bytes, seed: int, on_error: str, shm_prefix: str) -> None:
+def worker_main(
+    conn: Connection, pipeline_bytes: bytes, seed: int, on_error: str, shm_prefix: str, worker_id: int = 0
+) -> None:
     """Runs in the worker process until drained or its pipe closes.
 
     Args:
@@ -26,6 +29,7 @@ def worker_main(conn: Connection, pipeline_bytes: bytes, seed: int, on_error: st
         seed: Per-sample RNG seed.
         on_error: ``"raise"`` or ``"skip"``.
         shm_prefix: Path prefix for this worker's payload files.
+        worker_id: The worker's number in its pool (``get_worker_info().id``).
     """
     import torch
 
@@ -38,6 +42,7 @@ def worker_main(conn: Connection, pipeline_bytes: bytes, seed: int, on_error: st
         pipeline = cloudpickle.loads(pipeline_bytes)
         arena = Arena(f"{shm_prefix}-arena")
         executor = Executor(pipeline, seed, on_error, arena=arena)
+        apply_setup(pipeline, worker_id)
     except BaseException:
         conn.send(("fatal", f"the worker could not load the pipeline:\n{traceback.format_exc()}"))
         return
