@@ -15,7 +15,7 @@ from typing import Any
 from torch.utils.data import default_collate
 
 from stoker.data.pipeline import Op, Pipeline
-from stoker.data.rng import BATCH_NAMESPACE, hash_index, seeded
+from stoker.data.rng import BATCH_NAMESPACE, hash_index, preserved_rngs, seeded
 from stoker.data.splits import Split
 from stoker.data.transport import Arena, arena_collate
 
@@ -87,9 +87,13 @@ class Executor:
         on_error: ``"raise"`` or ``"skip"``.
         arena: In a worker process, the shared-memory arena that the default collate stacks
             large tensors into (saves copying the batch once more).
+        in_trainer: Runs in the trainer's process (``workers=0``): the global RNG states are
+            restored after each split, so the trainer's own randomness is left as it was.
     """
 
-    def __init__(self, pipeline: Pipeline, seed: int, on_error: str, arena: Arena | None = None) -> None:
+    def __init__(
+        self, pipeline: Pipeline, seed: int, on_error: str, arena: Arena | None = None, in_trainer: bool = False
+    ) -> None:
         self.pipeline = pipeline
         self.seed = seed
         self.on_error = on_error
@@ -102,6 +106,7 @@ class Executor:
         # so the global RNGs are then not re-seeded per sample (see stoker.data.worker_setup).
         setup = getattr(pipeline, "worker_setup", None)
         self.reseed = setup is None or setup.per_sample_seed
+        self.in_trainer = in_trainer
 
     def _apply(self, ops: list[Op], value: Any, stage: dict[str, float], result: SplitResult) -> Any:
         for op in ops:
@@ -152,6 +157,12 @@ class Executor:
 
     def run(self, split: Split) -> SplitResult | SplitFailure:
         """Runs the split; never raises for errors in user code (they come back as records)."""
+        if self.in_trainer and self.reseed:
+            with preserved_rngs():
+                return self._run(split)
+        return self._run(split)
+
+    def _run(self, split: Split) -> SplitResult | SplitFailure:
         t_start = time.perf_counter()
         stage: dict[str, float] = defaultdict(float)
         result = SplitResult(split.key, [], samples=len(split.indices))

@@ -175,7 +175,9 @@ class Loader:
             size, drop_last, shuffle_seed, prefetch, deterministic, max_attempts, rank, world_size
         )
         self._target = self.min_workers if self.auto else int(workers)
-        self._inline = Executor(self.pipeline, seed, on_error) if (not self.auto and workers == 0) else None
+        self._inline = (
+            Executor(self.pipeline, seed, on_error, in_trainer=True) if (not self.auto and workers == 0) else None
+        )
         self._pool: WorkerPool | None = None
         self._backend = backend
         self._backend_options = backend_options
@@ -393,12 +395,17 @@ class Loader:
         self._skip_partial = partial  # (split, items already consumed)
         self._epoch_complete = False
 
-    def _draw_splits(self, state: dict[str, Any] | None) -> None:
-        """Gives the dispatcher this epoch's sampler splits: drawn now, or those of a saved epoch."""
+    def _draw_splits(self, state: dict[str, Any] | None, replay: bool = True) -> None:
+        """Gives the dispatcher this epoch's sampler splits: drawn now, or those of a saved epoch.
+
+        A saved epoch is still drawn once and discarded (``replay``), so the RNGs the sampler
+        reads advance as in the run that saved it and the epochs after it match that run.
+        """
         if self._splits is None:
             return
-        key = self._splits.KEY
-        splits = self._splits.restore(state[key]) if state is not None else self._splits.draw()
+        if state is not None and replay:
+            self._splits.draw()
+        splits = self._splits.restore(state[self._splits.KEY]) if state is not None else self._splits.draw()
         self._dispatcher.use_splits(splits)
 
     def __iter__(self) -> Iterator[Any]:
@@ -499,7 +506,7 @@ class Loader:
         if self._splits is not None and state["epoch"] >= 0:
             if self._splits.KEY not in state:
                 raise ValueError(f"the state has no {self._splits.KEY!r} entry; it was not saved by a sampler DataLoader")
-            self._draw_splits(state)  # validates the sampler's identity
+            self._draw_splits(state, replay=False)  # validates the sampler's identity
         if state["epoch"] >= 0 and not state["complete"]:
             self._dispatcher.delivered_from_state(state["dispatcher"])  # validates the shape
         if state["epoch"] < 0:

@@ -44,6 +44,22 @@ def derive_seed(seed: int, epoch: int, index: int) -> int:
     return _splitmix64(h ^ (index & _MASK))
 
 
+@contextmanager
+def preserved_rngs() -> Iterator[None]:
+    """Restores the global ``random``, ``numpy`` and ``torch`` CPU RNG states on exit.
+
+    The in-process executor runs in the trainer, whose own randomness (dropout, its next
+    shuffle) must not be reset by the per-sample seeding.
+    """
+    py, np_state, th = random.getstate(), np.random.get_state(), torch.get_rng_state()
+    try:
+        yield
+    finally:
+        random.setstate(py)
+        np.random.set_state(np_state)
+        torch.set_rng_state(th)
+
+
 def hash_index(index: object) -> int:
     """An int key for a sample index that is not an int (a numpy int, a tensor, a list of them).
 
