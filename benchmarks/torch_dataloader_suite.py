@@ -36,22 +36,24 @@ PRIVATE = {
 }
 
 
-def run(loader: str, extra: list[str]) -> dict[str, str]:
-    """Runs the suite with ``loader`` bound to DataLoader; returns test id -> outcome."""
-    with tempfile.TemporaryDirectory() as tmp:
-        xml = Path(tmp) / "out.xml"
-        env = dict(os.environ, YARDSTICK_LOADER=loader, PYTHONPATH=str(HERE.parent) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-        cmd = [sys.executable, "-m", "pytest", str(SUITE), "-q", "-p", "no:cacheprovider", "--timeout=180"]
-        cmd += ["-o", "addopts=", f"--junitxml={xml}", "--rootdir", str(SUITE.parent), *extra]
-        subprocess.run(cmd, env=env, cwd=SUITE.parent, check=False)
-        outcomes: dict[str, str] = {}
-        for case in ET.parse(xml).getroot().iter("testcase"):
-            name = f"{case.get('classname', '').rsplit('.', 1)[-1]}.{case.get('name')}"
-            kinds = {child.tag for child in case}
-            outcomes[name] = (
-                "failed" if kinds & {"failure", "error"} else "skipped" if "skipped" in kinds else "passed"
-            )
-        return outcomes
+def start(loader: str, xml: Path, extra: list[str]) -> subprocess.Popen[bytes]:
+    """Starts the suite with ``loader`` bound to DataLoader, writing JUnit XML to ``xml``."""
+    root = str(HERE.parent.parent)
+    env = dict(os.environ, YARDSTICK_LOADER=loader, PYTHONPATH=root + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    cmd = [sys.executable, "-m", "pytest", str(SUITE), "-q", "-p", "no:cacheprovider", "--timeout=180"]
+    cmd += ["-o", "addopts=", f"--junitxml={xml}", "--rootdir", str(SUITE.parent), *extra]
+    log = open(xml.with_suffix(".log"), "wb")  # noqa: SIM115 - closed with the process
+    return subprocess.Popen(cmd, env=env, cwd=SUITE.parent, stdout=log, stderr=subprocess.STDOUT)
+
+
+def outcomes(xml: Path) -> dict[str, str]:
+    """Test id -> passed / failed / skipped, from a JUnit XML report."""
+    out: dict[str, str] = {}
+    for case in ET.parse(xml).getroot().iter("testcase"):
+        name = f"{case.get('classname', '').rsplit('.', 1)[-1]}.{case.get('name')}"
+        kinds = {child.tag for child in case}
+        out[name] = "failed" if kinds & {"failure", "error"} else "skipped" if "skipped" in kinds else "passed"
+    return out
 
 
 def main() -> None:
@@ -59,8 +61,14 @@ def main() -> None:
     parser.add_argument("-k", default=None, help="pytest -k expression (a subset, for debugging)")
     args = parser.parse_args()
     extra = ["-k", args.k] if args.k else []
-    torch_out = run("torch", extra)
-    stoker_out = run("stoker", extra)
+    # Both runs at once: outcomes do not depend on speed (the suite's timeouts are 60 s and more).
+    with tempfile.TemporaryDirectory() as tmp:
+        xmls = {name: Path(tmp) / f"{name}.xml" for name in ("torch", "stoker")}
+        procs = [start(name, xml, extra) for name, xml in xmls.items()]
+        for p in procs:
+            p.wait()
+        torch_out, stoker_out = outcomes(xmls["torch"]), outcomes(xmls["stoker"])
+        print(xmls["stoker"].with_suffix(".log").read_text()[-4000:])
     base = sorted(t for t, o in torch_out.items() if o == "passed")
     passed = [t for t in base if stoker_out.get(t) == "passed"]
     failing = [t for t in base if stoker_out.get(t) != "passed"]
@@ -69,18 +77,24 @@ def main() -> None:
     public_passed = [t for t in public if t in passed]
     for t in failing:
         print(f"stoker fails: {t}{' (private attribute)' if t in private else ''}")
-    print(f"torch passes {len(base)} tests; stoker passes {len(passed)} of them; without private-attribute "
-          f"tests {len(public_passed)}/{len(public)}")
-    print(json.dumps({
-        "torch_passed": len(base),
-        "stoker_passed": len(passed),
-        "ratio": round(len(passed) / max(1, len(base)), 3),
-        "private_tests": private,
-        "public_passed": len(public_passed),
-        "public_total": len(public),
-        "ratio_public": round(len(public_passed) / max(1, len(public)), 3),
-        "failing": failing,
-    }))
+    print(
+        f"torch passes {len(base)} tests; stoker passes {len(passed)} of them; without private-attribute "
+        f"tests {len(public_passed)}/{len(public)}"
+    )
+    print(
+        json.dumps(
+            {
+                "torch_passed": len(base),
+                "stoker_passed": len(passed),
+                "ratio": round(len(passed) / max(1, len(base)), 3),
+                "private_tests": private,
+                "public_passed": len(public_passed),
+                "public_total": len(public),
+                "ratio_public": round(len(public_passed) / max(1, len(public)), 3),
+                "failing": failing,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

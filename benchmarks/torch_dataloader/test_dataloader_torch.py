@@ -701,7 +701,9 @@ except RuntimeError as e:
             self._get_data_loader(self.dataset, num_workers=-1)
         with self.assertRaisesRegex(ValueError, "timeout option should be non-negative"):
             self._get_data_loader(self.dataset, timeout=-1)
-        with self.assertRaisesRegex(ValueError, "batch_size=None option disables auto-batching and is mutually exclusive"):
+        with self.assertRaisesRegex(
+            ValueError, "batch_size=None option disables auto-batching and is mutually exclusive"
+        ):
             self._get_data_loader(self.dataset, batch_size=None, drop_last=True)
         valid_ctx = list(torch.multiprocessing.get_all_start_methods())[-1]
         with self.assertRaisesRegex(ValueError, r"multi-process loading \(num_workers > 0\), but got"):
@@ -1051,10 +1053,14 @@ except RuntimeError as e:
         count_num_samples = sum(1 for _ in sampler)
         self.assertEqual(num_samples, count_num_samples)
         batch_size = 1
-        count_num_samples_in_data_loader = len(self._get_data_loader(self.dataset, batch_size=batch_size, sampler=sampler))
+        count_num_samples_in_data_loader = len(
+            self._get_data_loader(self.dataset, batch_size=batch_size, sampler=sampler)
+        )
         self.assertEqual(num_samples, count_num_samples_in_data_loader)
         batch_size = 6
-        count_num_samples_in_data_loader = len(self._get_data_loader(self.dataset, batch_size=batch_size, sampler=sampler))
+        count_num_samples_in_data_loader = len(
+            self._get_data_loader(self.dataset, batch_size=batch_size, sampler=sampler)
+        )
         self.assertEqual(int(math.ceil(float(num_samples) / batch_size)), count_num_samples_in_data_loader)
 
     def test_random_sampler_len_without_replacement(self):
@@ -1066,10 +1072,14 @@ except RuntimeError as e:
         count_num_samples = sum(1 for _ in sampler)
         self.assertEqual(num_samples, count_num_samples)
         batch_size = 1
-        count_num_samples_in_data_loader = len(self._get_data_loader(self.dataset, batch_size=batch_size, sampler=sampler))
+        count_num_samples_in_data_loader = len(
+            self._get_data_loader(self.dataset, batch_size=batch_size, sampler=sampler)
+        )
         self.assertEqual(num_samples, count_num_samples_in_data_loader)
         batch_size = 6
-        count_num_samples_in_data_loader = len(self._get_data_loader(self.dataset, batch_size=batch_size, sampler=sampler))
+        count_num_samples_in_data_loader = len(
+            self._get_data_loader(self.dataset, batch_size=batch_size, sampler=sampler)
+        )
         self.assertEqual(num_samples // batch_size + (num_samples % batch_size > 0), count_num_samples_in_data_loader)
 
     def test_duplicating_data_with_drop_last(self):
@@ -1265,9 +1275,7 @@ class TestDataLoaderDeviceType(TestCase):
             for i, batch in enumerate(loader):
                 self.assertEqual(batch[0], dataset[i])
         with self.assertRaisesRegex(RuntimeError, "not currently supported by the default collate_fn"):
-            loader = torch.utils.data.DataLoader(
-                dataset, batch_size=1, num_workers=4, multiprocessing_context=context
-            )
+            loader = torch.utils.data.DataLoader(dataset, batch_size=1, num_workers=4, multiprocessing_context=context)
             next(iter(loader))
 
 
@@ -1286,7 +1294,11 @@ class IntegrationTestDataLoaderDataPipe(TestCase):
                 shuffle_dp = _create_dp(bs)
                 mp_ctx = "spawn" if num_workers > 0 else None
                 dl = DataLoader(
-                    shuffle_dp, num_workers=num_workers, shuffle=True, multiprocessing_context=mp_ctx, persistent_workers=pw
+                    shuffle_dp,
+                    num_workers=num_workers,
+                    shuffle=True,
+                    multiprocessing_context=mp_ctx,
+                    persistent_workers=pw,
                 )
                 dl_res_ns = list(dl)
                 self.assertEqual(sorted(dl_res_ns), exp)

@@ -19,8 +19,8 @@ import numpy as np
 import torch
 
 from stoker.data.executor import Executor, SplitFailure, SplitResult
-from stoker.data.worker_setup import apply_setup
 from stoker.data.splits import Split
+from stoker.data.worker_setup import apply_setup
 
 # Tensor dtypes numpy has no type for travel as same-width integers and are viewed back.
 _CARRIER = {torch.bfloat16: torch.int16, torch.float8_e4m3fn: torch.uint8, torch.float8_e5m2: torch.uint8}

@@ -20,8 +20,8 @@ import torch
 import torch.utils.data as tud
 
 from stoker.data.loader import Loader
-from stoker.data.pipeline import Pipeline, Source, from_dataset
 from stoker.data.pinning import Pinner
+from stoker.data.pipeline import Pipeline, Source, from_dataset
 from stoker.data.sampling import SamplerIdentity, SamplerSplits
 from stoker.data.worker_setup import WorkerSetup
 
@@ -30,7 +30,9 @@ T_co = TypeVar("T_co", covariant=True)
 # Loader arguments a user may pass through; the others are set from torch's arguments.
 _SET_HERE = {"workers", "seed", "deterministic", "prefetch", "split_size", "backend", "timeout", "splits"}
 _SET_HERE |= {"start_workers", "continue_after_error"}
-_LOADER_ARGS = frozenset(inspect.signature(Loader.__init__).parameters) - {"self", "source", "backend_options"} - _SET_HERE
+_LOADER_ARGS = (
+    frozenset(inspect.signature(Loader.__init__).parameters) - {"self", "source", "backend_options"} - _SET_HERE
+)
 _LOCAL_ARGS = frozenset({"mp_context"})
 _WARNED: set[str] = set()
 
@@ -222,7 +224,9 @@ class DataLoader(tud.DataLoader[T_co]):
         options = dict(self._options)
         ctx = self.multiprocessing_context
         if ctx is not None and self.backend == "local":
-            options["mp_context"] = ctx.get_start_method() if isinstance(ctx, multiprocessing.context.BaseContext) else ctx
+            options["mp_context"] = (
+                ctx.get_start_method() if isinstance(ctx, multiprocessing.context.BaseContext) else ctx
+            )
         loader = Loader(
             pipe,
             workers=self.num_workers,
@@ -277,6 +281,12 @@ class DataLoader(tud.DataLoader[T_co]):
         """The Loader's throughput and worker figures (empty before the first ``iter()``)."""
         return self._stoker.stats() if self._stoker is not None else {}
 
+    @property
+    def pool(self) -> Any:
+        """The running worker pool (None in-process, before ``iter()`` and between epochs without
+        persistent workers)."""
+        return self._stoker.pool if self._stoker is not None else None
+
     def scale(self, n: int) -> None:
         """Sets the worker count by hand (see :meth:`stoker.Loader.scale`)."""
         if self._stoker is None:
@@ -309,8 +319,12 @@ class _StokerIter:
             loader._live.shutdown(stop_workers=False)
         loader._live = self
         pin_device = self._pin_device(loader)
-        # Drawn before the sampler, from the same generator, as torch's iterator does.
-        base_seed = int(torch.empty((), dtype=torch.int64).random_(generator=loader.generator).item())
+        # Drawn before the sampler, from the same generator, as torch's iterator does; persistent
+        # workers keep the first epoch's (torch resets its iterator without a new draw).
+        if loader.persistent_workers and loader.num_workers != 0 and loader._stoker is not None:
+            base_seed = loader._stoker.pipeline.worker_setup.base_seed
+        else:
+            base_seed = int(torch.empty((), dtype=torch.int64).random_(generator=loader.generator).item())
         self._loader = loader._loader_for_epoch(base_seed)
         self._it: Iterator[Any] = iter(self._loader)
         self._done = False
@@ -378,9 +392,9 @@ class _StokerIter:
             self._pinner.close()
         if self._dl._live is self:
             self._dl._live = None
-        if stop_workers and not self._dl.persistent_workers and self._dl._stoker is not None:
-            if self._generation == self._dl._generation:
-                self._dl._stoker.stop_workers()
+        dl = self._dl
+        if stop_workers and not dl.persistent_workers and dl._stoker is not None and self._generation == dl._generation:
+            dl._stoker.stop_workers()
 
     def __del__(self) -> None:
         try:

@@ -172,7 +172,14 @@ class Loader:
         self._batched = batch is not None
         self._dispatcher = Dispatcher(
             len(self.pipeline) if splits is None else 0,
-            size, drop_last, shuffle_seed, prefetch, deterministic, max_attempts, rank, world_size
+            size,
+            drop_last,
+            shuffle_seed,
+            prefetch,
+            deterministic,
+            max_attempts,
+            rank,
+            world_size,
         )
         self._target = self.min_workers if self.auto else int(workers)
         self._inline = (
@@ -505,7 +512,9 @@ class Loader:
             raise ValueError(f"state was saved with seed={state['seed']} but this Loader has seed={self.seed}")
         if self._splits is not None and state["epoch"] >= 0:
             if self._splits.KEY not in state:
-                raise ValueError(f"the state has no {self._splits.KEY!r} entry; it was not saved by a sampler DataLoader")
+                raise ValueError(
+                    f"the state has no {self._splits.KEY!r} entry; it was not saved by a sampler DataLoader"
+                )
             self._draw_splits(state, replay=False)  # validates the sampler's identity
         if state["epoch"] >= 0 and not state["complete"]:
             self._dispatcher.delivered_from_state(state["dispatcher"])  # validates the shape

@@ -32,20 +32,25 @@ class Pinner:
         snapshot: The Loader's state after the item just taken from ``source``.
         device: The accelerator type to pin for (``"cuda"``).
         depth: Pinned items held ahead.
+        pin: ``pin(item, device)``; default torch's ``pin_memory`` (namedtuples, dicts and
+            objects with a ``pin_memory()`` method as torch handles them).
     """
 
     def __init__(
         self,
         source: Iterator[Any],
-        restart: Callable[[], Iterator[Any]] | None,
+        restart: Callable[[], Iterator[Any] | None] | None,
         snapshot: Callable[[], dict[str, Any]],
         device: str,
         depth: int = 2,
+        pin: Callable[[Any, str], Any] | None = None,
     ) -> None:
+        if pin is None:
+            from torch.utils.data._utils.pin_memory import pin_memory as pin
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=max(1, depth))
         self._stop = threading.Event()
         self._thread = threading.Thread(
-            target=self._run, args=(source, restart, snapshot, device), name="stoker-pin-memory", daemon=True
+            target=self._run, args=(source, restart, snapshot, device, pin), name="stoker-pin-memory", daemon=True
         )
         self._thread.start()
 
@@ -58,9 +63,7 @@ class Pinner:
                 continue
         return False
 
-    def _run(self, source: Iterator[Any], restart: Any, snapshot: Any, device: str) -> None:
-        from torch.utils.data._utils.pin_memory import pin_memory
-
+    def _run(self, source: Iterator[Any], restart: Any, snapshot: Any, device: str, pin: Any) -> None:
         it = source
         while not self._stop.is_set():
             try:
@@ -77,7 +80,7 @@ class Pinner:
                     return
                 it = nxt
                 continue
-            if not self._put((pin_memory(item, device), snapshot())):
+            if not self._put((pin(item, device), snapshot())):
                 return
 
     def next(self) -> tuple[Any, dict[str, Any]]:

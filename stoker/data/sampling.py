@@ -11,6 +11,7 @@ continues the same indices even when the sampler's randomness came from the glob
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -92,7 +93,7 @@ def _unpack(packed: dict[str, Any]) -> list[tuple[Any, ...]]:
     if "list" in packed:
         return [tuple(s) for s in packed["list"]]
     flat, bounds = packed["flat"].tolist(), packed["bounds"].tolist()
-    return [tuple(flat[a:b]) for a, b in zip(bounds[:-1], bounds[1:])]
+    return [tuple(flat[a:b]) for a, b in itertools.pairwise(bounds)]
 
 
 def _chunks(indices: Iterable[Any], size: int) -> list[tuple[Any, ...]]:

@@ -259,10 +259,12 @@ def arena_collate(arena: Arena) -> Any:
     Uses torch's collate with a custom map for tensors (the same hook ``DataLoader`` workers use
     to stack into shared memory), so every other type collates exactly as ``default_collate``.
     """
-    from torch.utils.data._utils.collate import collate, default_collate_fn_map
+    from torch.utils.data._utils.collate import collate, collate_tensor_fn, default_collate_fn_map
 
     def tensor_fn(batch: list[torch.Tensor], *, collate_fn_map: Any = None) -> torch.Tensor:
         elem = batch[0]
+        if elem.is_nested or elem.layout != torch.strided:
+            return collate_tensor_fn(batch)  # torch's own behaviour and error message for these
         nbytes = elem.numel() * elem.element_size() * len(batch)
         if elem.layout != torch.strided or elem.device.type != "cpu" or elem.is_nested or nbytes < ARENA_MIN_BYTES:
             return torch.stack(batch, 0)

@@ -39,7 +39,9 @@ def both(dataset: Any = DS, seed: int | None = 0, epochs: int = 2, **kw: Any) ->
     for cls in (tud.DataLoader, stoker.DataLoader):
         if seed is not None:
             torch.manual_seed(seed)
-        args = {k: (v() if callable(v) and k in ("generator", "sampler", "batch_sampler") else v) for k, v in kw.items()}
+        args = {
+            k: (v() if callable(v) and k in ("generator", "sampler", "batch_sampler") else v) for k, v in kw.items()
+        }
         loader = cls(dataset, **args)
         out.append([list(loader) for _ in range(epochs)])
     return out[0], out[1]
@@ -116,9 +118,22 @@ def test_attributes_are_torchs() -> None:
     g = torch.Generator()
     kw = dict(batch_size=4, shuffle=True, drop_last=True, timeout=3, generator=g, in_order=False, pin_memory=False)
     theirs, ours = tud.DataLoader(DS, **kw), stoker.DataLoader(DS, **kw)  # type: ignore[arg-type]
-    for name in ("batch_size", "drop_last", "timeout", "generator", "in_order", "num_workers", "pin_memory",
-                 "pin_memory_device", "persistent_workers", "prefetch_factor", "worker_init_fn", "collate_fn",
-                 "multiprocessing_context", "dataset"):
+    for name in (
+        "batch_size",
+        "drop_last",
+        "timeout",
+        "generator",
+        "in_order",
+        "num_workers",
+        "pin_memory",
+        "pin_memory_device",
+        "persistent_workers",
+        "prefetch_factor",
+        "worker_init_fn",
+        "collate_fn",
+        "multiprocessing_context",
+        "dataset",
+    ):
         assert getattr(ours, name) == getattr(theirs, name), name
     assert type(ours.sampler) is type(theirs.sampler) and type(ours.batch_sampler) is type(theirs.batch_sampler)
     assert len(ours) == len(theirs) == 5
