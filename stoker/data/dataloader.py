@@ -246,11 +246,16 @@ class DataLoader(tud.DataLoader[T_co]):
             self._pending_state = None
         return loader
 
+    @property
+    def _fresh_workers_each_epoch(self) -> bool:
+        """torch's ``persistent_workers=False``; ``"auto"`` keeps its workers (and what the autoscaler learnt)."""
+        return not self.persistent_workers and isinstance(self.num_workers, int) and self.num_workers > 0
+
     def _loader_for_epoch(self, base_seed: int) -> Loader:
         """The stoker Loader for a new epoch: kept when workers persist, else rebuilt as torch does."""
         if self._stoker is None:
             self._stoker = self._build(base_seed)
-        elif not self.persistent_workers and self.num_workers != 0:
+        elif self._fresh_workers_each_epoch:
             # torch starts fresh workers each epoch, with a new base seed and the dataset as it is now.
             self._stoker.stop_workers()
             setup = self._stoker.pipeline.worker_setup
@@ -393,7 +398,12 @@ class _StokerIter:
         if self._dl._live is self:
             self._dl._live = None
         dl = self._dl
-        if stop_workers and not dl.persistent_workers and dl._stoker is not None and self._generation == dl._generation:
+        if (
+            stop_workers
+            and dl._fresh_workers_each_epoch
+            and dl._stoker is not None
+            and self._generation == dl._generation
+        ):
             dl._stoker.stop_workers()
 
     def __del__(self) -> None:

@@ -197,3 +197,13 @@ def test_resume_mid_epoch_in_a_new_process(tmp_path: Any) -> None:
     )
     assert eval(out.stdout.strip().splitlines()[-1]) == rest
     assert sorted(i for b in head + rest for i in b) == list(range(40))
+
+
+def test_auto_workers_same_batches_and_kept_between_epochs() -> None:
+    theirs = tud.DataLoader(DS, batch_size=5, shuffle=True, generator=torch.Generator().manual_seed(2))
+    with stoker.DataLoader(
+        DS, batch_size=5, shuffle=True, generator=torch.Generator().manual_seed(2), num_workers="auto"
+    ) as ours:
+        assert batches(ours) == batches(theirs)
+        pool = ours.pool
+        assert batches(ours) == batches(theirs) and ours.pool is pool and ours.stats()["autoscale"]
