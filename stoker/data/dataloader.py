@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 import torch
 import torch.utils.data as tud
 
+from stoker.data.errors import DataTimeoutError
 from stoker.data.loader import Loader
 from stoker.data.pinning import Pinner
 from stoker.data.pipeline import Pipeline, Source, from_dataset
@@ -383,6 +384,9 @@ class _StokerIter:
         except StopIteration:
             self._finish()
             raise
+        except DataTimeoutError as err:
+            # torch's wording (scripts and tests match on it), stoker's detail after it.
+            raise DataTimeoutError(f"DataLoader timed out after {self._dl.timeout:g} seconds ({err})") from err
         except Exception:
             self._it = self._loader.continue_epoch()  # torch goes on with the next batch
             raise
@@ -412,6 +416,11 @@ class _StokerIter:
                 self.shutdown()
         except Exception:  # interpreter shutdown: nothing left to stop
             pass
+
+    @property
+    def _pin_memory_thread(self) -> Any:
+        """The pin-memory thread (torch's private name), None when not pinning."""
+        return self._pinner.thread if self._pinner is not None else None
 
     @property
     def _workers(self) -> list[Any]:

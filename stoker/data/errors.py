@@ -34,6 +34,10 @@ class WorkerLostError(StokerError):
     """Workers kept dying on the same split, or the pool could not recover in time."""
 
 
+class DataTimeoutError(WorkerLostError):
+    """No data arrived for ``timeout`` seconds (``stoker.DataLoader`` words it as torch does)."""
+
+
 class PipelineSerializationError(StokerError):
     """A pipeline function could not be sent to worker processes."""
 

@@ -19,7 +19,13 @@ from stoker.backends import make_pool
 from stoker.backends.base import Done, Exited, Fatal, Lost, WorkerPool
 from stoker.data.autoscale import ScalingSignal, get_policy
 from stoker.data.dispatcher import Dispatcher
-from stoker.data.errors import PipelineSerializationError, StokerError, WorkerLostError, find_class, sample_error
+from stoker.data.errors import (
+    DataTimeoutError,
+    PipelineSerializationError,
+    StokerError,
+    find_class,
+    sample_error,
+)
 from stoker.data.executor import Executor, SplitFailure, SplitResult
 from stoker.data.pipeline import Pipeline, from_dataset
 from stoker.data.stats import LoaderStats
@@ -52,8 +58,10 @@ def serialize_pipeline(pipeline: Pipeline) -> bytes:
     """Cloudpickles the pipeline, naming the operator that cannot be sent to workers."""
     import cloudpickle
 
+    from stoker.data import mp_pickle
+
     try:
-        return cloudpickle.dumps(pipeline)
+        return mp_pickle.dumps(pipeline)
     except Exception as exc:
         for op in pipeline.ops:
             try:
@@ -364,7 +372,7 @@ class Loader:
                 progress, started = marker, now
             if self.timeout is not None and now - started > self.timeout:
                 stalled = self._pool.stall_reason() if self._pool is not None else None
-                raise WorkerLostError(
+                raise DataTimeoutError(
                     f"no data for {self.timeout:.0f} s: {len(self._live())} workers alive, "
                     f"{d.outstanding()} splits outstanding; {stalled or 'a pipeline function may hang'}"
                 )

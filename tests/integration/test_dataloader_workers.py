@@ -7,6 +7,7 @@ with the epoch; kills and resume keep exactly-once with samplers.
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import pickle
 import random
@@ -207,3 +208,50 @@ def test_auto_workers_same_batches_and_kept_between_epochs() -> None:
         assert batches(ours) == batches(theirs)
         pool = ours.pool
         assert batches(ours) == batches(theirs) and ours.pool is pool and ours.stats()["autoscale"]
+
+
+class Counted(tud.Dataset[int]):
+    """Counts its reads in a multiprocessing Value, as torch's own tests and many scripts do."""
+
+    def __init__(self) -> None:
+        ctx = multiprocessing.get_context("spawn")
+        self.reads = ctx.Value("i", 0, lock=True)
+
+    def __len__(self) -> int:
+        return 12
+
+    def __getitem__(self, i: int) -> int:
+        with self.reads.get_lock():
+            self.reads.value += 1
+        return i
+
+
+def test_multiprocessing_values_in_the_dataset_are_shared_with_workers() -> None:
+    ds = Counted()
+    assert [b.tolist() for b in stoker.DataLoader(ds, batch_size=4, num_workers=2)] == [
+        [0, 1, 2, 3],
+        [4, 5, 6, 7],
+        [8, 9, 10, 11],
+    ]
+    assert ds.reads.value == 12  # the workers' increments reached the trainer's Value
+
+
+def _slow(i: int) -> int:
+    import time
+
+    time.sleep(5)
+    return i
+
+
+def test_timeout_is_worded_as_torch_words_it() -> None:
+    with pytest.raises(RuntimeError, match=r"DataLoader timed out after 1 seconds") as err:
+        next(iter(stoker.DataLoader(_SlowDataset(), batch_size=2, num_workers=1, timeout=1)))
+    assert isinstance(err.value, stoker.StokerError)
+
+
+class _SlowDataset(tud.Dataset[int]):
+    def __len__(self) -> int:
+        return 4
+
+    def __getitem__(self, i: int) -> int:
+        return _slow(i)
