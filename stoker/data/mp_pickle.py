@@ -55,7 +55,7 @@ def dumps(obj: Any) -> bytes:
 
     buf = io.BytesIO()
     previous = context.get_spawning_popen()
-    context.set_spawning_popen(_Spawning())
+    context.set_spawning_popen(_Spawning())  # type: ignore[arg-type]  # duck-typed stand-in
     try:
         Pickler(buf, protocol=cloudpickle.DEFAULT_PROTOCOL).dump(obj)
     finally:
