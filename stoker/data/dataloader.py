@@ -334,6 +334,7 @@ class _StokerIter:
         self._loader = loader._loader_for_epoch(base_seed)
         self._it: Iterator[Any] = iter(self._loader)
         self._done = False
+        self._seen: dict[int, Any] = {}  # pid -> worker process, for _workers
         self.consumed_state: dict[str, Any] | None = None
         self._pinner: Pinner | None = None
         if pin_device is not None:
@@ -382,6 +383,7 @@ class _StokerIter:
                 return item
             return next(self._it)
         except StopIteration:
+            self._note_workers()
             self._finish()
             raise
         except DataTimeoutError as err:
@@ -422,8 +424,15 @@ class _StokerIter:
         """The pin-memory thread (torch's private name), None when not pinning."""
         return self._pinner.thread if self._pinner is not None else None
 
+    def _note_workers(self) -> None:
+        pool = self._loader.pool
+        if pool is not None and hasattr(pool, "processes"):
+            for proc in pool.processes():
+                self._seen.setdefault(proc.pid, proc)
+
     @property
     def _workers(self) -> list[Any]:
-        """The worker processes of the local backend (torch's private ``_workers``)."""
-        pool = self._loader.pool
-        return list(pool.processes()) if pool is not None and hasattr(pool, "processes") else []
+        """The local worker processes this epoch used, in start order (torch's private ``_workers``;
+        they stay listed after they exit, as torch's do)."""
+        self._note_workers()
+        return list(self._seen.values())

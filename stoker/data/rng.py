@@ -95,7 +95,8 @@ def seeded(seed: int, epoch: int, index: int, reseed: bool = True) -> Iterator[N
         random.seed(s)
         np.random.seed(s & 0xFFFFFFFF)
         # torch.manual_seed also seeds every accelerator (~100 us); workers only use the CPU generator.
-        torch.default_generator.manual_seed(s)
+        # 63 bits, as torch seeds its own workers: torch.initial_seed() then fits an int64 tensor.
+        torch.default_generator.manual_seed(s & ((1 << 63) - 1))
     t1 = _KEY.set((seed, epoch, index))
     t2 = _CACHE.set({"seed": s})
     try:
