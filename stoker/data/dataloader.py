@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import inspect
 import multiprocessing
+import os
 import warnings
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
@@ -207,7 +208,13 @@ class DataLoader(tud.DataLoader[T_co]):
         splits = None
         if self._is_stream:
             from_iterable = _stream_source()
-            shards = self.num_workers if isinstance(self.num_workers, int) and self.num_workers > 0 else 1
+            # One virtual shard per torch worker (what get_worker_info() tells the dataset); "auto"
+            # fixes as many as the workers it may grow to, so the stream never depends on the count.
+            if self.num_workers == "auto":
+                cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+                shards = self._options.get("max_workers") or cores
+            else:
+                shards = max(1, int(self.num_workers))
             pipe = from_iterable(self.dataset, num_shards=shards)  # type: ignore[misc]
         else:
             pipe = _map_pipeline(self.dataset)
