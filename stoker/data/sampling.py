@@ -102,8 +102,8 @@ def _collect(groups: Iterable[Iterable[Any]]) -> Sequence[tuple[Any, ...]]:
     flat, bounds = array("q"), array("q", [0])
     groups = iter(groups)
     for group in groups:
-        chunk = list(group)
-        if not all(type(i) is int for i in chunk):  # lists, tensors, numpy ints: keep them as given
+        chunk = group if type(group) is list else list(group)
+        if set(map(type, chunk)) != {int} and chunk:  # lists, tensors, numpy ints: keep them as given
             done = IntSplits(flat, bounds)
             return [*(done[k] for k in range(len(done))), tuple(chunk), *(tuple(g) for g in groups)]
         flat.extend(chunk)
