@@ -127,6 +127,10 @@ class LocalPool(WorkerPool):
     def _prefix(self, wid: int) -> str:
         return f"{lifeline.shm_prefix(self._pid)}{self._uid}-w{wid}"
 
+    def processes(self) -> list[Any]:
+        """The live worker processes (what torch's DataLoader iterator calls ``_workers``)."""
+        return list(self._procs.values())
+
     def add_worker(self) -> int:
         if self._closed:
             raise RuntimeError("this worker pool is closed")
@@ -144,6 +148,7 @@ class LocalPool(WorkerPool):
                 self._pid,
                 self._created,
                 self._shm_files,
+                wid,
             ),
             name=f"stoker-worker-{wid}",
             daemon=True,

@@ -186,7 +186,7 @@ class RayPool(WorkerPool):
         where = self._policy(PlacementRequest(self._num_cpus, self._trainer_cpus, self._nodes()))
         threads = max(1, int(self._num_cpus))
         actor = self._actor_cls.options(**self._options(where)).remote(
-            self._pipeline, self._seed, self._on_error, threads
+            self._pipeline, self._seed, self._on_error, threads, wid
         )
         rec = self._workers[wid] = _WorkerState(actor, where, time.monotonic())
         rec.hello = actor.hello.remote()

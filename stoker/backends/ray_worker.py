@@ -20,6 +20,7 @@ import torch
 
 from stoker.data.executor import Executor, SplitFailure, SplitResult
 from stoker.data.splits import Split
+from stoker.data.worker_setup import apply_setup
 
 # Tensor dtypes numpy has no type for travel as same-width integers and are viewed back.
 _CARRIER = {torch.bfloat16: torch.int16, torch.float8_e4m3fn: torch.uint8, torch.float8_e5m2: torch.uint8}
@@ -40,7 +41,9 @@ class NotLoaded:
     message: str
 
 
-def _box(t: torch.Tensor) -> TensorBox:
+def _box(t: torch.Tensor) -> TensorBox | torch.Tensor:
+    if t.is_nested or t.layout != torch.strided:
+        return t  # no flat buffer to box: Ray pickles it as is
     t = t.detach().cpu().contiguous()
     carrier = _CARRIER.get(t.dtype)
     arr = (t.view(carrier) if carrier is not None else t).numpy()
@@ -92,9 +95,10 @@ class DataWorker:
         seed: Per-sample RNG seed.
         on_error: ``"raise"`` or ``"skip"``.
         threads: Torch intra-op threads (the CPUs the actor reserved).
+        worker_id: The worker's number in its pool (``get_worker_info().id``).
     """
 
-    def __init__(self, pipeline_bytes: bytes, seed: int, on_error: str, threads: int = 1) -> None:
+    def __init__(self, pipeline_bytes: bytes, seed: int, on_error: str, threads: int = 1, worker_id: int = 0) -> None:
         # Parallelism comes from workers; more threads than reserved CPUs would only thrash.
         torch.set_num_threads(max(1, threads))
         self._executor: Executor | None = None
@@ -102,9 +106,11 @@ class DataWorker:
         try:
             import cloudpickle
 
+            pipeline = cloudpickle.loads(pipeline_bytes)
             # BaseException: a SystemExit or KeyboardInterrupt from user code becomes a record
             # with its type, instead of ending the actor (which would read as a lost worker).
-            self._executor = Executor(cloudpickle.loads(pipeline_bytes), seed, on_error, catch=BaseException)
+            self._executor = Executor(pipeline, seed, on_error, catch=BaseException)
+            apply_setup(pipeline, worker_id)
         except BaseException:
             self._error = f"the Ray data worker could not load the pipeline:\n{traceback.format_exc()}"
 

@@ -1,64 +1,445 @@
-"""A drop-in for ``torch.utils.data.DataLoader`` backed by stoker's elastic workers."""
+"""A drop-in for ``torch.utils.data.DataLoader`` backed by stoker's elastic, exactly-once workers.
+
+:class:`DataLoader` *is* a ``torch.utils.data.DataLoader`` (same signature, attributes, argument
+checks, ``len()``, ``DataLoader[T]``, ``isinstance``); only iteration differs. At ``iter()`` the
+sampler is drawn in the trainer as torch draws it (:mod:`stoker.data.sampling`), its batches become
+the ledger's splits, and stoker's workers (started then, as torch starts its own) read and collate
+them. See ``docs/migration.md`` for each argument's behaviour and the guarantees it keeps.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+import inspect
+import multiprocessing
+import os
+import warnings
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import replace
+from typing import Any, TypeVar
 
+import torch
+import torch.utils.data as tud
+
+from stoker.data.errors import DataTimeoutError
 from stoker.data.loader import Loader
-from stoker.data.pipeline import from_dataset
+from stoker.data.pinning import Pinner
+from stoker.data.pipeline import Pipeline, Source, from_dataset
+from stoker.data.sampling import SamplerIdentity, SamplerSplits
+from stoker.data.worker_setup import WorkerSetup
+
+T_co = TypeVar("T_co", covariant=True)
+
+# Loader arguments a user may pass through; the others are set from torch's arguments.
+_SET_HERE = {"workers", "seed", "deterministic", "prefetch", "split_size", "backend", "timeout", "splits"}
+_SET_HERE |= {"start_workers", "continue_after_error"}
+_LOADER_ARGS = (
+    frozenset(inspect.signature(Loader.__init__).parameters) - {"self", "source", "backend_options"} - _SET_HERE
+)
+_LOCAL_ARGS = frozenset({"mp_context"})
+_WARNED: set[str] = set()
 
 
-class DataLoader(Loader):
-    """``torch.utils.data.DataLoader``'s common arguments, with exactly-once elastic workers.
+def _warn_once(key: str, message: str) -> None:
+    """One warning per process and kind, like torch's own once-per-location warnings."""
+    if key not in _WARNED:
+        _WARNED.add(key)
+        warnings.warn(message, UserWarning, stacklevel=3)
+
+
+def _map_pipeline(dataset: Any) -> Pipeline:
+    """A pipeline over a map-style dataset; one without ``__len__`` works too (its sampler knows)."""
+    if hasattr(dataset, "__len__"):
+        return from_dataset(dataset)
+    return Pipeline(Source("dataset", dataset, type(dataset).__name__))
+
+
+def _stream_source() -> Callable[..., Pipeline] | None:
+    try:
+        from stoker.data.streams import from_iterable  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
+        return None
+    return from_iterable  # type: ignore[no-any-return]
+
+
+class DataLoader(tud.DataLoader[T_co]):
+    """``torch.utils.data.DataLoader`` with exactly-once, elastic, resumable workers.
+
+    Every argument of torch 2.13's DataLoader is accepted with torch's meaning; the keyword-only
+    arguments after ``in_order`` are stoker's.
 
     Args:
-        dataset: A map-style dataset.
-        batch_size: Samples per batch; None yields single samples.
-        shuffle: Reshuffle every epoch (from ``seed`` and the epoch number).
-        num_workers: Worker processes, ``0`` for in-process, or ``"auto"``.
-        collate_fn: Builds a batch from a list of samples.
-        drop_last: Drop the last incomplete batch.
-        seed: Seed of the shuffle and of per-sample randomness.
-        **kwargs: Any other :class:`stoker.Loader` argument (``deterministic``, ``on_error``,
-            ``max_workers``, ``backend`` ...). DataLoader-only arguments that stoker does not need
-            (``pin_memory``, ``persistent_workers``, ``prefetch_factor``, ``worker_init_fn``)
-            are accepted: workers always persist and prefetch; ``pin_memory`` is applied on CUDA
-            by the training side.
+        dataset: A map-style dataset, or an ``IterableDataset`` (read as virtual shards by
+            :func:`stoker.from_iterable`).
+        batch_size, shuffle, sampler, batch_sampler, collate_fn, drop_last, generator: As in
+            torch; the sampler is drawn in the trainer at ``iter()``.
+        num_workers: Worker processes; ``0`` in-process; ``"auto"`` lets stoker's autoscaler
+            choose (stoker's extension).
+        pin_memory: Pin batches on a side thread when an accelerator is present (torch warns
+            and skips pinning otherwise; so does this).
+        timeout: Seconds without data before an error (``0``: wait).
+        worker_init_fn: Called in each worker with its id, after torch's seeding; stoker's
+            per-sample seeding is then off (a warning says so).
+        multiprocessing_context: Start method (name or context) of the local workers.
+        prefetch_factor: Splits (batches) in flight per worker.
+        persistent_workers: Keep workers between epochs; False restarts them at each ``iter()``.
+        pin_memory_device: Deprecated in torch; accepted and warned about as torch does.
+        in_order: False delivers batches as they arrive.
+        seed: Seed of per-sample randomness; None draws it at the first ``iter()`` from
+            ``generator`` (or torch's global RNG), as torch draws its workers' base seed.
+        backend: ``"local"`` processes or ``"ray"`` actors.
+        split_size: Samples per split when batching is off (``batch_size=None``).
+        **options: Other :class:`stoker.Loader` arguments (``on_error``, ``max_workers``,
+            ``max_attempts`` ...) and backend options (Ray ``address``).
     """
-
-    _IGNORED = ("pin_memory", "persistent_workers", "multiprocessing_context", "generator")
 
     def __init__(
         self,
-        dataset: Any,
+        dataset: tud.Dataset[T_co],
         batch_size: int | None = 1,
-        shuffle: bool = False,
+        shuffle: bool | None = None,
+        sampler: tud.Sampler[Any] | Iterable[Any] | None = None,
+        batch_sampler: tud.Sampler[list[Any]] | Iterable[list[Any]] | None = None,
         num_workers: int | str = 0,
         collate_fn: Callable[[list[Any]], Any] | None = None,
+        pin_memory: bool = False,
         drop_last: bool = False,
-        seed: int = 0,
-        prefetch_factor: int | None = None,
+        timeout: float = 0,
         worker_init_fn: Callable[[int], None] | None = None,
-        **kwargs: Any,
+        multiprocessing_context: Any = None,
+        generator: torch.Generator | None = None,
+        *,
+        prefetch_factor: int | None = None,
+        persistent_workers: bool = False,
+        pin_memory_device: str = "",
+        in_order: bool = True,
+        seed: int | None = None,
+        backend: str = "local",
+        split_size: int = 32,
+        **options: Any,
     ) -> None:
-        if worker_init_fn is not None:
-            raise ValueError(
-                "worker_init_fn is not supported: stoker seeds every sample from (seed, epoch, index); "
-                "open per-worker resources lazily inside the dataset instead"
+        auto = num_workers == "auto"
+        if not auto and not isinstance(num_workers, int):
+            raise ValueError(f"num_workers={num_workers!r} should be a non-negative int or 'auto'")
+        # torch checks and stores every argument; "auto" is checked as one worker and restored below.
+        super().__init__(
+            dataset,
+            batch_size,
+            shuffle,
+            sampler,
+            batch_sampler,
+            1 if auto else int(num_workers),
+            collate_fn,
+            pin_memory,
+            drop_last,
+            timeout,
+            worker_init_fn,
+            multiprocessing_context,
+            generator,
+            prefetch_factor=prefetch_factor,
+            persistent_workers=persistent_workers,
+            pin_memory_device=pin_memory_device,
+            in_order=in_order,
+        )
+        if auto:
+            self.num_workers = "auto"  # type: ignore[assignment]
+        unknown = set(options) - _LOADER_ARGS - (_LOCAL_ARGS if backend == "local" else set(options))
+        if unknown:
+            raise TypeError(
+                f"DataLoader() got unexpected keyword arguments {sorted(unknown)}; stoker accepts torch's "
+                f"arguments plus {sorted(_LOADER_ARGS | {'seed', 'backend', 'split_size'})}"
             )
-        for name in self._IGNORED:
-            kwargs.pop(name, None)
-        kwargs["timeout"] = kwargs.get("timeout") or None  # torch's 0 means "wait forever"
-        pipe = from_dataset(dataset)
-        if shuffle:
-            pipe = pipe.shuffle(seed)
-        if batch_size is not None:
-            pipe = pipe.batch(batch_size, drop_last=drop_last, collate=collate_fn)
-        elif collate_fn is not None:
-            pipe = pipe.map(collate_fn)
-        if prefetch_factor is not None:
-            kwargs.setdefault("prefetch", prefetch_factor)
-        self.dataset = dataset
-        self.batch_size = batch_size
-        super().__init__(pipe, workers=num_workers, seed=seed, **kwargs)
+        if seed is not None and not isinstance(seed, int):
+            raise TypeError(f"seed={seed!r} should be an int or None")
+        self.seed = seed
+        self.backend = backend
+        self.split_size = split_size
+        self._options = options
+        self._stoker: Loader | None = None
+        self._pending_state: dict[str, Any] | None = None
+        self._generation = 0
+        self._live: _StokerIter | None = None
+        if worker_init_fn is not None:
+            _warn_once(
+                "worker_init_fn",
+                "stoker.DataLoader: worker_init_fn is given, so workers are seeded as torch seeds them "
+                "(base_seed + worker_id) and stoker no longer re-seeds random/numpy/torch per sample: "
+                "random transforms then depend on which worker ran a sample (torch's semantics), and a "
+                "replaced or added worker is a new worker_id. Exactly-once and resume still hold. "
+                "Use stoker.sample_rng() inside __getitem__ to get per-sample randomness back.",
+            )
+
+    # -- torch hooks -----------------------------------------------------------------------------
+
+    def check_worker_number_rationality(self) -> None:
+        if self.num_workers != "auto":  # the autoscaler stays within the cores it sees
+            super().check_worker_number_rationality()
+
+    @property
+    def _is_stream(self) -> bool:
+        return isinstance(self.dataset, tud.IterableDataset)
+
+    def __iter__(self) -> Any:
+        if self._is_stream and _stream_source() is None:
+            _warn_once(
+                "stream",
+                "stoker.DataLoader: stoker.data.streams is not available, so this IterableDataset runs on "
+                "torch's own DataLoader iterator: no exactly-once delivery, elastic workers or state_dict.",
+            )
+            return super().__iter__()
+        return self._get_iterator()
+
+    def _get_iterator(self) -> Any:
+        if self._is_stream and _stream_source() is None:
+            return super()._get_iterator()
+        if self.num_workers != 0:
+            self.check_worker_number_rationality()
+        return _StokerIter(self)
+
+    # -- the stoker Loader behind it ----------------------------------------------------------------
+
+    def _build(self, base_seed: int) -> Loader:
+        seed = self.seed
+        if self._pending_state is not None:
+            seed = self._pending_state["seed"]  # a resumed stream keeps its per-sample seeds
+        if seed is None:
+            seed = base_seed & ((1 << 63) - 1)
+        self._seed_used = seed
+        batched = self._auto_collation
+        splits = None
+        if self._is_stream:
+            from_iterable = _stream_source()
+            # One virtual shard per torch worker (what get_worker_info() tells the dataset); "auto"
+            # fixes as many as the workers it may grow to, so the stream never depends on the count.
+            if self.num_workers == "auto":
+                cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+                shards = self._options.get("max_workers") or cores
+            else:
+                shards = max(1, int(self.num_workers))
+            pipe = from_iterable(self.dataset, num_shards=shards)  # type: ignore[misc]
+        else:
+            pipe = _map_pipeline(self.dataset)
+            identity = SamplerIdentity.of(self.sampler, self.batch_sampler, self.batch_size, self.drop_last)
+            splits = SamplerSplits(self._index_sampler, batched, self.split_size, identity)
+        if batched:
+            # Sampler splits are whole batches; a stream's batches follow batch_size and drop_last.
+            pipe = pipe.batch(self.batch_size or 1, drop_last=self.drop_last, collate=self.collate_fn)
+        else:
+            pipe = pipe.map(self.collate_fn, name=getattr(self.collate_fn, "__name__", "collate_fn"))
+        workers = self.num_workers if isinstance(self.num_workers, int) else 1
+        pipe = pipe.with_worker_setup(
+            WorkerSetup(workers, base_seed, self.worker_init_fn, per_sample_seed=self.worker_init_fn is None)
+        )
+        options = dict(self._options)
+        ctx = self.multiprocessing_context
+        if ctx is not None and self.backend == "local":
+            options["mp_context"] = (
+                ctx.get_start_method() if isinstance(ctx, multiprocessing.context.BaseContext) else ctx
+            )
+        loader = Loader(
+            pipe,
+            workers=self.num_workers,
+            seed=seed,
+            deterministic=self.in_order,
+            prefetch=max(1, self.prefetch_factor or 2),
+            split_size=self.split_size,
+            backend=self.backend,
+            timeout=self.timeout or None,
+            splits=splits,
+            start_workers=False,
+            continue_after_error=True,
+            **options,
+        )
+        if self._pending_state is not None:
+            loader.load_state_dict(self._pending_state)
+            self._pending_state = None
+        return loader
+
+    @property
+    def _fresh_workers_each_epoch(self) -> bool:
+        """torch's ``persistent_workers=False``; ``"auto"`` keeps its workers (and what the autoscaler learnt)."""
+        return not self.persistent_workers and isinstance(self.num_workers, int) and self.num_workers > 0
+
+    def _loader_for_epoch(self, base_seed: int) -> Loader:
+        """The stoker Loader for a new epoch: kept when workers persist, else rebuilt as torch does."""
+        if self._stoker is None:
+            self._stoker = self._build(base_seed)
+        elif self._fresh_workers_each_epoch:
+            # torch starts fresh workers each epoch, with a new base seed and the dataset as it is now.
+            self._stoker.stop_workers()
+            setup = self._stoker.pipeline.worker_setup
+            self._stoker.pipeline = self._stoker.pipeline.with_worker_setup(replace(setup, base_seed=base_seed))
+        return self._stoker
+
+    # -- stoker's extras ----------------------------------------------------------------------------
+
+    def state_dict(self) -> dict[str, Any]:
+        """Where the stream stands (see :meth:`stoker.Loader.state_dict`), sampler epoch included."""
+        if self._live is not None and self._live.consumed_state is not None:
+            return self._live.consumed_state
+        if self._stoker is None:
+            return dict(self._pending_state) if self._pending_state is not None else {"epoch": -1}
+        return self._stoker.state_dict()
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Makes the next ``iter()`` continue the saved stream (same dataset, sampler and batching)."""
+        if state.get("epoch", -1) < 0:
+            self._pending_state = None
+            return
+        if self._stoker is not None:
+            self._stoker.close()
+            self._stoker = None
+        self._pending_state = dict(state)
+
+    def stats(self) -> dict[str, Any]:
+        """The Loader's throughput and worker figures (empty before the first ``iter()``)."""
+        return self._stoker.stats() if self._stoker is not None else {}
+
+    @property
+    def pool(self) -> Any:
+        """The running worker pool (None in-process, before ``iter()`` and between epochs without
+        persistent workers)."""
+        return self._stoker.pool if self._stoker is not None else None
+
+    def scale(self, n: int) -> None:
+        """Sets the worker count by hand (see :meth:`stoker.Loader.scale`)."""
+        if self._stoker is None:
+            raise RuntimeError("scale() needs a running epoch: call iter(loader) first")
+        self._stoker.scale(n)
+
+    def close(self) -> None:
+        """Stops the workers; the next ``iter()`` starts new ones."""
+        if self._live is not None:
+            self._live.shutdown()
+        if self._stoker is not None:
+            self._stoker.close()
+            self._stoker = None
+
+    def __enter__(self) -> DataLoader[T_co]:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class _StokerIter:
+    """One epoch of a :class:`DataLoader`, as torch's iterator object (``next``, ``len``)."""
+
+    def __init__(self, loader: DataLoader[Any]) -> None:
+        self._dl = loader
+        loader._generation += 1
+        self._generation = loader._generation
+        if loader._live is not None:
+            loader._live.shutdown(stop_workers=False)
+        loader._live = self
+        pin_device = self._pin_device(loader)
+        # Drawn before the sampler, from the same generator, as torch's iterator does; persistent
+        # workers keep the first epoch's (torch resets its iterator without a new draw).
+        if loader.persistent_workers and loader.num_workers != 0 and loader._stoker is not None:
+            base_seed = loader._stoker.pipeline.worker_setup.base_seed
+        else:
+            base_seed = int(torch.empty((), dtype=torch.int64).random_(generator=loader.generator).item())
+        self._loader = loader._loader_for_epoch(base_seed)
+        self._it: Iterator[Any] = iter(self._loader)
+        self._done = False
+        self._seen: dict[int, Any] = {}  # pid -> worker process, for _workers
+        self.consumed_state: dict[str, Any] | None = None
+        self._pinner: Pinner | None = None
+        if pin_device is not None:
+            self._pinner = Pinner(self._it, self._restart, self._loader.state_dict, pin_device)
+
+    @staticmethod
+    def _pin_device(loader: DataLoader[Any]) -> str | None:
+        if not loader.pin_memory:
+            return None
+        if loader.pin_memory_device:
+            warnings.warn(
+                "pin_memory_device is deprecated, the current accelerator will be used as the device,"
+                f"ignore pin_memory_device='{loader.pin_memory_device}'.",
+                stacklevel=3,
+            )
+        if not torch.accelerator.is_available():
+            warnings.warn(
+                "'pin_memory' argument is set as true but no accelerator is found, "
+                "then device pinned memory won't be used.",
+                stacklevel=3,
+            )
+            return None
+        acc = torch.accelerator.current_accelerator()
+        return None if acc is None or acc.type == "mps" else acc.type
+
+    def _restart(self) -> Iterator[Any] | None:
+        return self._loader.continue_epoch()
+
+    def __iter__(self) -> _StokerIter:
+        return self
+
+    def __len__(self) -> int:
+        return len(self._dl)
+
+    def __next__(self) -> Any:
+        if self._generation != self._dl._generation:
+            raise RuntimeError(
+                "this DataLoader iterator was superseded by a newer iter() over the same stoker.DataLoader; "
+                "stoker runs one epoch at a time per DataLoader"
+            )
+        if self._done:
+            raise StopIteration
+        try:
+            if self._pinner is not None:
+                item, self.consumed_state = self._pinner.next()
+                return item
+            return next(self._it)
+        except StopIteration:
+            self._note_workers()
+            self._finish()
+            raise
+        except DataTimeoutError as err:
+            # torch's wording (scripts and tests match on it), stoker's detail after it.
+            raise DataTimeoutError(f"DataLoader timed out after {self._dl.timeout:g} seconds ({err})") from err
+        except Exception:
+            self._it = self._loader.continue_epoch()  # torch goes on with the next batch
+            raise
+
+    def _finish(self) -> None:
+        self._done = True
+        self.shutdown()
+
+    def shutdown(self, stop_workers: bool = True) -> None:
+        """Ends this epoch's pin thread and, without persistent workers, the workers (torch does too)."""
+        if self._pinner is not None:
+            self._pinner.close()
+        if self._dl._live is self:
+            self._dl._live = None
+        dl = self._dl
+        if (
+            stop_workers
+            and dl._fresh_workers_each_epoch
+            and dl._stoker is not None
+            and self._generation == dl._generation
+        ):
+            dl._stoker.stop_workers()
+
+    def __del__(self) -> None:
+        try:
+            if not self._done:
+                self.shutdown()
+        except Exception:  # interpreter shutdown: nothing left to stop
+            pass
+
+    @property
+    def _pin_memory_thread(self) -> Any:
+        """The pin-memory thread (torch's private name), None when not pinning."""
+        return self._pinner.thread if self._pinner is not None else None
+
+    def _note_workers(self) -> None:
+        pool = self._loader.pool
+        if pool is not None and hasattr(pool, "processes"):
+            for proc in pool.processes():
+                self._seen.setdefault(proc.pid, proc)
+
+    @property
+    def _workers(self) -> list[Any]:
+        """The local worker processes this epoch used, in start order (torch's private ``_workers``;
+        they stay listed after they exit, as torch's do)."""
+        self._note_workers()
+        return list(self._seen.values())

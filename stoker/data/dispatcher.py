@@ -9,7 +9,7 @@ free of processes, so the unit tier tests it directly.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Hashable, Iterable
+from collections.abc import Hashable, Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -86,6 +86,7 @@ class Dispatcher:
             )
         self.owned = range(rank, self.dealt, world_size)
         self.epoch = -1
+        self._explicit: Sequence[tuple[Any, ...]] | None = None  # splits drawn from a sampler
         self._order: np.ndarray = np.empty(0, dtype=np.int64)
         self._pending: list[int] = []
         self._issued: dict[int, WorkerId] = {}
@@ -100,10 +101,21 @@ class Dispatcher:
 
     # -- epochs ----------------------------------------------------------------------------
 
+    def use_splits(self, splits: Sequence[tuple[Any, ...]]) -> None:
+        """Makes the next epoch's splits exactly ``splits`` (sample indices drawn by a sampler).
+
+        Call before :meth:`begin_epoch` (and before :meth:`delivered_from_state` when resuming);
+        the epoch then has ``len(splits)`` splits, this rank owning every ``world_size``-th.
+        """
+        self._explicit = splits
+        self.total = len(splits)
+        self.owned = range(self.rank, self.total, self.world_size)
+
     def begin_epoch(self, epoch: int, delivered: Iterable[int] = ()) -> None:
         """Starts ``epoch``; ``delivered`` lists splits already consumed (when resuming)."""
         self.epoch = epoch
-        self._order = epoch_order(self.length, epoch, self.shuffle_seed)
+        if self._explicit is None:
+            self._order = epoch_order(self.length, epoch, self.shuffle_seed)
         self._delivered = set(delivered)
         self._pending = [k for k in self.owned if k not in self._delivered]
         heapq.heapify(self._pending)
@@ -127,6 +139,8 @@ class Dispatcher:
         return len(self._delivered) == len(self.owned)
 
     def split(self, k: int) -> Split:
+        if self._explicit is not None:
+            return Split(self.epoch, k, tuple(self._explicit[k]))
         return make_split(self._order, self.epoch, k, self.split_size, self.total)
 
     # -- what the Loader may ask (it never reads the private fields) ---------------------------

@@ -15,7 +15,7 @@ from typing import Any
 from torch.utils.data import default_collate
 
 from stoker.data.pipeline import Op, Pipeline
-from stoker.data.rng import BATCH_NAMESPACE, seeded
+from stoker.data.rng import BATCH_NAMESPACE, hash_index, preserved_rngs, seeded
 from stoker.data.splits import Split
 from stoker.data.transport import Arena, arena_collate
 
@@ -66,9 +66,11 @@ class SplitFailure:
     file: str | None
     op: str
     traceback: str
+    # The original exception, re-raised as its own type in the trainer (stoker.data.errors).
     exc_type: str = ""
     exc_module: str = ""
     exc_message: str = ""
+    exc_qualname: str = ""
 
 
 class _Failed(Exception):
@@ -92,6 +94,8 @@ class Executor:
             pass ``BaseException``, so a ``SystemExit`` or ``KeyboardInterrupt`` raised by user
             code reaches the trainer with its type instead of killing the worker; in-process
             the default lets a real Ctrl-C interrupt the trainer.
+        in_trainer: Runs in the trainer's process (``workers=0``): the global RNG states are
+            restored after each split, so the trainer's own randomness is left as it was.
     """
 
     def __init__(
@@ -101,6 +105,7 @@ class Executor:
         on_error: str,
         arena: Arena | None = None,
         catch: type[BaseException] = Exception,
+        in_trainer: bool = False,
     ) -> None:
         self.pipeline = pipeline
         self.catch = catch
@@ -112,6 +117,11 @@ class Executor:
             self.batch_op = replace(self.batch_op, fn=arena_collate(arena))
         self.batch_ops = pipeline.batch_ops()
         self._streams: Any = None  # the StreamRunner, made on the first stream split
+        # A worker_init_fn makes the worker's own RNG state part of the stream (torch's semantics),
+        # so the global RNGs are then not re-seeded per sample (see stoker.data.worker_setup).
+        setup = getattr(pipeline, "worker_setup", None)
+        self.reseed = setup is None or setup.per_sample_seed
+        self.in_trainer = in_trainer
 
     def _stream_runner(self) -> Any:
         if self._streams is None:
@@ -139,7 +149,8 @@ class Executor:
 
     def _sample(self, split: Split, idx: int, stage: dict[str, float], result: SplitResult) -> Any:
         source = self.pipeline.source
-        with seeded(self.seed, split.epoch, idx):
+        key = idx if isinstance(idx, int) else hash_index(idx)
+        with seeded(self.seed, split.epoch, key, self.reseed):
             t0 = time.perf_counter()
             try:
                 value = source.get(idx)
@@ -150,7 +161,7 @@ class Executor:
             return self._apply(self.sample_ops, value, stage, result)
 
     def _fail(self, split: Split, indices: tuple[int, ...], err: _Failed) -> SplitFailure:
-        file = self.pipeline.source.file_of(indices[0]) if len(indices) == 1 else None
+        file = self.pipeline.source.file_of(indices[0]) if len(indices) == 1 and isinstance(indices[0], int) else None
         where = f"sample {indices[0]}" if len(indices) == 1 else f"the batch of samples {list(indices)}"
         if file:
             where += f" (file {file!r})"
@@ -158,18 +169,33 @@ class Executor:
             f"{type(err.exc).__name__} in {err.op!r} on {where}, epoch {split.epoch}: {err.exc}. "
             f"Fix the input or the function, or pass on_error='skip' to drop such samples."
         )
-        exc = err.exc
+        kind = type(err.exc)
         return SplitFailure(
-            split.key, msg, indices, file, err.op, err.tb, type(exc).__name__, type(exc).__module__, str(exc)
+            split.key,
+            msg,
+            indices,
+            file,
+            err.op,
+            err.tb,
+            exc_type=kind.__name__,
+            exc_module=kind.__module__,
+            exc_message=str(err.exc),
+            exc_qualname=kind.__qualname__,
         )
 
     def _skip(self, split: Split, indices: tuple[int, ...], err: _Failed, result: SplitResult) -> None:
         for idx in indices:
-            file = self.pipeline.source.file_of(idx)
+            file = self.pipeline.source.file_of(idx) if isinstance(idx, int) else None
             result.skipped.append(SkipRecord(split.epoch, idx, file, err.op, f"{type(err.exc).__name__}: {err.exc}"))
 
     def run(self, split: Split) -> SplitResult | SplitFailure:
         """Runs the split; never raises for errors in user code (they come back as records)."""
+        if self.in_trainer and self.reseed:
+            with preserved_rngs():
+                return self._run(split)
+        return self._run(split)
+
+    def _run(self, split: Split) -> SplitResult | SplitFailure:
         from stoker.data.streams.split import StreamSplit  # here: that module imports this one
 
         if isinstance(split, StreamSplit):  # a block of a virtual shard of a stream
@@ -194,7 +220,7 @@ class Executor:
             result.items = kept
         elif kept:
             try:
-                with seeded(self.seed, split.epoch, BATCH_NAMESPACE + split.index):
+                with seeded(self.seed, split.epoch, BATCH_NAMESPACE + split.index, self.reseed):
                     batch = self._apply([self.batch_op, *self.batch_ops], kept, stage, result)
             except _Failed as err:
                 if self.on_error == "raise":

@@ -26,8 +26,11 @@ def serialize_pipeline(pipeline: Pipeline) -> bytes:
     """Cloudpickles the pipeline, naming the operator that cannot be sent to workers."""
     import cloudpickle
 
+    from stoker.data import mp_pickle
+
     try:
-        return cloudpickle.dumps(pipeline)
+        # mp_pickle: multiprocessing Values/Locks held by a dataset travel as torch's DataLoader lets them.
+        return mp_pickle.dumps(pipeline)
     except Exception as exc:
         for op in pipeline.ops:
             try:

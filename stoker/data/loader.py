@@ -21,7 +21,8 @@ from stoker.backends.base import Began, Done, Exited, Fatal, Lost, WorkerPool
 from stoker.cluster import membership
 from stoker.data.autoscale import ScalingSignal, get_policy
 from stoker.data.autoscale.history import AutoscaleHistory
-from stoker.data.errors import SampleError, StokerError, WorkerLostError
+from stoker.data.dispatcher import Dispatcher
+from stoker.data.errors import DataTimeoutError, StokerError, find_class, sample_error
 from stoker.data.executor import Executor, SplitFailure, SplitResult
 from stoker.data.fingerprint import check_fingerprint, stream_fingerprint
 from stoker.data.intake import as_pipeline, serialize_pipeline
@@ -80,6 +81,13 @@ class Loader:
             to bind another address than 127.0.0.1); default ``$STOKER_METRICS_PORT`` or off.
         stats_log: Path of a JSONL timeline of ``stats()`` (one line a second) for ``stoker report``.
         tensorboard: A ``SummaryWriter`` (anything with ``add_scalar``) that gets the figures as scalars.
+        splits: A :class:`stoker.data.sampling.SamplerSplits` that draws each epoch's splits
+            (a torch sampler's indices) in place of the pipeline's own order.
+        start_workers: Start the workers now; False starts them at the first ``iter()``
+            (torch's DataLoader does that).
+        continue_after_error: After raising a sample's error, go on with the next item
+            (torch's semantics); default: the failed split stays unconsumed, so a resumed
+            Loader retries it.
         **backend_options: Passed to the worker pool (``mp_context`` for local; ``address``,
             ``num_cpus`` for Ray).
     """
@@ -109,6 +117,9 @@ class Loader:
         stats_log: str | os.PathLike[str] | None = None,
         tensorboard: Any = None,
         cluster: bool | str | None = None,
+        splits: Any = None,
+        start_workers: bool = True,
+        continue_after_error: bool = False,
         **backend_options: Any,
     ) -> None:
         self.pipeline = as_pipeline(source)
@@ -135,8 +146,10 @@ class Loader:
             raise ValueError(f"{timeout=} should be > 0 seconds, or None to wait forever")
         if isinstance(max_attempts, bool) or not isinstance(max_attempts, int) or max_attempts < 1:
             raise ValueError(f"{max_attempts=} should be a positive int")
+        self._splits = splits
+        self.continue_after_error = continue_after_error
         stream = self.pipeline.source.kind == "stream"
-        if not stream and len(self.pipeline) == 0:
+        if splits is None and not stream and len(self.pipeline) == 0:
             raise ValueError(f"the source {self.pipeline.source.name!r} is empty; nothing to load")
         self.seed = seed
         self.deterministic = deterministic
@@ -150,9 +163,14 @@ class Loader:
         shuffle = self.pipeline.shuffle_op
         shuffle_seed = None if shuffle is None else (shuffle.args["seed"] if shuffle.args["seed"] is not None else seed)
         self._batched = batch is not None
-        self._dispatcher = dispatcher_for(
-            self.pipeline, size, drop_last, shuffle_seed, prefetch, deterministic, max_attempts, rank, world_size
-        )
+        if splits is None:
+            self._dispatcher = dispatcher_for(
+                self.pipeline, size, drop_last, shuffle_seed, prefetch, deterministic, max_attempts, rank, world_size
+            )
+        else:  # a torch sampler draws each epoch's splits (stoker.data.sampling)
+            self._dispatcher = Dispatcher(
+                0, size, drop_last, shuffle_seed, prefetch, deterministic, max_attempts, rank, world_size
+            )
         self._fingerprint = stream_fingerprint(
             self.pipeline, seed=seed, split_size=size, rank=rank, world_size=world_size
         )
@@ -161,22 +179,16 @@ class Loader:
         self._watch = ProgressWatch()  # which busy workers made no progress for `timeout`
         self._live_iter: weakref.ref[Iterator[Any]] | None = None
         self._target = self.min_workers if self.auto else int(workers)
-        self._inline = Executor(self.pipeline, seed, on_error) if (not self.auto and workers == 0) else None
+        self._inline = (
+            Executor(self.pipeline, seed, on_error, in_trainer=True) if (not self.auto and workers == 0) else None
+        )
         self._pool: WorkerPool | None = None
-        if self._inline is None:
-            self._pool = make_pool(
-                backend,
-                pipeline_bytes=serialize_pipeline(self.pipeline),
-                seed=seed,
-                on_error=on_error,
-                prefetch=prefetch,
-                **backend_options,
-            )
-            self._finalizer = weakref.finalize(self, self._pool.close)
-            capacity = self._pool.capacity() if max_workers is None else None
-            if capacity is not None:  # e.g. a Ray cluster's CPUs rather than this machine's cores
-                self.max_workers = max(self.min_workers, capacity)
-            self._reconcile()
+        self.prefetch = prefetch
+        self._backend = backend
+        self._backend_options = backend_options
+        self._fixed_max = max_workers is not None
+        if self._inline is None and start_workers:
+            self.start_workers()
         self._stats = LoaderStats(self._target)
         self._epoch = -1  # last epoch started
         self._resume: dict[str, Any] | None = None
@@ -197,9 +209,37 @@ class Loader:
 
     # -- worker count ------------------------------------------------------------------------
 
+    def start_workers(self) -> None:
+        """Starts the worker pool (a no-op in-process or when it runs); ``iter()`` calls it too."""
+        if self._inline is not None or self._pool is not None or self._closed:
+            return  # never respawn workers once closed (close() may come from inside the loop)
+        self._pool = make_pool(
+            self._backend,
+            pipeline_bytes=serialize_pipeline(self.pipeline),
+            seed=self.seed,
+            on_error=self.on_error,
+            prefetch=self.prefetch,
+            **self._backend_options,
+        )
+        self._finalizer = weakref.finalize(self, self._pool.close)
+        capacity = self._pool.capacity() if not self._fixed_max else None
+        if capacity is not None:  # e.g. a Ray cluster's CPUs rather than this machine's cores
+            self.max_workers = max(self.min_workers, capacity)
+        self._reconcile()
+
+    def stop_workers(self) -> None:
+        """Stops the worker pool between epochs (torch's ``persistent_workers=False``).
+
+        Anything still in flight belongs to an epoch that is over or abandoned; the next
+        ``iter()`` starts a fresh pool (with the pipeline as it is then).
+        """
+        if self._pool is not None:
+            self._finalizer()
+            self._pool = None
+
     def _live(self) -> list[int]:
         if self._pool is None:
-            return [_INLINE]
+            return [_INLINE] if self._inline is not None else []
         return [w for w in self._pool.workers() if not self._dispatcher.is_draining(w)]
 
     def _reconcile(self) -> None:
@@ -219,7 +259,7 @@ class Loader:
         """Sets the worker count by hand (turns the autoscaler off); in-flight work is kept."""
         if isinstance(n, bool) or not isinstance(n, int) or n < 1:
             raise ValueError(f"scale(n={n!r}) needs a positive int (workers=0 is chosen at construction)")
-        if self._pool is None:
+        if self._inline is not None:
             raise StokerError("this Loader runs in-process (workers=0) and cannot scale")
         self.auto = False
         self._set_target(n)
@@ -279,6 +319,8 @@ class Loader:
     def _pump(self, timeout: float) -> None:
         """Issues splits, waits up to ``timeout`` for results, books them in the ledger."""
         d = self._dispatcher
+        if self._pool is None and self._inline is None:
+            self.start_workers()  # started at the first iter() (start_workers=False, torch's way)
         if self._pool is None or self._inline is not None:
             for w, split in d.assign([_INLINE]):
                 self._book(w, split.key, run_with_timeout(self._inline, split, self.timeout))  # type: ignore[arg-type]
@@ -348,7 +390,7 @@ class Loader:
             # Held splits are covered by _replace_stuck; this catches a pool that runs nothing at all.
             if self.timeout is not None and now - started > self.timeout and not d.issued_count():
                 stalled = self._pool.stall_reason() if self._pool is not None else None
-                raise WorkerLostError(
+                raise DataTimeoutError(
                     f"no data for {self.timeout:.0f} s: {len(self._live())} workers alive, "
                     f"{d.outstanding()} splits outstanding; {stalled or 'no worker could start'}"
                 )
@@ -379,22 +421,48 @@ class Loader:
                 epoch += 1
                 delivered: set[int] = set()
                 partial = None
+                self._draw_splits(None)
             else:
+                self._draw_splits(state)
                 delivered = self._dispatcher.delivered_from_state(state["dispatcher"])
                 partial = state["partial"]
         else:
             epoch, delivered, partial = self._epoch + 1, set(), None
+            self._draw_splits(None)
         self._epoch = epoch
         self._dispatcher.begin_epoch(epoch, delivered)
         self._current = None
         self._skip_partial = partial  # (split, items already consumed)
         self._epoch_complete = False
 
+    def _draw_splits(self, state: dict[str, Any] | None, replay: bool = True) -> None:
+        """Gives the dispatcher this epoch's sampler splits: drawn now, or those of a saved epoch.
+
+        A saved epoch is still drawn once and discarded (``replay``), so the RNGs the sampler
+        reads advance as in the run that saved it and the epochs after it match that run.
+        """
+        if self._splits is None:
+            return
+        if state is not None and replay:
+            self._splits.draw()
+        splits = self._splits.restore(state[self._splits.KEY]) if state is not None else self._splits.draw()
+        self._dispatcher.use_splits(splits)
+
     def __iter__(self) -> Iterator[Any]:
         self._begin()
         it = self._iterate()
         self._live_iter = weakref.ref(it)
         return it
+
+    def continue_epoch(self) -> Iterator[Any]:
+        """A new iterator over the rest of the current epoch, e.g. after an error was raised.
+
+        Python ends a generator that raised, so with ``continue_after_error`` the caller
+        (``stoker.DataLoader``) takes a new one here to go on with the next item, as torch does.
+        """
+        if self._epoch_complete:
+            return iter(())
+        return self._iterate()
 
     def _iterate(self) -> Iterator[Any]:
         last_yield: float | None = None
@@ -432,8 +500,11 @@ class Loader:
             k, payload = ready
             if isinstance(payload, SplitFailure):
                 self._stats.on_failure()
-                self._dispatcher.undeliver(k)  # not consumed: a resumed loader retries it
-                raise SampleError(
+                if not self.continue_after_error:
+                    self._dispatcher.undeliver(k)  # not consumed: a resumed loader retries it
+                original = find_class(payload.exc_module, payload.exc_qualname) if payload.exc_qualname else None
+                raise sample_error(
+                    original,
                     f"{payload.message}\n--- worker traceback ---\n{payload.traceback}",
                     payload.indices,
                     payload.file,
@@ -459,7 +530,7 @@ class Loader:
             k, items, pos = self._current
             if pos < len(items):
                 partial = (k, pos)  # that split is not fully consumed: resume it at item pos
-        return {
+        state = {
             "epoch": self._epoch,
             "complete": self._epoch_complete,
             "seed": self.seed,
@@ -467,6 +538,9 @@ class Loader:
             "partial": partial,
             "fingerprint": dict(self._fingerprint),
         }
+        if self._splits is not None:
+            state[self._splits.KEY] = self._splits.state_dict()
+        return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Makes the next ``iter()`` continue the stream saved by :meth:`state_dict`.
@@ -482,6 +556,12 @@ class Loader:
         check_fingerprint(state.get("fingerprint"), self._fingerprint)
         if state["seed"] != self.seed:
             raise ValueError(f"state was saved with seed={state['seed']} but this Loader has seed={self.seed}")
+        if self._splits is not None and state["epoch"] >= 0:
+            if self._splits.KEY not in state:
+                raise ValueError(
+                    f"the state has no {self._splits.KEY!r} entry; it was not saved by a sampler DataLoader"
+                )
+            self._draw_splits(state, replay=False)  # validates the sampler's identity
         if state["epoch"] >= 0 and not state["complete"]:
             self._dispatcher.delivered_from_state(state["dispatcher"])  # validates the shape
         if state["epoch"] < 0:

@@ -77,9 +77,14 @@ class Pipeline:
 
     source: Source
     ops: tuple[Op, ...] = ()
+    worker_setup: Any = None  # a stoker.data.worker_setup.WorkerSetup, run as each worker starts
 
     def _with(self, op: Op) -> Pipeline:
-        return Pipeline(self.source, (*self.ops, op))
+        return Pipeline(self.source, (*self.ops, op), self.worker_setup)
+
+    def with_worker_setup(self, setup: Any) -> Pipeline:
+        """The same pipeline, with ``setup`` run in every worker process as it starts (not in-process)."""
+        return Pipeline(self.source, self.ops, setup)
 
     def map(self, fn: Callable[[Any], Any], name: str | None = None) -> Pipeline:
         """Applies ``fn`` to each sample (or each batch, after :meth:`batch`).

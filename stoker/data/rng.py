@@ -45,13 +45,58 @@ def derive_seed(seed: int, epoch: int, index: int) -> int:
 
 
 @contextmanager
-def seeded(seed: int, epoch: int, index: int) -> Iterator[None]:
-    """Makes (seed, epoch, index) the current sample's key and seeds the global RNGs from it."""
+def preserved_rngs() -> Iterator[None]:
+    """Restores the global ``random``, ``numpy`` and ``torch`` CPU RNG states on exit.
+
+    The in-process executor runs in the trainer, whose own randomness (dropout, its next
+    shuffle) must not be reset by the per-sample seeding.
+    """
+    py, np_state, th = random.getstate(), np.random.get_state(), torch.get_rng_state()
+    try:
+        yield
+    finally:
+        random.setstate(py)
+        np.random.set_state(np_state)
+        torch.set_rng_state(th)
+
+
+def hash_index(index: object) -> int:
+    """An int key for a sample index that is not an int (a numpy int, a tensor, a list of them).
+
+    Stable across processes (``hash()`` of a str is salted per process, so it is not used).
+    """
+    import zlib
+
+    try:
+        return int(index.__index__())  # type: ignore[attr-defined]
+    except (AttributeError, TypeError, ValueError, RuntimeError):
+        pass
+    if isinstance(index, (list, tuple)):
+        h = 0
+        for part in index:
+            h = _splitmix64(h ^ (hash_index(part) & _MASK))
+        return h
+    return zlib.crc32(repr(index).encode())
+
+
+@contextmanager
+def seeded(seed: int, epoch: int, index: int, reseed: bool = True) -> Iterator[None]:
+    """Makes (seed, epoch, index) the current sample's key and seeds the global RNGs from it.
+
+    Args:
+        seed: The Loader's seed.
+        epoch: Epoch number.
+        index: Sample index (or a batch key).
+        reseed: Also seed ``random``, ``numpy.random`` and ``torch``; False leaves them to the
+            worker (torch's semantics, used when a ``worker_init_fn`` seeds them itself).
+    """
     s = derive_seed(seed, epoch, index)
-    random.seed(s)
-    np.random.seed(s & 0xFFFFFFFF)
-    # torch.manual_seed also seeds every accelerator (~100 us); workers only use the CPU generator.
-    torch.default_generator.manual_seed(s)
+    if reseed:
+        random.seed(s)
+        np.random.seed(s & 0xFFFFFFFF)
+        # torch.manual_seed also seeds every accelerator (~100 us); workers only use the CPU generator.
+        # 63 bits, as torch seeds its own workers: torch.initial_seed() then fits an int64 tensor.
+        torch.default_generator.manual_seed(s & ((1 << 63) - 1))
     t1 = _KEY.set((seed, epoch, index))
     t2 = _CACHE.set({"seed": s})
     try:

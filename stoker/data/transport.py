@@ -191,10 +191,9 @@ class Packed:
 
 def _walk(obj: Any, leaf: Any) -> Any:
     """Rebuilds ``obj`` with ``leaf(x)`` applied to every tensor / numeric array / _Ref."""
-    # Sparse, nested and other non-strided tensors have no flat bytes: they travel pickled.
-    if (isinstance(obj, torch.Tensor) and obj.layout == torch.strided and not obj.is_nested) or isinstance(obj, _Ref):
-        return leaf(obj)
-    if isinstance(obj, np.ndarray) and obj.dtype.kind in "biufc":
+    if isinstance(obj, torch.Tensor) and (obj.is_nested or obj.layout != torch.strided):
+        return obj  # nested and sparse tensors have no flat buffer: they travel pickled in the skeleton
+    if isinstance(obj, (torch.Tensor, _Ref)) or (isinstance(obj, np.ndarray) and obj.dtype.kind in "biufc"):
         return leaf(obj)
     if isinstance(obj, list):
         return [_walk(x, leaf) for x in obj]
@@ -355,10 +354,12 @@ def arena_collate(arena: Arena) -> Any:
     Uses torch's collate with a custom map for tensors (the same hook ``DataLoader`` workers use
     to stack into shared memory), so every other type collates exactly as ``default_collate``.
     """
-    from torch.utils.data._utils.collate import collate, default_collate_fn_map
+    from torch.utils.data._utils.collate import collate, collate_tensor_fn, default_collate_fn_map
 
     def tensor_fn(batch: list[torch.Tensor], *, collate_fn_map: Any = None) -> torch.Tensor:
         elem = batch[0]
+        if elem.is_nested or elem.layout != torch.strided:
+            return collate_tensor_fn(batch)  # torch's own behaviour and error message for these
         nbytes = elem.numel() * elem.element_size() * len(batch)
         if elem.layout != torch.strided or elem.device.type != "cpu" or elem.is_nested or nbytes < ARENA_MIN_BYTES:
             return torch.stack(batch, 0)

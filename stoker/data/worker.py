@@ -20,6 +20,7 @@ from typing import Any
 from stoker.data import protocol as msg
 from stoker.data.executor import Executor, SplitFailure, SplitResult
 from stoker.data.transport import Arena, Packed, discard, pack
+from stoker.data.worker_setup import apply_setup
 
 
 def _unsendable(out: SplitResult, exc: BaseException, indices: tuple[int, ...]) -> SplitFailure:
@@ -36,6 +37,7 @@ def _unsendable(out: SplitResult, exc: BaseException, indices: tuple[int, ...]) 
         exc_type=type(exc).__name__,
         exc_module=type(exc).__module__,
         exc_message=str(exc),
+        exc_qualname=type(exc).__qualname__,
     )
 
 
@@ -48,6 +50,7 @@ def worker_main(
     trainer_pid: int | None = None,
     trainer_created: float | None = None,
     shm_files: int = 8,
+    worker_id: int = 0,
 ) -> None:
     """Runs in the worker process until drained or its trainer is gone.
 
@@ -60,6 +63,7 @@ def worker_main(
         trainer_pid: The trainer's pid (the worker ends when it is gone).
         trainer_created: The trainer's start time, to tell a reused pid.
         shm_files: Most pooled shared-memory files this worker owns at once.
+        worker_id: The worker's number in its pool (``get_worker_info().id``).
     """
     import torch
 
@@ -83,6 +87,7 @@ def worker_main(
         pipeline = cloudpickle.loads(pipeline_bytes)
         arena = Arena(f"{shm_prefix}-arena", cap=shm_files)
         executor = Executor(pipeline, seed, on_error, arena=arena, catch=BaseException)
+        apply_setup(pipeline, worker_id)
     except BaseException:
         conn.send(msg.Broken(f"the worker could not load the pipeline:\n{traceback.format_exc()}"))
         return

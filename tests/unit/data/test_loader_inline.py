@@ -92,8 +92,8 @@ def test_dataloader_drop_in_matches_a_loader_over_the_same_dataset() -> None:
     batches = list(dl)
     assert len(batches) == 2 and all(x.shape == (4,) for x, _ in batches)
     assert all(torch.equal(y, x * 2) for x, y in batches)
-    with pytest.raises(ValueError, match="worker_init_fn"):
-        stoker.DataLoader(ds, worker_init_fn=lambda i: None)
+    with pytest.raises(ValueError, match="sampler option is mutually exclusive with shuffle"):
+        stoker.DataLoader(ds, shuffle=True, sampler=range(10))
 
 
 @pytest.mark.parametrize(("world", "each"), [(3, 2), (8, 1), (4, 1)])
