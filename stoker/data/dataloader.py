@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import inspect
 import multiprocessing
-import os
 import warnings
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
@@ -26,6 +25,7 @@ from stoker.data.pinning import Pinner
 from stoker.data.pipeline import Pipeline, Source, from_dataset
 from stoker.data.sampling import SamplerIdentity, SamplerSplits
 from stoker.data.worker_setup import WorkerSetup
+from stoker.system import cpu_count
 
 T_co = TypeVar("T_co", covariant=True)
 
@@ -211,8 +211,7 @@ class DataLoader(tud.DataLoader[T_co]):
             # One virtual shard per torch worker (what get_worker_info() tells the dataset); "auto"
             # fixes as many as the workers it may grow to, so the stream never depends on the count.
             if self.num_workers == "auto":
-                cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-                shards = self._options.get("max_workers") or cores
+                shards = self._options.get("max_workers") or cpu_count()
             else:
                 shards = max(1, int(self.num_workers))
             pipe = from_iterable(self.dataset, num_shards=shards)  # type: ignore[misc]
