@@ -22,7 +22,13 @@ def test_stats_log_and_tensorboard_follow_the_loader_and_report_plots_them(tmp_p
     writer = SummaryWriter(log_dir=str(tmp_path / "tb"))
     with stoker.Loader(decode_bound(), workers=1, stats_log=log, tensorboard=writer, name="logged") as loader:
         it = iter(loader)
-        train(it, 25, 0.02)  # a few seconds: the sampler writes a line a second
+        train(it, 25, 0.02)
+        # The sampler writes a line a second: keep training (250 batches remain) until it has written one,
+        # so the log holds a periodic line and the one close() writes, however fast this machine is.
+        for _ in range(200):
+            if log.exists() and log.read_text().strip():
+                break
+            train(it, 1, 0.02)
         final = loader.stats()
     writer.close()
     rows = [json.loads(line) for line in log.read_text().splitlines()]
