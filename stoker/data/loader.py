@@ -16,16 +16,17 @@ import weakref
 from collections.abc import Iterator
 from typing import Any
 
-from stoker.backends import make_pool
 from stoker.backends.base import Began, Done, Exited, Fatal, Lost, WorkerPool
 from stoker.cluster import membership
-from stoker.data.autoscale import ScalingSignal, get_policy
+from stoker.data.autoscale import get_policy
 from stoker.data.autoscale.history import AutoscaleHistory
 from stoker.data.dispatcher import Dispatcher
 from stoker.data.errors import DataTimeoutError, StokerError, find_class, sample_error
 from stoker.data.executor import Executor, SplitFailure, SplitResult
-from stoker.data.fingerprint import check_fingerprint, stream_fingerprint
-from stoker.data.intake import as_pipeline, serialize_pipeline
+from stoker.data.fingerprint import stream_fingerprint
+from stoker.data.intake import as_pipeline
+from stoker.data.loader_scaling import INLINE, WorkerScaling
+from stoker.data.loader_state import StreamState
 from stoker.data.stats import LoaderStats
 from stoker.data.streams.ledger import dispatcher_for
 from stoker.data.watchdog import ProgressWatch, head, run_with_timeout
@@ -35,11 +36,10 @@ from stoker.system import cpu_count
 
 log = logging.getLogger("stoker")
 
-_INLINE = -1  # worker id of the in-process executor (workers=0)
 WAIT_LOG_S = 30.0  # how often a starving trainer logs that it is still waiting
 
 
-class Loader:
+class Loader(WorkerScaling, StreamState):
     """Iterates a pipeline's batches, produced by elastic data workers, exactly once per epoch.
 
     Each ``iter(loader)`` runs one epoch (or the rest of one restored with
@@ -207,107 +207,6 @@ class Loader:
             raise
         self._member = membership.join(self, cluster, backend)
 
-    # -- worker count ------------------------------------------------------------------------
-
-    def start_workers(self) -> None:
-        """Starts the worker pool (a no-op in-process or when it runs); ``iter()`` calls it too."""
-        if self._inline is not None or self._pool is not None or self._closed:
-            return  # never respawn workers once closed (close() may come from inside the loop)
-        self._pool = make_pool(
-            self._backend,
-            pipeline_bytes=serialize_pipeline(self.pipeline),
-            seed=self.seed,
-            on_error=self.on_error,
-            prefetch=self.prefetch,
-            **self._backend_options,
-        )
-        self._finalizer = weakref.finalize(self, self._pool.close)
-        capacity = self._pool.capacity() if not self._fixed_max else None
-        if capacity is not None:  # e.g. a Ray cluster's CPUs rather than this machine's cores
-            self.max_workers = max(self.min_workers, capacity)
-        self._reconcile()
-
-    def stop_workers(self) -> None:
-        """Stops the worker pool between epochs (torch's ``persistent_workers=False``).
-
-        Anything still in flight belongs to an epoch that is over or abandoned; the next
-        ``iter()`` starts a fresh pool (with the pipeline as it is then).
-        """
-        if self._pool is not None:
-            self._finalizer()
-            self._pool = None
-
-    def _live(self) -> list[int]:
-        if self._pool is None:
-            return [_INLINE] if self._inline is not None else []
-        return [w for w in self._pool.workers() if not self._dispatcher.is_draining(w)]
-
-    def _reconcile(self) -> None:
-        if self._pool is None or self._closed:
-            return
-        live = self._live()
-        for _ in range(self._target - len(live)):
-            self._pool.add_worker()
-        if len(live) > self._target:
-            # Drain the workers holding the least work, newest first: nothing is lost, little waits.
-            victims = sorted(live, key=lambda w: (len(self._dispatcher.in_flight(w)), -w))[: len(live) - self._target]
-            for w in victims:
-                self._dispatcher.drain(w)
-                self._pool.drain(w)
-
-    def scale(self, n: int) -> None:
-        """Sets the worker count by hand (turns the autoscaler off); in-flight work is kept."""
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-            raise ValueError(f"scale(n={n!r}) needs a positive int (workers=0 is chosen at construction)")
-        if self._inline is not None:
-            raise StokerError("this Loader runs in-process (workers=0) and cannot scale")
-        self.auto = False
-        self._set_target(n)
-
-    def set_budget(self, max_workers: int) -> None:
-        """Caps the autoscaler at ``max_workers`` (the cluster controller's CPU budget)."""
-        if isinstance(max_workers, bool) or not isinstance(max_workers, int) or max_workers < 1:
-            raise ValueError(f"set_budget(max_workers={max_workers!r}) needs a positive int")
-        self.max_workers = max_workers
-        self.min_workers = min(self.min_workers, max_workers)
-        if self._target > max_workers:
-            self._set_target(max_workers)
-
-    def _set_target(self, n: int) -> None:
-        self._history.on_target(self._target, n, time.monotonic())
-        self._target = n
-        self._reconcile()
-        self._stats.on_workers(n)
-
-    def _tick(self) -> None:
-        now = time.monotonic()
-        if now < self._next_tick or self._pool is None:
-            return
-        self._next_tick = now + self.interval
-        if self._member is not None:
-            self._member.tick()
-        w = self._stats.take_window()
-        if not self.auto:
-            return
-        signal = ScalingSignal(
-            workers=self._target,
-            min_workers=self.min_workers,
-            max_workers=self.max_workers,
-            window_s=w["window_s"],
-            wait_s=w["wait_s"],
-            step_s=w["step_s"],
-            items=int(w["items"]),
-            worker_busy_s=w["worker_busy_s"],
-            worker_items=int(w["worker_items"]),
-            queue_depth=self._dispatcher.queued(),
-            cpu_free=self._pool.cpu_free(),
-            **self._history.signal_fields(now),
-        )
-        decision = self._policy(signal)
-        self._history.on_decision(decision, self._target, now)
-        self._stats.on_decision(decision.target, decision.reason)
-        self._set_target(decision.target)
-
     # -- receiving -----------------------------------------------------------------------------
 
     def _book(self, worker: Any, key: tuple[int, int], result: Any) -> None:
@@ -322,7 +221,7 @@ class Loader:
         if self._pool is None and self._inline is None:
             self.start_workers()  # started at the first iter() (start_workers=False, torch's way)
         if self._pool is None or self._inline is not None:
-            for w, split in d.assign([_INLINE]):
+            for w, split in d.assign([INLINE]):
                 self._book(w, split.key, run_with_timeout(self._inline, split, self.timeout))  # type: ignore[arg-type]
             return
         now = time.monotonic()
@@ -517,58 +416,6 @@ class Loader:
                 self._skip_partial = None
             self._last_split_samples = payload.samples - payload.filtered - len(payload.skipped)
             self._current = (k, payload.items, start)
-
-    # -- state -----------------------------------------------------------------------------
-
-    def state_dict(self) -> dict[str, Any]:
-        """Where the stream stands: enough for a fresh Loader (any process) to continue it exactly."""
-        d = self._dispatcher
-        if self._resume is not None:
-            return dict(self._resume)
-        partial = None
-        if self._current is not None and not self._epoch_complete:
-            k, items, pos = self._current
-            if pos < len(items):
-                partial = (k, pos)  # that split is not fully consumed: resume it at item pos
-        state = {
-            "epoch": self._epoch,
-            "complete": self._epoch_complete,
-            "seed": self.seed,
-            "dispatcher": d.state_dict(unfinished=partial[0] if partial else None),
-            "partial": partial,
-            "fingerprint": dict(self._fingerprint),
-        }
-        if self._splits is not None:
-            state[self._splits.KEY] = self._splits.state_dict()
-        return state
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Makes the next ``iter()`` continue the stream saved by :meth:`state_dict`.
-
-        Raises:
-            ValueError: The state belongs to another stream (other data, operators, shuffle,
-                batch size, drop_last, seed, rank or world size); the message names the field.
-                A different worker count or backend is fine.
-        """
-        for key in ("epoch", "complete", "seed", "dispatcher", "partial"):
-            if key not in state:
-                raise ValueError(f"not a stoker Loader state: missing {key!r}")
-        check_fingerprint(state.get("fingerprint"), self._fingerprint)
-        if state["seed"] != self.seed:
-            raise ValueError(f"state was saved with seed={state['seed']} but this Loader has seed={self.seed}")
-        if self._splits is not None and state["epoch"] >= 0:
-            if self._splits.KEY not in state:
-                raise ValueError(
-                    f"the state has no {self._splits.KEY!r} entry; it was not saved by a sampler DataLoader"
-                )
-            self._draw_splits(state, replay=False)  # validates the sampler's identity
-        if state["epoch"] >= 0 and not state["complete"]:
-            self._dispatcher.delivered_from_state(state["dispatcher"])  # validates the shape
-        if state["epoch"] < 0:
-            self._resume = None
-            self._epoch = -1
-            return
-        self._resume = dict(state)
 
     # -- introspection and lifetime ----------------------------------------------------------
 
