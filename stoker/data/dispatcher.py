@@ -314,9 +314,13 @@ class Dispatcher:
                 f"state has {state['total']} splits per epoch but this pipeline has {self.total}; "
                 f"load the state into a Loader over the same data, batch size and drop_last"
             )
+        self.check_rank(state)
+        return _from_ranges(state["delivered"])
+
+    def check_rank(self, state: dict[str, Any]) -> None:
+        """Refuses a ledger state saved by another rank (or another number of ranks)."""
         if (state.get("rank", 0), state.get("world_size", 1)) != (self.rank, self.world_size):
             raise ValueError(
                 f"state belongs to rank {state.get('rank')} of {state.get('world_size')}, "
                 f"this Loader is rank {self.rank} of {self.world_size}"
             )
-        return _from_ranges(state["delivered"])

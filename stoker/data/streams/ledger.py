@@ -289,11 +289,7 @@ class StreamDispatcher(Dispatcher):
                 f"Loader reads {self.num_shards} shards in blocks of {self.split_size}; load it into a Loader "
                 f"over the same num_shards and batch size"
             )
-        if (state.get("rank", 0), state.get("world_size", 1)) != (self.rank, self.world_size):
-            raise ValueError(
-                f"state belongs to rank {state.get('rank')} of {state.get('world_size')}, "
-                f"this Loader is rank {self.rank} of {self.world_size}"
-            )
+        self.check_rank(state)
         states = {(i, b): s for i, (b, s) in state.get("states", {}).items()}
         self._restored = _Restored(state["epoch"], dict(state.get("ends", {})), states)
         return _from_ranges(state["delivered"])
