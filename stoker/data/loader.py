@@ -21,7 +21,7 @@ from stoker.cluster import membership
 from stoker.data.autoscale import get_policy
 from stoker.data.autoscale.history import AutoscaleHistory
 from stoker.data.dispatcher import Dispatcher
-from stoker.data.errors import DataTimeoutError, StokerError, find_class, sample_error
+from stoker.data.errors import DataTimeoutError, StokerError, WorkerLostError, find_class, sample_error
 from stoker.data.executor import Executor, SplitFailure, SplitResult
 from stoker.data.fingerprint import stream_fingerprint
 from stoker.data.intake import as_pipeline
@@ -242,7 +242,12 @@ class Loader(WorkerScaling, StreamState):
                 # A worker replaced for hanging is charged its oldest split even if it never said
                 # it began one: else a worker stuck before starting would be replaced forever.
                 stuck = self._watch.gone(ev.worker)
-                back = d.lost(ev.worker, ev.reason, self._pool.reports_starts and not stuck)
+                try:
+                    back = d.lost(ev.worker, ev.reason, self._pool.reports_starts and not stuck)
+                except WorkerLostError as err:
+                    if stuck:  # every attempt hung past `timeout`: a timeout (torch words it so, too)
+                        raise DataTimeoutError(str(err)) from err
+                    raise
                 self._stats.lost_workers += 1
                 log.warning("stoker: data worker %s %s; re-issuing splits %s", ev.worker, ev.reason, back)
             elif isinstance(ev, Exited):
