@@ -18,7 +18,7 @@ from stoker.cluster.trace import (
     sub_cluster,
     with_cpus_per_gpu,
 )
-from stoker.paths import data_dir
+from stoker.paths import data_file
 
 
 @dataclass(frozen=True)
@@ -41,11 +41,11 @@ class Scenario:
 
 
 def default_trace() -> Path:
-    return data_dir() / PODS_FILE
+    return data_file(PODS_FILE)
 
 
 def default_nodes() -> Path:
-    return data_dir() / NODES_FILE
+    return data_file(NODES_FILE)
 
 
 def build(
