@@ -10,8 +10,11 @@ def _run(args: argparse.Namespace) -> int:
     from stoker.obs.diagnose import diagnose
     from stoker.obs.report import draw, read_log
 
+    from stoker.commands._args import writable_dir
+
     rows = read_log(args.log)
     out = args.out or os.path.splitext(args.log)[0] + "-report"
+    writable_dir(out, "--out")
     for path in draw(rows, out, title=str(rows[-1].get("job", ""))):
         print(path)
     print(diagnose(rows[-1]))
