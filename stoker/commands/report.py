@@ -7,10 +7,9 @@ import os
 
 
 def _run(args: argparse.Namespace) -> int:
+    from stoker.commands._args import writable_dir
     from stoker.obs.diagnose import diagnose
     from stoker.obs.report import draw, read_log
-
-    from stoker.commands._args import writable_dir
 
     rows = read_log(args.log)
     out = args.out or os.path.splitext(args.log)[0] + "-report"
