@@ -84,6 +84,28 @@ def bundled_file(name: str) -> Path | None:
     return path if path.is_file() else None
 
 
+def data_files(*names: str) -> list[Path]:
+    """:func:`data_file` of each name; when several are missing, one line names them all.
+
+    Raises:
+        DataMissingError: Some are in no data folder (the message lists every missing one).
+    """
+    found: list[Path] = []
+    missing: list[str] = []
+    for name in names:
+        try:
+            found.append(data_file(name))
+        except DataMissingError:
+            missing.append(name)
+    if len(missing) == 1:
+        data_file(missing[0])  # raises the one-file message
+    if missing:
+        from stoker.public_data import how_to_get
+
+        raise DataMissingError(f"{', '.join(missing)} are not in the data folders; {how_to_get(missing)}")
+    return found
+
+
 def data_file(name: str) -> Path:
     """The path of data file ``name``: the first data folder holding it, else the packaged copy.
 

@@ -72,8 +72,8 @@ def run_policies(args: argparse.Namespace, policies: list[str], oracle: bool = F
         )
     # Rows left out are counted and said, never dropped in silence (stderr: stdout's last line stays JSON).
     print(
-        f"stoker simulate: {len(scenario.jobs)} trace jobs in the slice; left out: {scenario.skipped_pending} pending "
-        f"pods (never scheduled in the trace), {scenario.unplaceable} no node of the slice could hold",
+        f"stoker simulate: {len(scenario.jobs)} jobs in the slice; left out: the trace's {scenario.skipped_pending} "
+        f"pending pods (never scheduled, no run time) and {scenario.unplaceable} jobs no node of the slice could hold",
         file=sys.stderr,
     )
     params = CpuParams(remote_cost=args.remote_cost)
