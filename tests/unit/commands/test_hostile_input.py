@@ -90,6 +90,10 @@ CASES: list[tuple[str, Callable[[Path], list[str]], str]] = [
     ("plan-model-not-module", plan("pipe = [1, 2]\nmodel = 'm'\n"), "`model` should be"),
     ("plan-not-python", plan(b"\xff\xfe\x00binary"), "is not a Python script"),
     ("plan-folder", in_tmp("plan", "{tmp}"), "is not a file"),
+    # stoker demo: a typo must neither fill the disk with JPEGs nor wait forever for a batch
+    ("demo-huge-images", fixed("demo", "--images", "1000000000000"), "--images: 1000000000000 should be <= 100000"),
+    ("demo-negative-seed", fixed("demo", "--seed", "-1"), "--seed: -1 should be >= 0"),
+    ("demo-batch-past-images", fixed("demo", "--images", "10", "--batch-size", "1000"), "--batch-size 1000 exceeds"),
     # stoker cluster (all refused before anything connects to Ray)
     ("cluster-nan-period", fixed("cluster", "start", "--period", "nan"), "--period nan should be > 0"),
     ("cluster-inf-period", fixed("cluster", "start", "--period", "inf"), "--period inf should be > 0"),
