@@ -172,6 +172,7 @@ class ControllerService:
         self.starts = 1
         self.history: list[dict[str, int]] = []
         self.refusals: list[str] = []  # the last KEPT_REFUSALS refusals, newest last
+        self.evicted: set[str] = set()  # names the operator evicted: they cannot join again
         self.failed_rounds = 0
         self._secret_sha256 = secret_sha256
         self._lock = threading.RLock()
@@ -191,6 +192,10 @@ class ControllerService:
             if self._secret_sha256 is not None and not matches(secret, self._secret_sha256):
                 self._refuse(Refused(f"job {str(getattr(r, 'name', '?'))[:200]!r}: wrong or missing cluster secret"))
             self._check(r)
+            if r.name in self.evicted:
+                self._refuse(
+                    Refused(f"job {r.name!r} was evicted by the operator; it cannot join again under that name")
+                )
             held = self.members.get(r.name)
             if held is not None and held.token_sha256 is not None:
                 self._refuse(Refused(f"job {r.name!r} is a member already; another job cannot take its name"))
@@ -235,6 +240,7 @@ class ControllerService:
             if name not in self.members:
                 return False
             log.warning("stoker: controller evicted job %r (operator)", name)
+            self.evicted.add(name)
             self._drop(name)
             return True
 
@@ -259,7 +265,9 @@ class ControllerService:
 
     def _refuse(self, exc: Refused) -> NoReturn:
         """Logs and keeps a refusal, then raises it to the caller; nothing of the message was stored."""
-        log.warning("stoker: controller refused: %s", exc)
+        # Once at WARNING while it is among the kept ones: a job retrying every round must not flood the log.
+        level = logging.DEBUG if str(exc) in self.refusals else logging.WARNING
+        log.log(level, "stoker: controller refused: %s", exc)
         self.refusals.append(str(exc))
         del self.refusals[:-KEPT_REFUSALS]
         raise exc
@@ -331,6 +339,7 @@ class ControllerService:
                 "version": STATE_VERSION,
                 "policy": self.policy_name,
                 "starts": self.starts,
+                "evicted": sorted(self.evicted),
                 "controller": self.controller.state_dict(),
                 "jobs": {
                     n: {"report": asdict(m.report), "budget": m.budget, "token_sha256": m.token_sha256}
@@ -345,6 +354,7 @@ class ControllerService:
         with self._lock:
             self.controller.load_state_dict(state["controller"])
             self.starts = int(state["starts"])
+            self.evicted = set(state.get("evicted", ()))
             # Restored jobs count as just seen: they get SILENT_ROUNDS periods to report to the new process.
             now = self.clock()
             self.members = {

@@ -106,6 +106,12 @@ def test_joining_needs_the_operators_secret_and_only_it_evicts() -> None:
         svc.evict("a", "wrong")
     assert svc.evict("a", "s3cret") and svc.members == {}
     assert not svc.evict("a", "s3cret")
+    with pytest.raises(Refused, match="evicted") as info:
+        svc.join(hungry("a", 1), "s3cret")  # an evicted job does not just join again
+    assert not info.value.rejoin
+    again = ControllerService(lambda: NODES, period_s=1.0, clock=Clock(), secret_sha256=digest("s3cret"))
+    again.load_state_dict(svc.state_dict())
+    assert again.evicted == {"a"}
 
 
 def test_without_a_secret_nobody_can_evict() -> None:
