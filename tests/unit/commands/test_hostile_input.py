@@ -31,6 +31,11 @@ def simulate(pods: str | bytes) -> Callable[[Path], list[str]]:
     return argv
 
 
+def folder_trace(tmp: Path) -> list[str]:
+    """A folder where the trace belongs (and a real node list, so no default file is looked up)."""
+    return ["simulate", "--policy", "elastic", "--trace", str(tmp), "--nodes", _write(tmp, "nodes.csv", NODES)]
+
+
 def report(content: str | bytes) -> Callable[[Path], list[str]]:
     return lambda tmp: ["report", _write(tmp, "run.jsonl", content), "--out", str(tmp / "out")]
 
@@ -60,7 +65,7 @@ CASES: list[tuple[str, Callable[[Path], list[str]], str]] = [
         simulate(f"{HEADER}\n{GOOD_ROW}\n".encode() + b"p\xff,1,1,1,1,,LS,Running,0,9,0\n"),
         "not UTF-8",
     ),
-    ("simulate-folder-trace", in_tmp("simulate", "--policy", "elastic", "--trace", "{tmp}"), "is a folder"),
+    ("simulate-folder-trace", folder_trace, "is a folder"),
     ("simulate-negative-seed", fixed("simulate", "--policy", "elastic", "--seed", "-1"), "--seed: -1 should be >= 0"),
     ("simulate-nan-noise", fixed("simulate", "--policy", "elastic", "--noise", "nan"), "--noise: nan should be >= 0"),
     ("simulate-inf-cpus", fixed("simulate", "--policy", "elastic", "--cpus-per-gpu", "inf"), "--cpus-per-gpu: inf"),
