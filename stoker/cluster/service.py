@@ -357,7 +357,12 @@ class ControllerService:
             self.evicted = set(state.get("evicted", ()))
             # Restored jobs count as just seen: they get SILENT_ROUNDS periods to report to the new process.
             now = self.clock()
-            self.members = {
-                n: _Member(JobReport(**s["report"]), int(s["budget"]), now, s.get("token_sha256"))
-                for n, s in state["jobs"].items()
-            }
+            self.members = {}
+            for n, s in state["jobs"].items():
+                try:
+                    # A state file is written by the controller, but it is a file: check it as a report.
+                    report = check_report(JobReport(**s["report"]), self.controller.nodes)
+                except (Refused, TypeError) as exc:
+                    log.warning("stoker: controller state: job %r left out (%s); it joins again", n, exc)
+                    continue
+                self.members[n] = _Member(report, int(s["budget"]), now, s.get("token_sha256"))

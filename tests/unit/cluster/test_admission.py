@@ -156,3 +156,16 @@ def test_tokens_compare_by_digest_and_refusals_cross_processes_whole() -> None:
     assert not matches("t", None)
     again = pickle.loads(pickle.dumps(Refused("job 'a' is not a member", rejoin=True)))
     assert again.rejoin and str(again) == "job 'a' is not a member"
+
+
+def test_a_tampered_state_file_does_not_restore_a_hostile_report(caplog) -> None:
+    svc = ControllerService(lambda: NODES, period_s=1.0, clock=Clock())
+    svc.join(hungry("a", 1))
+    svc.join(hungry("b", 1, node="b"))
+    state = svc.state_dict()
+    state["jobs"]["a"]["report"]["gpus"] = math.nan  # what json.loads("NaN") gives back
+    again = ControllerService(lambda: NODES, period_s=1.0, clock=Clock())
+    with caplog.at_level(logging.WARNING, logger="stoker"):
+        again.load_state_dict(state)
+    assert set(again.members) == {"b"} and "job 'a' left out" in caplog.text
+    again.round()  # and the rounds run
