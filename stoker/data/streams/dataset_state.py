@@ -50,17 +50,37 @@ def _distributions() -> dict[str, list[str]]:
     return dict(metadata.packages_distributions())
 
 
-def library_of(obj: Any) -> str:
-    """The installed distribution that defines ``obj``'s class (``"litdata"``, ``"mosaicml-streaming"``).
+def _library(cls: type) -> str | None:
+    names = _distributions().get(cls.__module__.split(".")[0])
+    return names[0] if names else None
 
-    Falls back to the top-level module name (a script's ``__main__``, a test module) when no
-    installed distribution provides it.
+
+def libraries_of(obj: Any) -> list[str]:
+    """The installed distributions that define ``obj``'s class and its bases, most derived first.
+
+    A user's subclass of litdata's ``StreamingDataset`` gives ``["litdata", "torch"]``; a class
+    from a script or a test module gives only the libraries of its bases.
     """
-    top = type(obj).__module__.split(".")[0]
-    names = _distributions().get(top)
-    return names[0] if names else top
+    out: list[str] = []
+    for cls in type(obj).__mro__:
+        name = _library(cls)
+        if name is not None and name not in out:
+            out.append(name)
+    return out
 
 
 def describe(obj: Any) -> str:
-    """``"litdata's StreamingDataset"``: the class with the library it comes from, for messages."""
-    return f"{library_of(obj)}'s {type(obj).__qualname__}"
+    """The data set's class with the library it comes from, for messages.
+
+    ``"litdata's StreamingDataset"``; ``"MyData (a litdata StreamingDataset)"`` for a user's
+    subclass; ``"MyData (module __main__)"`` for a class of no library but torch.
+    """
+    cls = type(obj)
+    own = _library(cls)
+    if own is not None:
+        return f"{own}'s {cls.__qualname__}"
+    for base in cls.__mro__[1:]:
+        name = _library(base)
+        if name is not None and name != "torch":
+            return f"{cls.__qualname__} (a {name} {base.__qualname__})"
+    return f"{cls.__qualname__} (module {cls.__module__})"

@@ -18,7 +18,8 @@ from torch.utils.data._utils.worker import WorkerInfo
 
 from stoker.data.pipeline import Pipeline, Source
 from stoker.data.rng import derive_seed, seeded
-from stoker.data.streams.dataset_state import describe, resumable
+from stoker.data.streams.dataset_state import describe, libraries_of, resumable
+from stoker.data.streams.libraries import check_shards
 from stoker.data.streams.source import StreamSource
 
 ITER_NAMESPACE = 1 << 41  # RNG keys of iter(dataset) calls: one per (epoch, shard), apart from samples
@@ -101,6 +102,8 @@ class IterableSource(StreamSource):
         self.num_shards = num_shards
         self.name = f"{type(dataset).__name__}[{num_shards} shards]"
         self._label = describe(dataset)
+        for library in libraries_of(dataset):
+            check_shards(library, self._label, num_shards)
 
     @property
     def label(self) -> str:
@@ -136,6 +139,8 @@ def from_iterable(dataset: Any, num_shards: int = 8) -> Pipeline:
     Raises:
         TypeError: ``dataset`` is not iterable.
         ValueError: ``num_shards`` is not a positive int.
+        InputError: ``dataset`` comes from a library that cannot be read as ``num_shards``
+            virtual shards (see :mod:`stoker.data.streams.libraries`).
     """
     if not isinstance(dataset, IterableDataset) and not callable(getattr(dataset, "__iter__", None)):
         raise TypeError(f"from_iterable() takes an iterable data set, got {type(dataset).__name__}")
