@@ -7,6 +7,7 @@ what makes re-issued splits and any number of workers give the same stream.
 from __future__ import annotations
 
 import time
+import traceback
 from collections import defaultdict
 from dataclasses import replace
 from typing import Any
@@ -125,11 +126,22 @@ class Executor:
             result.skipped.append(SkipRecord(split.epoch, idx, file, err.op, f"{type(err.exc).__name__}: {err.exc}"))
 
     def run(self, split: Split) -> SplitResult | SplitFailure:
-        """Runs the split; never raises for errors in user code (they come back as records)."""
-        if self.in_trainer and self.reseed:
-            with preserved_rngs():
-                return self._run(split)
-        return self._run(split)
+        """Runs the split; never raises for errors in user code (they come back as records).
+
+        Operators' errors become records where they happen, naming the sample; anything else that
+        escapes (a data set method called outside an operator, a bug) comes back as a record too,
+        because raised in a worker it would end the process and reach the trainer only as a lost
+        worker, with the real error left on the worker's stderr.
+        """
+        try:
+            if self.in_trainer and self.reseed:
+                with preserved_rngs():
+                    return self._run(split)
+            return self._run(split)
+        except self.catch as exc:
+            tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+            msg = f"{type(exc).__name__} in the data worker while running split {split.key}: {exc}"
+            return failure(split.key, msg, tuple(split.indices), None, "worker", exc, tb)
 
     def _run(self, split: Split) -> SplitResult | SplitFailure:
         from stoker.data.streams.split import StreamSplit  # here: that module imports this one

@@ -19,14 +19,13 @@ from typing import Any
 
 from stoker.data import protocol as msg
 from stoker.data.executor import Executor, SplitFailure, SplitResult
-from stoker.data.outcome import failure
 from stoker.data.transport import Arena, Packed, discard, pack
 from stoker.data.worker_setup import apply_setup
 
 
 def _unsendable(out: SplitResult, exc: BaseException, indices: tuple[int, ...]) -> SplitFailure:
     """A result that cannot be pickled becomes a failure naming the type and the reason."""
-    return failure(
+    return SplitFailure(
         out.key,
         f"{type(exc).__name__} while sending the result of split {out.key} to the trainer: {exc}. "
         f"A map or collate returned something that cannot leave the worker process (a generator, an open "
@@ -34,30 +33,12 @@ def _unsendable(out: SplitResult, exc: BaseException, indices: tuple[int, ...]) 
         indices,
         None,
         "send",
-        exc,
         "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)),
+        exc_type=type(exc).__name__,
+        exc_module=type(exc).__module__,
+        exc_message=str(exc),
+        exc_qualname=type(exc).__qualname__,
     )
-
-
-def _run(executor: Executor, split: Any) -> SplitResult | SplitFailure:
-    """Runs a split; whatever escapes the executor comes back as that error, never as a dead worker.
-
-    The executor turns user errors into records itself; this catches the rest (a data set method
-    it calls outside an operator, a bug), which would otherwise end the process and reach the
-    trainer only as a lost worker, with the real error on the worker's stderr.
-    """
-    try:
-        return executor.run(split)
-    except BaseException as exc:
-        return failure(
-            split.key,
-            f"{type(exc).__name__} in the worker while running split {split.key}: {exc}",
-            tuple(split.indices),
-            None,
-            "worker",
-            exc,
-            "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)),
-        )
 
 
 def worker_main(
@@ -129,7 +110,7 @@ def worker_main(
             continue
         split = message.split
         conn.send(msg.Started(split.key))
-        out: Any = _run(executor, split)
+        out: Any = executor.run(split)
         packed: Packed | None = None
         try:
             if isinstance(out, SplitResult):
