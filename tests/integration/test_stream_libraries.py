@@ -123,6 +123,34 @@ def test_litdata_streaming_dataset_gives_every_sample_once(tmp_path: Path, worke
         assert ours == theirs
 
 
+def _tokens(i: int) -> object:
+    yield torch.arange(i * 40, (i + 1) * 40, dtype=torch.int64)
+
+
+def test_litdata_optimized_token_blocks_give_every_token_once(tmp_path: Path) -> None:
+    try:
+        from litdata import StreamingDataset, TokensLoader, optimize
+    except ImportError:
+        pytest.skip(LITDATA_SKIP)
+    out = str(tmp_path / "tokens")
+    optimize(
+        fn=_tokens, inputs=list(range(6)), output_dir=out, chunk_size=80, item_loader=TokensLoader(), num_workers=1
+    )
+    for workers in (0, 2):
+        ours = _ids(
+            stoker.DataLoader(
+                StreamingDataset(out, item_loader=TokensLoader(block_size=10)), batch_size=3, num_workers=workers
+            )
+        )
+        theirs = _ids(
+            DataLoader(
+                StreamingDataset(out, item_loader=TokensLoader(block_size=10)), batch_size=3, num_workers=workers
+            )
+        )
+        assert sorted(ours) == list(range(240))
+        assert ours == theirs
+
+
 # -- mosaicml-streaming -----------------------------------------------------------------------------------
 
 
