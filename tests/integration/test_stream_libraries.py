@@ -8,6 +8,7 @@ DataLoader does over the same data set; a data set whose ``state_dict`` raises m
 from __future__ import annotations
 
 import io
+import random
 import tarfile
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from torch.utils.data import DataLoader
 import stoker
 from stoker.data.errors import WorkerLostError
 from stoker.errors import InputError
+from tests.common.chaos import kill_random_worker, run_epochs
 from tests.common.streams import BrokenState, CountingNumbers, RankLevelState
 
 LITDATA_SKIP = (
@@ -121,6 +123,30 @@ def test_litdata_streaming_dataset_gives_every_sample_once(tmp_path: Path, worke
         )
         assert sorted(ours) == list(range(53))
         assert ours == theirs
+
+
+def test_litdata_shards_moved_by_a_killed_worker_are_replayed_once(tmp_path: Path) -> None:
+    try:
+        from litdata import StreamingDataset
+        from litdata.streaming.writer import BinaryWriter
+    except ImportError:
+        pytest.skip(LITDATA_SKIP)
+    writer = BinaryWriter(str(tmp_path), chunk_size=5)
+    for i in range(60):
+        writer[i] = {"i": i}
+    writer.done()
+    writer.merge()
+    pipe = stoker.from_iterable(StreamingDataset(str(tmp_path)), num_shards=3).batch(2)
+    with stoker.Loader(pipe, workers=2, seed=0, max_attempts=8) as loader:
+
+        def kill_at_step_5(ld: object, step: int) -> None:
+            if step == 5:  # mid-epoch: the dead worker's shards continue elsewhere by replay
+                assert kill_random_worker(ld, random.Random(0)) is not None
+
+        epochs = run_epochs(loader, 2, kill_at_step_5)
+        lost = loader.stats()["workers_lost"]
+    assert [sorted(_ids(b["i"] for b in epoch)) for epoch in epochs] == [list(range(60))] * 2
+    assert lost == 1
 
 
 def _tokens(i: int) -> object:
