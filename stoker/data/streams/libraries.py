@@ -48,9 +48,9 @@ LIBRARY_RULES: Registry[LibraryRule] = Registry(
                 "and moves a shard to another worker on its own, so the first shard would wait forever"
             ),
             instead=(
-                "use stoker.DataLoader(..., num_workers=0) or stoker.from_iterable(dataset, num_shards=1) (one "
-                "virtual shard, any number of stoker workers), or mosaic's own streaming.StreamingDataLoader for "
-                "worker processes"
+                "use stoker.DataLoader(..., num_workers=0) (read in the trainer), stoker.Loader("
+                "stoker.from_iterable(dataset, num_shards=1), workers=1) (read in one stoker worker), or mosaic's "
+                "own streaming.StreamingDataLoader for several worker processes"
             ),
         ),
     },
