@@ -42,3 +42,13 @@ def test_filter_shortens_the_batch_and_is_counted() -> None:
     out = _run(stoker.from_items(list(range(10))).filter(lambda i: i % 2 == 0).batch(4), [0, 1, 2, 3])
     assert isinstance(out, SplitResult) and out.items[0].tolist() == [0, 2] and out.filtered == 2
     assert set(out.stage_s) >= {"read", "<lambda>", "collate"}
+
+
+def test_an_error_outside_the_operators_comes_back_as_a_record_not_raised() -> None:
+    from stoker.data.streams.split import make_stream_split
+
+    # A stream split on an index pipeline: the stream runner refuses it before any operator runs.
+    out = Executor(stoker.from_items([1, 2]), seed=0, on_error="raise").run(make_stream_split(0, 0, 0, 1, 0, 2, False))
+    assert isinstance(out, SplitFailure)
+    assert (out.op, out.exc_type) == ("worker", "TypeError")
+    assert "a stream split needs a stream source" in out.message and out.key == (0, 0)
