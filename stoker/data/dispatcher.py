@@ -12,9 +12,9 @@ import heapq
 from collections.abc import Hashable, Iterable, Sequence
 from typing import Any
 
-import numpy as np
-
+from stoker.data.balance import Balancer
 from stoker.data.errors import WorkerLostError
+from stoker.data.order import Natural, Order
 from stoker.data.splits import Split, epoch_order, make_split, num_splits, padded_splits
 
 WorkerId = Hashable
@@ -87,8 +87,9 @@ class Dispatcher:
         self.owned = range(rank, self.dealt, world_size)
         self.epoch = -1
         self._explicit: Sequence[tuple[Any, ...]] | None = None  # splits drawn from a sampler
-        self._order: np.ndarray = np.empty(0, dtype=np.int64)
-        self._pending: list[int] = []
+        self._order: Order = Natural(0)
+        self._pending: list[int] = []  # a heap of the splits known to wait: re-issues and a few fresh ones
+        self._fresh = 0  # position in self.owned of the first split never put in _pending this epoch
         self._issued: dict[int, WorkerId] = {}
         self._attempts: dict[int, int] = {}
         self._received: dict[int, Any] = {}
@@ -98,6 +99,8 @@ class Dispatcher:
         self._began: dict[WorkerId, int] = {}  # worker -> split it reported running
         self.duplicates = 0
         self.reissued = 0
+        # Pads splits that come back short so ranks stay equal; the Loader enables it (balance.py).
+        self.balance = Balancer(False, rank)
 
     # -- epochs ----------------------------------------------------------------------------
 
@@ -117,8 +120,8 @@ class Dispatcher:
         if self._explicit is None:
             self._order = epoch_order(self.length, epoch, self.shuffle_seed)
         self._delivered = set(delivered)
-        self._pending = [k for k in self.owned if k not in self._delivered]
-        heapq.heapify(self._pending)
+        self._pending = []  # filled lazily (_top_up): an epoch of 1e8 samples costs nothing up front
+        self._fresh = 0
         self._issued.clear()
         self._began.clear()
         self._attempts.clear()
@@ -178,6 +181,27 @@ class Dispatcher:
     def in_flight(self, worker: WorkerId) -> list[int]:
         return [k for k, w in self._issued.items() if w == worker]
 
+    def _top_up(self, want: int) -> None:
+        """Moves fresh splits, in order, into the pending heap until it holds ``want``.
+
+        Every fresh split is larger than any split already put back (those were issued before
+        it), so the heap's smallest is still the smallest split waiting.
+        """
+        while len(self._pending) < want and self._fresh < len(self.owned):
+            k = self.owned[self._fresh]
+            self._fresh += 1
+            if k not in self._delivered and k not in self._received and k not in self._issued:
+                heapq.heappush(self._pending, k)
+
+    def owned_samples(self) -> int:
+        """Samples in this rank's share of the current epoch (padding splits count in full)."""
+        if self._explicit is not None:
+            counted = getattr(self._explicit, "samples_in", None)  # RangeSplits counts without listing
+            return counted(self.owned) if counted else sum(len(self._explicit[k]) for k in self.owned)
+        last = self.total - 1  # only the last real split can be short (without drop_last)
+        short = max(0, (last + 1) * self.split_size - self.length)
+        return len(self.owned) * self.split_size - (short if last in self.owned else 0)
+
     def assign(self, workers: Iterable[WorkerId]) -> list[tuple[WorkerId, Split]]:
         """Issues pending splits, lowest first, to workers below their prefetch depth.
 
@@ -185,6 +209,7 @@ class Dispatcher:
         issued, which bounds the reorder buffer when one worker straggles.
         """
         live = [w for w in workers if w not in self._draining]
+        self._top_up(len(live) * self.prefetch)
         load = {w: 0 for w in live}
         for w in self._issued.values():
             if w in load:
@@ -306,6 +331,7 @@ class Dispatcher:
             "rank": self.rank,
             "world_size": self.world_size,
             "delivered": _to_ranges(delivered),
+            "owed": self.balance.owed,
         }
 
     def delivered_from_state(self, state: dict[str, Any]) -> set[int]:

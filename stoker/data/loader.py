@@ -171,6 +171,10 @@ class Loader(WorkerScaling, StreamState):
             self._dispatcher = Dispatcher(
                 0, size, drop_last, shuffle_seed, prefetch, deterministic, max_attempts, rank, world_size
             )
+        # Data-parallel ranks pad short splits so that every rank yields len(loader) items (balance.py).
+        replicas = world_size if splits is None else max(world_size, splits.replicas)
+        self._balance = self._dispatcher.balance
+        self._balance.enabled = replicas > 1 and not stream
         self._fingerprint = stream_fingerprint(
             self.pipeline, seed=seed, split_size=size, rank=rank, world_size=world_size
         )
@@ -318,6 +322,7 @@ class Loader(WorkerScaling, StreamState):
                 "second iter() would silently end the first. Exhaust or delete the first iterator (or call "
                 "close() to stop), then call iter() again."
             )
+        owed = 0  # items a resumed rank still owes (balance.py)
         if self._resume is not None:
             state, self._resume = self._resume, None
             epoch = state["epoch"]
@@ -329,12 +334,14 @@ class Loader(WorkerScaling, StreamState):
             else:
                 self._draw_splits(state)
                 delivered = self._dispatcher.delivered_from_state(state["dispatcher"])
+                owed = state["dispatcher"].get("owed", 0)
                 partial = state["partial"]
         else:
             epoch, delivered, partial = self._epoch + 1, set(), None
             self._draw_splits(None)
         self._epoch = epoch
         self._dispatcher.begin_epoch(epoch, delivered)
+        self._balance.begin(owed)
         self._current = None
         self._skip_partial = partial  # (split, items already consumed)
         self._epoch_complete = False
@@ -400,6 +407,7 @@ class Loader(WorkerScaling, StreamState):
                 self._current = None
             ready = self._next_split()
             if ready is None:
+                self._balance.finish(self._epoch)
                 return _END
             k, payload = ready
             if isinstance(payload, SplitFailure):
@@ -420,7 +428,10 @@ class Loader(WorkerScaling, StreamState):
                 start = self._skip_partial[1]
                 self._skip_partial = None
             self._last_split_samples = payload.samples - payload.filtered - len(payload.skipped)
-            self._current = (k, payload.items, start)
+            items = self._balance.fill(payload.items, 1 if self._batched else payload.samples)
+            if not items and start:  # resumed inside a split padded from an item this process never saw
+                self._balance.owed = max(0, self._balance.owed - start)
+            self._current = (k, items, start)
 
     # -- introspection and lifetime ----------------------------------------------------------
 
@@ -448,6 +459,7 @@ class Loader(WorkerScaling, StreamState):
             "prefetch": self.prefetch,
             "job": self._observer.name,
             "rank": self.rank,
+            "padded_items": self._balance.padded,
             "backend": self.backend,
             "cpu_free": self._observer.cpu_free(),
         }
@@ -473,7 +485,7 @@ class Loader(WorkerScaling, StreamState):
         if self._batched:
             return len(self._dispatcher.owned)
         return (
-            sum(len(self._dispatcher.split(k).indices) for k in self._dispatcher.owned)
+            self._dispatcher.owned_samples()
             if self._dispatcher.epoch >= 0
             else len(self.pipeline)
         )
