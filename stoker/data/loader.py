@@ -484,11 +484,7 @@ class Loader(WorkerScaling, StreamState):
             raise TypeError(f"the stream {self.pipeline.source.name!r} has no length; iterate it to its end")
         if self._batched:
             return len(self._dispatcher.owned)
-        return (
-            self._dispatcher.owned_samples()
-            if self._dispatcher.epoch >= 0
-            else len(self.pipeline)
-        )
+        return self._dispatcher.owned_samples() if self._dispatcher.epoch >= 0 else len(self.pipeline)
 
     def close(self) -> None:
         """Stops the workers and removes their shared memory.
