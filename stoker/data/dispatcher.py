@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Hashable, Iterable, Sequence
+from dataclasses import replace
 from typing import Any
 
 from stoker.data.balance import Balancer
@@ -97,6 +98,12 @@ class Dispatcher:
         self._next = 0  # deterministic mode: position in self.owned of the next split to deliver
         self._draining: set[WorkerId] = set()
         self._began: dict[WorkerId, int] = {}  # worker -> split it reported running
+        self._at: dict[WorkerId, int] = {}  # worker -> sample position it reported, in a traced split
+        # With on_error="skip" (the Loader sets skip_crashes), a split that killed a worker is
+        # traced: its worker reports every sample, and the next crash skips just that sample.
+        self.skip_crashes = False
+        self._traced: set[int] = set()
+        self._crashed: dict[int, list[tuple[int, str]]] = {}
         self.duplicates = 0
         self.reissued = 0
         # Pads splits that come back short so ranks stay equal; the Loader enables it (balance.py).
@@ -124,6 +131,9 @@ class Dispatcher:
         self._fresh = 0
         self._issued.clear()
         self._began.clear()
+        self._at.clear()
+        self._traced.clear()
+        self._crashed.clear()
         self._attempts.clear()
         self._received.clear()
         self._next = 0
@@ -143,8 +153,12 @@ class Dispatcher:
 
     def split(self, k: int) -> Split:
         if self._explicit is not None:
-            return Split(self.epoch, k, tuple(self._explicit[k]))
-        return make_split(self._order, self.epoch, k, self.split_size, self.total)
+            split = Split(self.epoch, k, tuple(self._explicit[k]))
+        else:
+            split = make_split(self._order, self.epoch, k, self.split_size, self.total)
+        if k in self._traced:
+            return replace(split, trace=True, crashed=tuple(self._crashed.get(k, ())))
+        return split
 
     # -- what the Loader may ask (it never reads the private fields) ---------------------------
 
@@ -170,11 +184,15 @@ class Dispatcher:
         held = self.in_flight(worker)
         return held[0] if held else None
 
-    def began(self, worker: WorkerId, key: tuple[int, int]) -> None:
-        """``worker`` reports it started split ``key``."""
-        epoch, k = key
+    def began(self, worker: WorkerId, key: tuple[int, ...]) -> None:
+        """``worker`` reports it started split ``key``: (epoch, split) or, traced, (epoch, split, sample position)."""
+        epoch, k = key[0], key[1]
         if epoch == self.epoch and self._issued.get(k) == worker:
             self._began[worker] = k
+            if len(key) > 2:
+                self._at[worker] = key[2]
+            else:
+                self._at.pop(worker, None)
 
     # -- issuing ---------------------------------------------------------------------------
 
@@ -248,11 +266,16 @@ class Dispatcher:
         self._draining.discard(worker)
         back = self.in_flight(worker)
         began = self._began.pop(worker, None)
+        at = self._at.pop(worker, None)
         ran = began if starts_known else (back[0] if back else None)
         for k in back:
             del self._issued[k]
-            if k == ran:
+            if k == ran and self.skip_crashes and k in self._traced and at is not None:
+                self._crashed.setdefault(k, []).append((at, reason))  # that sample, not the split, is to blame
+            elif k == ran:
                 self._attempts[k] = self._attempts.get(k, 0) + 1
+                if self.skip_crashes:
+                    self._traced.add(k)
             if self._attempts.get(k, 0) >= self.max_attempts:
                 indices = list(self.split(k).indices)
                 raise WorkerLostError(
@@ -269,6 +292,7 @@ class Dispatcher:
         """A drained worker exited cleanly; anything it still held is re-issued (no attempt counted)."""
         self._draining.discard(worker)
         self._began.pop(worker, None)
+        self._at.pop(worker, None)
         for k in self.in_flight(worker):
             del self._issued[k]
             heapq.heappush(self._pending, k)
@@ -284,6 +308,7 @@ class Dispatcher:
             return False
         if self._began.get(worker) == k:
             del self._began[worker]
+            self._at.pop(worker, None)
         if self._issued.get(k) == worker:
             del self._issued[k]
         elif k in self._issued:

@@ -175,6 +175,7 @@ class Loader(WorkerScaling, StreamState):
         replicas = world_size if splits is None else max(world_size, splits.replicas)
         self._balance = self._dispatcher.balance
         self._balance.enabled = replicas > 1 and not stream
+        self._dispatcher.skip_crashes = on_error == "skip"  # a sample that kills its worker is skipped
         self._fingerprint = stream_fingerprint(
             self.pipeline, seed=seed, split_size=size, rank=rank, world_size=world_size
         )

@@ -7,7 +7,7 @@ sample indices for a given (seed, epoch, length), whatever the number of workers
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -24,11 +24,18 @@ class Split:
         epoch: Epoch number (0-based).
         index: Split number within the epoch (its place in the delivered stream).
         indices: Sample indices into the source, in stream order.
+        trace: The worker reports each sample it starts (the split already killed a worker,
+            and ``on_error="skip"`` wants to know which sample did).
+        crashed: (position, reason) of samples that killed a worker: they are skipped, not run
+            (a position of ``len(indices)`` is the batch stage: every kept sample is skipped).
     """
 
     epoch: int
     index: int
     indices: tuple[int, ...]
+    # Keyword-only, so subclasses (stream splits) keep their positional fields.
+    trace: bool = field(default=False, kw_only=True)
+    crashed: tuple[tuple[int, str], ...] = field(default=(), kw_only=True)
 
     @property
     def key(self) -> tuple[int, int]:

@@ -88,6 +88,8 @@ def worker_main(
         arena = Arena(f"{shm_prefix}-arena", cap=shm_files)
         executor = Executor(pipeline, seed, on_error, arena=arena, catch=BaseException)
         apply_setup(pipeline, worker_id)
+        # In a traced split, say which sample starts: a crash then blames that sample alone.
+        executor.on_sample = lambda s, pos: conn.send(msg.Started((s.epoch, s.index, pos)))
     except BaseException:
         conn.send(msg.Broken(f"the worker could not load the pipeline:\n{traceback.format_exc()}"))
         return
