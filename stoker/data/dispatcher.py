@@ -356,7 +356,9 @@ class Dispatcher:
             "rank": self.rank,
             "world_size": self.world_size,
             "delivered": _to_ranges(delivered),
-            "owed": self.balance.owed,
+            # Debt of the balancer (balance.py): as it stood before the unfinished split, which is re-run.
+            "owed": self.balance.owed_before if unfinished is not None else self.balance.owed,
+            "pad_from": self.balance.last_split,
         }
 
     def delivered_from_state(self, state: dict[str, Any]) -> set[int]:

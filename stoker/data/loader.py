@@ -20,6 +20,7 @@ from stoker.backends.base import Began, Done, Exited, Fatal, Lost, WorkerPool
 from stoker.cluster import membership
 from stoker.data.autoscale import get_policy
 from stoker.data.autoscale.history import AutoscaleHistory
+from stoker.data.balance import NOTHING
 from stoker.data.dispatcher import Dispatcher
 from stoker.data.errors import DataTimeoutError, StokerError, WorkerLostError, find_class, sample_error
 from stoker.data.executor import Executor, SplitFailure, SplitResult
@@ -323,7 +324,7 @@ class Loader(WorkerScaling, StreamState):
                 "second iter() would silently end the first. Exhaust or delete the first iterator (or call "
                 "close() to stop), then call iter() again."
             )
-        owed = 0  # items a resumed rank still owes (balance.py)
+        owed, pad_from = 0, None  # items a resumed rank still owes, and the split that pads them (balance.py)
         if self._resume is not None:
             state, self._resume = self._resume, None
             epoch = state["epoch"]
@@ -335,14 +336,14 @@ class Loader(WorkerScaling, StreamState):
             else:
                 self._draw_splits(state)
                 delivered = self._dispatcher.delivered_from_state(state["dispatcher"])
-                owed = state["dispatcher"].get("owed", 0)
+                owed, pad_from = state["dispatcher"].get("owed", 0), state["dispatcher"].get("pad_from")
                 partial = state["partial"]
         else:
             epoch, delivered, partial = self._epoch + 1, set(), None
             self._draw_splits(None)
         self._epoch = epoch
         self._dispatcher.begin_epoch(epoch, delivered)
-        self._balance.begin(owed)
+        self._balance.begin(owed, pad_from)
         self._current = None
         self._skip_partial = partial  # (split, items already consumed)
         self._epoch_complete = False
@@ -408,8 +409,8 @@ class Loader(WorkerScaling, StreamState):
                 self._current = None
             ready = self._next_split()
             if ready is None:
-                self._balance.finish(self._epoch)
-                return _END
+                pad = self._balance.pad_end(self._epoch, self._last_item_of)
+                return _END if pad is NOTHING else pad
             k, payload = ready
             if isinstance(payload, SplitFailure):
                 self._stats.on_failure()
@@ -429,10 +430,17 @@ class Loader(WorkerScaling, StreamState):
                 start = self._skip_partial[1]
                 self._skip_partial = None
             self._last_split_samples = payload.samples - payload.filtered - len(payload.skipped)
-            items = self._balance.fill(payload.items, 1 if self._batched else payload.samples)
-            if not items and start:  # resumed inside a split padded from an item this process never saw
-                self._balance.owed = max(0, self._balance.owed - start)
+            items = self._balance.fill(payload.items, 1 if self._batched else payload.samples, k)
             self._current = (k, items, start)
+
+    def _last_item_of(self, k: int) -> Any:
+        """Split ``k``'s last item, computed again in the trainer (a resumed rank pads with it)."""
+        out = (self._inline or Executor(self.pipeline, self.seed, self.on_error, in_trainer=True)).run(
+            self._dispatcher.split(k)
+        )
+        if not isinstance(out, SplitResult) or not out.items:
+            raise StokerError(f"split {k}, which this rank pads its epoch with, no longer delivers an item")
+        return out.items[-1]
 
     # -- introspection and lifetime ----------------------------------------------------------
 

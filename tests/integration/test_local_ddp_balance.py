@@ -19,7 +19,7 @@ import torch.distributed as dist
 
 import stoker
 
-DEADLINE_S = 120.0
+DEADLINE_S = 240.0  # generous: on a loaded 2-core machine a worker process takes tens of seconds to start
 
 
 def _keep(i: int) -> bool:
@@ -34,7 +34,7 @@ def _bad(i: int) -> torch.Tensor:
 
 def _rank(rank: int, world: int, port: int, workers: int, out: mp.Queue) -> None:
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
-    dist.init_process_group("gloo", rank=rank, world_size=world, timeout=datetime.timedelta(seconds=60))
+    dist.init_process_group("gloo", rank=rank, world_size=world, timeout=datetime.timedelta(seconds=DEADLINE_S))
     try:
         model = torch.nn.parallel.DistributedDataParallel(torch.nn.Linear(1, 1))
         pipe = stoker.from_items(list(range(64))).filter(_keep).map(_bad).batch(8)

@@ -5,7 +5,7 @@ import torch
 from torch.utils.data import DistributedSampler
 
 import stoker
-from stoker.data.balance import Balancer
+from stoker.data.balance import NOTHING, Balancer
 from stoker.data.errors import StokerError
 from tests.common.state import LoaderStream, run_test_save_load_state
 
@@ -25,20 +25,28 @@ def _pipe(batch: int | None = 8) -> stoker.Pipeline:
     return pipe.batch(batch) if batch else pipe
 
 
-def test_balancer_pads_from_the_split_then_the_last_item_then_pays_debts_later() -> None:
+def test_balancer_pays_debts_with_the_next_split_and_the_end_with_the_last_item() -> None:
     b = Balancer(True)
-    assert b.fill([], 1) == [] and b.owed == 1  # nothing to repeat yet
-    assert b.fill(["a"], 1) == ["a", "a"] and b.owed == 0
-    assert b.fill([], 1) == ["a"]
-    assert b.fill(["x", "y"], 4) == ["x", "y", "x", "y"] and b.padded == 4
-    assert Balancer(False).fill([], 1) == []
+    assert b.fill([], 1, 0) == [] and b.owed == 1  # nothing to repeat yet: a debt
+    assert b.fill(["a"], 1, 2) == ["a", "a"] and b.owed == 0 and b.owed_before == 1
+    assert b.fill(["x", "y"], 4, 4) == ["x", "y", "x", "y"]
+    assert b.fill([], 1, 6) == [] and b.owed == 1
+    assert b.pad_end(0, lambda k: pytest.fail("the last item is at hand")) == "y"
+    assert b.pad_end(0, lambda k: None) is NOTHING and b.padded == 4
+    assert Balancer(False).fill([], 1, 0) == []
+
+
+def test_a_resumed_rank_regenerates_the_item_it_pads_the_end_with() -> None:
+    b = Balancer(True)
+    b.begin(owed=2, last_split=6)
+    assert [b.pad_end(0, lambda k: f"last of {k}") for _ in range(3)] == ["last of 6", "last of 6", NOTHING]
 
 
 def test_a_rank_with_nothing_at_all_says_so_instead_of_hanging_the_others() -> None:
     b = Balancer(True, rank=1)
-    b.fill([], 1)
+    b.fill([], 1, 1)
     with pytest.raises(StokerError, match="rank 1 got no item at all in epoch 3"):
-        b.finish(3)
+        b.pad_end(3, lambda k: None)
 
 
 @pytest.mark.parametrize("batch", [8, None])
@@ -89,10 +97,27 @@ def _collate(items: list[int]) -> torch.Tensor:
     return torch.tensor(items)
 
 
-def test_padded_stream_resumes_exactly() -> None:
-    run_test_save_load_state(
-        lambda: LoaderStream(stoker.Loader(_pipe(None), workers=0, rank=0, world_size=2, on_error="skip", seed=2)),
+@pytest.mark.parametrize(("batch", "steps"), [(None, 40), (8, 10)])
+def test_padded_stream_resumes_exactly(batch: int | None, steps: int) -> None:
+    run_test_save_load_state(  # rank 0's first split is empty: its debt is paid by the next one
+        lambda: LoaderStream(stoker.Loader(_pipe(batch), workers=0, rank=0, world_size=2, on_error="skip", seed=2)),
         LoaderStream.next,
-        steps=40,
-        checkpoints=[0, 1, 5, 17, 33, 39],
+        steps=steps,
+        checkpoints=sorted({0, 1, 2, 3, 5, steps // 2, steps - 1}),
+    )
+
+
+def _keep_head(i: int) -> bool:
+    return not 48 <= i < 56  # rank 0's last batch: the end of its epoch is padded
+
+
+def test_a_state_saved_before_the_end_padding_resumes_it_exactly() -> None:
+    pipe = stoker.from_items(list(range(64))).filter(_keep_head).batch(8)
+    with stoker.Loader(pipe, workers=0, rank=0, world_size=2) as loader:
+        assert [b.tolist()[0] for b in loader] == [0, 16, 32, 32]
+    run_test_save_load_state(
+        lambda: LoaderStream(stoker.Loader(pipe, workers=0, rank=0, world_size=2)),
+        LoaderStream.next,
+        steps=8,
+        checkpoints=range(9),
     )
