@@ -8,7 +8,7 @@ import weakref
 from typing import Any
 
 from stoker.obs.cpu import CpuMeter
-from stoker.obs.exporter import MetricsServer, StatsCollector, weak_stats
+from stoker.obs.exporter import MetricsServer, StatsCollector, parse_address, weak_stats
 from stoker.obs.timeline import JsonlSink, Sampler, Sink, TensorBoardSink
 
 ENV_PORT = "STOKER_METRICS_PORT"
@@ -86,6 +86,14 @@ def attach_observer(
     from_env = metrics_port is None
     if from_env:
         metrics_port = os.environ.get(ENV_PORT) or None
+        if metrics_port is not None:
+            try:
+                parse_address(metrics_port)
+            except ValueError:
+                raise ValueError(
+                    f"{ENV_PORT}={metrics_port!r} should be a port (0-65535, 0 = any free one) or 'host:port'; "
+                    f"fix or unset it"
+                ) from None
     if isinstance(metrics_port, bool):
         raise ValueError(f"metrics_port={metrics_port!r} should be a port number or 'host:port'")
     return Observer(loader, name or default_job_name(), metrics_port, stats_log, tensorboard, from_env)

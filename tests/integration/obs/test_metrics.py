@@ -117,6 +117,12 @@ def test_a_taken_port_is_named() -> None:
             stoker.Loader(stoker.from_items([1, 2]), workers=0, metrics_port=port)
 
 
+def test_a_bad_env_port_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STOKER_METRICS_PORT", "nine")
+    with pytest.raises(ValueError, match="STOKER_METRICS_PORT='nine'"):
+        stoker.Loader(stoker.from_items([1, 2]), workers=0)
+
+
 def test_bad_metrics_port_is_a_value_error() -> None:
     with pytest.raises(ValueError, match="metrics_port='nine'"):
         stoker.Loader(stoker.from_items([1, 2]), workers=0, metrics_port="nine")
