@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 import traceback
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -66,6 +67,8 @@ class Executor:
         setup = getattr(pipeline, "worker_setup", None)
         self.reseed = setup is None or setup.per_sample_seed
         self.in_trainer = in_trainer
+        # Worker processes set this to report each sample of a traced split (Split.trace).
+        self.on_sample: Callable[[Split, int], None] | None = None
 
     def _stream_runner(self) -> Any:
         if self._streams is None:
@@ -125,6 +128,11 @@ class Executor:
             file = self.pipeline.source.file_of(idx) if isinstance(idx, int) else None
             result.skipped.append(SkipRecord(split.epoch, idx, file, err.op, f"{type(err.exc).__name__}: {err.exc}"))
 
+    def _skip_crashed(self, split: Split, indices: tuple[int, ...], reason: str, result: SplitResult) -> None:
+        for idx in indices:
+            file = self.pipeline.source.file_of(idx) if isinstance(idx, int) else None
+            result.skipped.append(SkipRecord(split.epoch, idx, file, "worker", f"the worker running it {reason}"))
+
     def run(self, split: Split) -> SplitResult | SplitFailure:
         """Runs the split; never raises for errors in user code (they come back as records).
 
@@ -153,7 +161,13 @@ class Executor:
         result = SplitResult(split.key, [], samples=len(split.indices))
         kept: list[Any] = []
         kept_idx: list[int] = []
-        for idx in split.indices:
+        crashed = dict(split.crashed)
+        for pos, idx in enumerate(split.indices):
+            if pos in crashed:  # it killed a worker before: skip it rather than lose another
+                self._skip_crashed(split, (idx,), crashed[pos], result)
+                continue
+            if split.trace and self.on_sample is not None:
+                self.on_sample(split, pos)
             try:
                 value = self._sample(split, idx, stage, result)
             except OpFailed as err:
@@ -166,7 +180,11 @@ class Executor:
                 kept_idx.append(idx)
         if self.batch_op is None:
             result.items = kept
+        elif kept and len(split.indices) in crashed:
+            self._skip_crashed(split, tuple(kept_idx), crashed[len(split.indices)], result)
         elif kept:
+            if split.trace and self.on_sample is not None:
+                self.on_sample(split, len(split.indices))
             try:
                 with seeded(self.seed, split.epoch, BATCH_NAMESPACE + split.index, self.reseed):
                     batch = self.apply([self.batch_op, *self.batch_ops], kept, stage, result)
