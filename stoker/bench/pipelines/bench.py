@@ -86,7 +86,7 @@ def _run(config: str, case: Case, epochs: int, workers: int) -> Run:
 
     def close(loader: Any) -> None:
         loader.close()
-        if opt:
+        if loader.optimize_report is not None:
             loader.optimize_report.close()  # a fresh cache every round
 
     return _epochs(
@@ -105,8 +105,10 @@ def _identical(case: Case, workers: int, batches: int = 3) -> tuple[bool, str]:
         want = [b for _ in range(2) for b in plain]
     with stoker.Loader(small.pipeline, workers=workers, seed=0, optimize=True, mp_context=START) as fast:
         got = [b for _ in range(2) for b in fast]
-        explain = fast.optimize_report.explain()
-        fast.optimize_report.close()
+        report = fast.optimize_report
+        explain = report.explain() if report is not None else ""
+        if report is not None:
+            report.close()
     return len(got) == len(want) and all(same(a, b) for a, b in zip(got, want)), explain
 
 
