@@ -46,7 +46,7 @@ def _fast_py() -> Any:
     # bytes takes ~1 us where getstate() builds a 625-int tuple (~5-35 us); gauss() keeps a
     # cached second value in a Python attribute.
     inst = random._inst  # type: ignore[attr-defined]
-    return ctypes.string_at(id(inst) + object.__basicsize__, _MT_BYTES), inst.gauss_next
+    return ctypes.string_at(id(inst) + object.__basicsize__, _MT_BYTES), getattr(inst, "gauss_next", None)
 
 
 _NP_ADDRESS: list[Any] = [None, 0]  # (bit generator, address of its state): .ctypes costs ~2 us
