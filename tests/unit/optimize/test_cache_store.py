@@ -165,3 +165,17 @@ def test_a_full_file_system_is_a_failed_write(tmp_path) -> None:
         signal.signal(signal.SIGXFSZ, old_handler)
     assert not written and store.get(0, 1) is MISS and store.stats.counts.write_failed == 1
     assert [n for n in os.listdir(store.root) if n.endswith(".tmp")] == []  # nothing half-written left
+
+
+def test_the_checksum_sees_every_single_bit_flip_and_moved_blocks() -> None:
+    from stoker.optimize.cache_entry import checksum
+
+    data = bytearray(np.random.default_rng(0).bytes(3001))  # a tail that is not a whole word
+    want = checksum(data)
+    for at in range(len(data)):
+        data[at] ^= 1 << (at % 8)
+        assert checksum(data) != want, at
+        data[at] ^= 1 << (at % 8)
+    big = np.random.default_rng(1).bytes(3 * 65536)
+    swapped = big[65536:131072] + big[:65536] + big[131072:]
+    assert checksum(big) != checksum(swapped) and checksum(big) != checksum(big + b"\0")
