@@ -91,9 +91,10 @@ def _entries(ctx: Context, k: int) -> list[tuple[int, Any]]:
 
 
 def _measure(ctx: Context, k: int, n: int, root: str) -> _Cut:
-    store = CacheStore(os.path.join(root, f"stoker-probe-{os.getpid()}-{uuid.uuid4().hex[:8]}"), 1 << 62)
+    entries = _entries(ctx, k)
+    capacity = max(i for i, _ in entries) + 1
+    store = CacheStore(os.path.join(root, f"stoker-probe-{os.getpid()}-{uuid.uuid4().hex[:8]}"), capacity)
     try:
-        entries = _entries(ctx, k)
         writes = []
         for i, v in entries:
             t0 = time.perf_counter()

@@ -52,4 +52,5 @@ def test_a_cache_folder_removed_mid_epoch_is_a_miss_not_a_sample_error(tmp_path)
         report.close()  # the report's owner removes everything while loaders still read
         got.append(part + list(it))
     assert identical(got, want)
-    assert stats["write_failed"] >= 1 and stats["damaged"] == 0
+    # Workers that already hold the arenas open may still serve them (the same bytes); none of it is an error.
+    assert stats["damaged"] == 0

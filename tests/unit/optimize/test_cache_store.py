@@ -50,14 +50,26 @@ def test_capacity_and_misses(tmp_path) -> None:
 
 def test_writes_land_whole_or_not_at_all(tmp_path) -> None:
     store = CacheStore(str(tmp_path / "c"), capacity=10)
-    # A writer killed mid-write leaves only its temporary file behind, never a visible entry.
-    with open(os.path.join(store.root, f".3.{os.getpid()}.tmp"), "wb") as f:
-        f.write(b"STK2 partial")
+    # A writer killed mid-write leaves bytes in its arena that no index slot points at.
+    with open(os.path.join(store.root, "arena-999999.bin"), "wb") as f:
+        f.write(b"STK3 partial")
     assert store.get(3, 1) is MISS and store.entries() == 0
     store.put(3, 1, torch.ones(1024))
     assert torch.equal(store.get(3, 1), torch.ones(1024))
     store.remove()
     assert not os.path.exists(store.root)
+
+
+def test_every_worker_reads_what_another_appended(tmp_path) -> None:
+    import pickle
+
+    store = CacheStore(str(tmp_path / "c"), capacity=10)
+    other = pickle.loads(pickle.dumps(store))  # as a worker receives it
+    other._pid = -1  # another process: its own arena
+    store.put(0, 1, torch.zeros(4))
+    other.put(1, 1, torch.ones(4))
+    assert torch.equal(other.get(0, 1), torch.zeros(4)) and torch.equal(store.get(1, 1), torch.ones(4))
+    assert len([n for n in os.listdir(store.root) if n.startswith("arena-")]) == 1 + (other._pid != store._pid)
 
 
 def test_arrays_read_back_are_aligned_for_any_dtype(tmp_path) -> None:
@@ -72,6 +84,13 @@ def _store(tmp_path, capacity: int = 10) -> CacheStore:
     return CacheStore(str(tmp_path / "c"), capacity, stats=StatsSink(str(tmp_path / "stats")))
 
 
+def _where(store: CacheStore, index: int) -> tuple[str, int, int]:
+    """(arena path, offset, length) of an entry, from the index."""
+    slot = store._slot(index)
+    assert slot is not None
+    return os.path.join(store.root, f"arena-{slot[0]}.bin"), slot[2], slot[3]
+
+
 def _flip(path: str, at: int) -> None:
     with open(path, "r+b") as f:
         f.seek(at)
@@ -84,43 +103,55 @@ def _flip(path: str, at: int) -> None:
 def test_a_flipped_byte_anywhere_is_a_counted_miss(tmp_path, where) -> None:
     store = _store(tmp_path)
     store.put(0, 1, {"x": np.arange(4096, dtype=np.float32), "label": 7})
-    path = os.path.join(store.root, "0.entry")
-    size = os.path.getsize(path)
+    path, offset, size = _where(store, 0)
     at = {"header": 20, "pickle": 60, "array": size // 2, "last": size - 1}[where]
-    _flip(path, at)
+    _flip(path, offset + at)
     with pytest.warns(UserWarning, match="damaged"):
         assert store.get(0, 1) is MISS
     assert store.stats.counts.damaged == 1
     assert total(str(tmp_path / "stats")).damaged == 1  # written at once, for report.stats()
 
 
-@pytest.mark.parametrize("cut", [0, 10, -1])
-def test_truncated_or_padded_entries_are_misses(tmp_path, cut) -> None:
+@pytest.mark.parametrize("keep", [0, 10, 4000])
+def test_a_truncated_arena_is_a_miss(tmp_path, keep) -> None:
     store = _store(tmp_path)
     store.put(0, 1, torch.arange(1000))
-    path = os.path.join(store.root, "0.entry")
-    with open(path, "rb") as f:
-        data = f.read()
-    with open(path, "wb") as f:
-        f.write(data[:cut] if cut >= 0 else data + b"\0")
+    path, offset, _ = _where(store, 0)
+    os.truncate(path, offset + keep)
     with pytest.warns(UserWarning):
         assert store.get(0, 1) is MISS
     assert store.stats.counts.damaged == 1
 
 
-def test_garbage_a_misplaced_entry_and_a_deleted_one(tmp_path) -> None:
+def test_a_damaged_index_slot_is_a_plain_miss(tmp_path) -> None:
+    store = _store(tmp_path)
+    store.put(0, 1, torch.arange(10))
+    _flip(os.path.join(store.root, "index.bin"), 12)  # the offset: the slot's own check fails
+    assert store.get(0, 1) is MISS
+
+
+def test_garbage_a_misplaced_entry_and_a_deleted_arena(tmp_path) -> None:
     store = _store(tmp_path)
     store.put(0, 1, torch.zeros(3))
     store.put(1, 1, torch.ones(3))
-    os.replace(os.path.join(store.root, "1.entry"), os.path.join(store.root, "2.entry"))
-    with open(os.path.join(store.root, "3.entry"), "wb") as f:
-        f.write(os.urandom(4096))
-    os.unlink(os.path.join(store.root, "0.entry"))
+    store.put(3, 1, torch.ones(300))
+    index = os.path.join(store.root, "index.bin")
+    with open(index, "r+b") as f:  # sample 1's slot copied into sample 2's place
+        f.seek(32)
+        slot = f.read(32)
+        f.seek(64)
+        f.write(slot)
+    path, offset, length = _where(store, 3)
+    with open(path, "r+b") as f:  # garbage over sample 3's bytes
+        f.seek(offset)
+        f.write(os.urandom(length))
     with pytest.warns(UserWarning):
-        assert store.get(2, 1) is MISS  # sample 1's bytes in sample 2's place
+        assert store.get(2, 1) is MISS
         assert store.get(3, 1) is MISS
-    assert store.get(0, 1) is MISS  # deleted: a plain miss
     assert store.stats.counts.damaged == 2
+    fresh = CacheStore(store.root, store.capacity, stats=store.stats)  # a reader with no open arena yet
+    os.unlink(path)
+    assert fresh.get(0, 1) is MISS  # its arena deleted: a plain miss
 
 
 def test_an_entry_made_at_another_cut_is_not_served(tmp_path) -> None:
@@ -134,15 +165,17 @@ def test_an_entry_made_at_another_cut_is_not_served(tmp_path) -> None:
 
 def test_a_vanished_or_read_only_folder_fails_writes_softly(tmp_path) -> None:
     store = _store(tmp_path)
-    store.remove()
-    assert store.get(0, 1) is MISS
+    store.put(0, 1, torch.ones(3))
+    import shutil
+
+    shutil.rmtree(store.root)  # removed under the reader (report.close() in another process)
     with pytest.warns(UserWarning, match="cannot write"):
-        assert not store.put(0, 1, torch.ones(3))
+        assert not store.put(1, 1, torch.ones(3))
     assert store.stats.counts.write_failed == 1
-    # A path that cannot hold files (a file where the folder should be) fails the same way.
+    assert store.get(0, 1) is MISS and store._arenas == {} and store._index is None  # descriptors freed
+    # A folder whose arena cannot be made (a folder where the file should be) fails the same way.
     other = _store(tmp_path / "other")
-    other.remove()
-    open(other.root, "w").close()
+    os.mkdir(os.path.join(other.root, f"arena-{os.getpid()}.bin"))
     with pytest.warns(UserWarning):
         assert not other.put(0, 1, torch.ones(3)) and other.get(0, 1) is MISS
     assert other.stats.counts.write_failed == 1
@@ -164,7 +197,7 @@ def test_a_full_file_system_is_a_failed_write(tmp_path) -> None:
         resource.setrlimit(resource.RLIMIT_FSIZE, old)
         signal.signal(signal.SIGXFSZ, old_handler)
     assert not written and store.get(0, 1) is MISS and store.stats.counts.write_failed == 1
-    assert [n for n in os.listdir(store.root) if n.endswith(".tmp")] == []  # nothing half-written left
+    assert store.put(1, 1, torch.ones(8)) and torch.equal(store.get(1, 1), torch.ones(8))  # room again: works
 
 
 def test_the_checksum_sees_every_single_bit_flip_and_moved_blocks() -> None:
