@@ -2,7 +2,8 @@
 
 A file per sample costs a create, a rename and, on read, an open and a close: on a decoded image
 that was a fifth of epoch 1. Here each writer process appends its entries to its own arena file
-(``arena-<pid>.bin``, one ``pwritev`` per entry, no new file) and then publishes the entry in a
+(``arena-<id>.bin``, the id a hash of host and pid; one ``pwritev`` per entry, no new file) and
+then publishes the entry in a
 shared index file (``index.bin``): one 32-byte slot per sample with the arena, the offset, the
 length, the cut level and a checksum of the slot itself. A reader does two ``pread``\\ s. The
 entry bytes carry their own length and checksum (:mod:`stoker.optimize.cache_entry`).
@@ -11,7 +12,8 @@ Why it stays correct:
 
 - An entry is published only after its bytes are written, so a worker killed mid-write leaves
   bytes nobody points at; its earlier entries stay good for its replacement and a resumed run.
-- Only one live process has a given pid, so no two processes append to the same arena.
+- Only one live process has a given host and pid, so no two processes append to the same arena
+  (two whose ids collide, about one pair in 2**32, would only make damaged entries: recomputed).
 - A slot read while it is being rewritten fails its own checksum and is a plain miss; any other
   problem (short or damaged entry, missing arena, vanished folder, full or read-only file system)
   is a counted miss (:class:`~stoker.optimize.cache_stats.StatsSink`), never an error.
@@ -24,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import socket
 import struct
 import zlib
 from typing import Any
@@ -34,8 +37,14 @@ from stoker.optimize.cache_stats import StatsSink
 MISS = object()
 _CUTS = "cuts"  # subfolder of markers "<level>": the lowest is the cache's cut level
 _INDEX = "index.bin"
-_SLOT = struct.Struct("<IIQQQ")  # arena pid (0: empty), level, offset, length, check of the first four
+_SLOT = struct.Struct("<IIQQQ")  # arena id (0: empty), level, offset, length, check of the first four
 _CHECK_EVERY = 256  # reads between checks that the folder still exists
+
+
+def arena_id() -> int:
+    """This process's arena number: a hash of host and pid, so processes of several machines can share a
+    kept ``cache_dir`` on a network file system without appending to one file (0 means an empty slot)."""
+    return zlib.crc32(f"{socket.gethostname()}:{os.getpid()}".encode()) or 1
 
 
 def _check(pid: int, level: int, offset: int, length: int) -> int:
@@ -69,8 +78,9 @@ class CacheStore:
 
     def _open_files(self) -> None:
         self._pid = os.getpid()
+        self._id = arena_id()
         self._index: int | None = None
-        self._arenas: dict[int, int] = {}  # arena pid -> fd
+        self._arenas: dict[int, int] = {}  # arena id -> fd
         self._end = -1  # where this process appends next in its own arena (-1: not opened)
         self._reads = 0
         self._gone = False
@@ -118,10 +128,11 @@ class CacheStore:
             return None  # empty, or read while being rewritten: a plain miss
         return pid, level, offset, length
 
-    def _arena(self, pid: int) -> int:
-        fd = self._arenas.get(pid)
+    def _arena(self, arena: int) -> int:
+        fd = self._arenas.get(arena)
         if fd is None:
-            fd = self._arenas[pid] = os.open(os.path.join(self.root, f"arena-{pid}.bin"), os.O_RDWR | os.O_CREAT, 0o644)
+            path = os.path.join(self.root, f"arena-{arena}.bin")
+            fd = self._arenas[arena] = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
         return fd
 
     def get(self, index: int, level: int) -> Any:
@@ -166,14 +177,14 @@ class CacheStore:
                 return False
             pieces = encode(value, index, level)
             length = sum(memoryview(p).nbytes for p in pieces)
-            fd = self._arena(self._pid)
+            fd = self._arena(self._id)
             if self._end < 0:
                 self._end = os.fstat(fd).st_size
             offset = self._end
             self._end += length  # a failed write leaves a hole nobody points at
             if os.pwritev(fd, pieces, offset) != length:  # a short write: the file system is full
                 raise OSError(f"short write to the arena under {self.root}")
-            slot = _SLOT.pack(self._pid, level, offset, length, _check(self._pid, level, offset, length))
+            slot = _SLOT.pack(self._id, level, offset, length, _check(self._id, level, offset, length))
             os.pwrite(self._index_fd(), slot, index * _SLOT.size)
         except OSError as exc:
             self.stats.problem("write_failed", f"cannot write to {self.root}: {exc}")

@@ -11,7 +11,7 @@ import torch
 from PIL import Image
 
 from stoker.optimize.cache_stats import StatsSink, total
-from stoker.optimize.cache_store import MISS, CacheStore
+from stoker.optimize.cache_store import MISS, CacheStore, arena_id
 from stoker.optimize.values import same
 
 
@@ -175,7 +175,7 @@ def test_a_vanished_or_read_only_folder_fails_writes_softly(tmp_path) -> None:
     assert store.get(0, 1) is MISS and store._arenas == {} and store._index is None  # descriptors freed
     # A folder whose arena cannot be made (a folder where the file should be) fails the same way.
     other = _store(tmp_path / "other")
-    os.mkdir(os.path.join(other.root, f"arena-{os.getpid()}.bin"))
+    os.mkdir(os.path.join(other.root, f"arena-{arena_id()}.bin"))
     with pytest.warns(UserWarning):
         assert not other.put(0, 1, torch.ones(3)) and other.get(0, 1) is MISS
     assert other.stats.counts.write_failed == 1
