@@ -3,9 +3,8 @@
 A file per sample costs a create, a rename and, on read, an open and a close: on a decoded image
 that was a fifth of epoch 1. Here each writer process appends its entries to its own arena file
 (``arena-<id>.bin``, the id a hash of host and pid; one ``pwritev`` per entry, no new file) and
-then publishes the entry in a
-shared index file (``index.bin``): one 32-byte slot per sample with the arena, the offset, the
-length, the cut level and a checksum of the slot itself. A reader does two ``pread``\\ s. The
+then publishes the entry in a shared index file (``index.bin``): one 32-byte slot per sample with
+the arena, the offset, the length, the cut level and a checksum of the slot itself. A reader does two ``pread``\\ s. The
 entry bytes carry their own length and checksum (:mod:`stoker.optimize.cache_entry`).
 
 Why it stays correct:
