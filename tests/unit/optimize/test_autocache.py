@@ -103,3 +103,13 @@ def test_the_owned_cache_is_removed_on_close(tmp_path) -> None:
     assert os.path.isdir(folder)
     report.close()
     assert not os.path.exists(folder)
+
+
+def test_a_cache_dir_that_cannot_be_made_leaves_the_pipeline_uncached(tmp_path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    pipe = pipeline(16)
+    new, report = stoker.optimize(pipe, strategies=["autocache"], cache_dir=str(blocker / "cache"))
+    (rw,) = report.rewrites
+    assert not rw.applied and "cannot make the cache folder" in rw.why and new.source is pipe.source
+    assert identical(run(pipe, 2), run(new, 2))
