@@ -125,28 +125,45 @@ def _private(root: str, what: str) -> str:
     return os.path.join(root, f"stoker-p{os.getpid()}-{what}-{uuid.uuid4().hex[:8]}")
 
 
-def _kept_folder(ctx: Context, ops: list[Op]) -> tuple[str, bool, str]:
+def _kept_name(source: str, ops: list[Op]) -> str:
+    return hashlib.sha1(f"{source}\n{ops_identity(ops)}".encode()).hexdigest()[:20]
+
+
+def _kept_folder(ctx: Context, ops: list[Op], source: str | None) -> tuple[str, bool, str]:
     """(folder, owned, note) under the user's ``cache_dir``: named after the cache's identity."""
     root = str(ctx.options.cache_dir)
-    source = source_identity(ctx.chain.source, ctx.options.cache_version, ctx.options.content_hash)
     if source is None:
         note = (
             f"private to this process: {type(ctx.chain.source.data).__name__} has no content identity; "
             "name one with cache_version= to reuse it across runs"
         )
         return _private(root, "cache"), True, note
-    name = hashlib.sha1(f"{source}\n{ops_identity(ops)}".encode()).hexdigest()[:20]
-    return os.path.join(root, name), False, "kept for resumes"
+    return os.path.join(root, _kept_name(source, ops)), False, "kept for resumes"
 
 
-def _place(ctx: Context, cut: _Cut, ops: list[Op]) -> tuple[str, int, int, bool, str]:
+def _kept_cut(ctx: Context, cuts: list[_Cut], source: str | None) -> _Cut | None:
+    """The cut of a cache a run before this one left in ``cache_dir`` for this same input, if any.
+
+    A resumed run keeps that cut even where its own (noisy) timings would pick another, so it
+    reads the entries already made instead of starting a new cache.
+    """
+    if ctx.options.cache_dir is None or source is None:
+        return None
+    for cut in cuts:
+        name = _kept_name(source, ctx.chain.sample_ops[: cut.k])
+        if os.path.exists(os.path.join(ctx.options.cache_dir, name, "index.bin")):
+            return cut
+    return None
+
+
+def _place(ctx: Context, cut: _Cut, ops: list[Op], source: str | None) -> tuple[str, int, int, bool, str]:
     """(folder, capacity in samples, reserve bytes, owned, note) for the cache."""
     n = len(ctx.chain.source)
     limit = ctx.options.cache_bytes
     if ctx.options.cache_dir is not None:
         root = ctx.options.cache_dir
         os.makedirs(root, exist_ok=True)
-        folder, owned, note = _kept_folder(ctx, ops)
+        folder, owned, note = _kept_folder(ctx, ops, source)
     else:
         best = None
         for r in _roots():
@@ -181,20 +198,26 @@ def apply(ctx: Context) -> list[Rewrite]:
     compute = ctx.probe.read_s + sum(f.cost_s for f in facts[:n])
     root = _shared_root()
     cuts = [_measure(ctx, k, n, root) for k in range(1, n + 1)]
-    cut = min(cuts, key=lambda c: c.cost_s)
+    source = None
+    if ctx.options.cache_dir is not None:
+        source = source_identity(chain.source, ctx.options.cache_version, ctx.options.content_hash)
+    earlier = _kept_cut(ctx, cuts, source)
+    cut = earlier or min(cuts, key=lambda c: c.cost_s)
     names = [op.name for op in chain.sample_ops[: cut.k]]
     figures = (
         f"recompute {compute * 1e3:.3f} ms/sample, cached {cut.cost_s * 1e3:.3f} "
         f"(read back {cut.read_s * 1e3:.3f}, write once {cut.write_s * 1e3:.3f})"
     )
-    if cut.cost_s > (1 - ctx.options.min_gain) * compute:
+    if earlier is not None:
+        figures += "; the cut of the cache an earlier run left in cache_dir"
+    elif cut.cost_s > (1 - ctx.options.min_gain) * compute:
         return [Rewrite(NAME, False, True, f"cache nothing (best cut after {names})", f"not cheaper: {figures}")]
-    if compute - cut.cost_s < cut.write_s:
+    if earlier is None and compute - cut.cost_s < cut.write_s:
         why = f"{figures}, but writing costs {cut.write_s * 1e3:.3f} ms/sample: it would not pay back in one epoch"
         return [Rewrite(NAME, False, True, f"cache nothing (best cut after {names})", why)]
     prefix = chain.sample_ops[: cut.k]
     try:
-        folder, capacity, reserve, owned, note = _place(ctx, cut, prefix)
+        folder, capacity, reserve, owned, note = _place(ctx, cut, prefix, source)
         if capacity < 1:
             return [Rewrite(NAME, False, True, "cache nothing", f"no room: {cut.entry_bytes:.0f} B/sample")]
         stats = StatsSink(_private(_shared_root(), "cachestats"))
