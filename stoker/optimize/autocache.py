@@ -125,20 +125,25 @@ def _private(root: str, what: str) -> str:
     return os.path.join(root, f"stoker-p{os.getpid()}-{what}-{uuid.uuid4().hex[:8]}")
 
 
-def _kept_name(source: str, ops: list[Op]) -> str:
-    return hashlib.sha1(f"{source}\n{ops_identity(ops)}".encode()).hexdigest()[:20]
+def _kept_name(source: str | None, ops: list[Op]) -> str | None:
+    """The folder name of a kept cache, or None when the source or an op has no identity."""
+    code = ops_identity(ops)
+    if source is None or code is None:
+        return None
+    return hashlib.sha1(f"{source}\n{code}".encode()).hexdigest()[:20]
 
 
 def _kept_folder(ctx: Context, ops: list[Op], source: str | None) -> tuple[str, bool, str]:
     """(folder, owned, note) under the user's ``cache_dir``: named after the cache's identity."""
     root = str(ctx.options.cache_dir)
-    if source is None:
-        note = (
-            f"private to this process: {type(ctx.chain.source.data).__name__} has no content identity; "
-            "name one with cache_version= to reuse it across runs"
-        )
-        return _private(root, "cache"), True, note
-    return os.path.join(root, _kept_name(source, ops)), False, "kept for resumes"
+    name = _kept_name(source, ops)
+    if name is None:
+        if source is None:
+            why = f"{type(ctx.chain.source.data).__name__} has no content identity; name it with cache_version="
+        else:
+            why = "an op holds a value that does not pickle, so the ops have no identity"
+        return _private(root, "cache"), True, f"private to this process: {why}"
+    return os.path.join(root, name), False, "kept for resumes"
 
 
 def _kept_cut(ctx: Context, cuts: list[_Cut], source: str | None) -> _Cut | None:
@@ -151,7 +156,7 @@ def _kept_cut(ctx: Context, cuts: list[_Cut], source: str | None) -> _Cut | None
         return None
     for cut in cuts:
         name = _kept_name(source, ctx.chain.sample_ops[: cut.k])
-        if os.path.exists(os.path.join(ctx.options.cache_dir, name, "index.bin")):
+        if name is not None and os.path.exists(os.path.join(ctx.options.cache_dir, name, "index.bin")):
             return cut
     return None
 

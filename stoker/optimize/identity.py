@@ -33,6 +33,7 @@ import torch
 
 from stoker.data.pipeline import Op, Source
 
+_UNSTABLE = -1  # put in the walk's `seen` ids (never a real id) when a value has no byte identity
 _LIBRARY_ROOTS = tuple(p for p in {sys.prefix, sys.base_prefix, sys.exec_prefix} if p)
 
 
@@ -173,13 +174,20 @@ def _value(value: Any, h: Any, seen: set[int]) -> None:
             _value(value[k], h, seen)
         return
     digest = _bytes_digest(value)
-    h.update((digest or f"<unpicklable {type(value).__qualname__} {id(value)}>").encode())
+    if digest is None:
+        seen.add(_UNSTABLE)
+    h.update((digest or f"<unpicklable {type(value).__qualname__}>").encode())
 
 
-def ops_identity(ops: Sequence[Op]) -> str:
-    """A digest of the operators' kinds, names, code and values (see the module docstring)."""
+def ops_identity(ops: Sequence[Op]) -> str | None:
+    """A digest of the operators' kinds, names, code and values (see the module docstring).
+
+    None when a value they hold cannot be pickled (a lock, an open file): it has no identity
+    that another process could check, so such a cache is private to this process.
+    """
     h = _hasher()
+    seen: set[int] = set()
     for op in ops:
         h.update(f"{op.kind}:{op.name}\n".encode())
-        _callable(op.fn, h, set())
-    return h.hexdigest()
+        _callable(op.fn, h, seen)
+    return None if _UNSTABLE in seen else h.hexdigest()

@@ -112,3 +112,20 @@ def test_an_edited_function_or_closure_value_is_another_cache(tmp_path, monkeypa
     through(pipe1, str(tmp_path / "c"))
     got, _ = through(pipe2, str(tmp_path / "c"))
     assert identical(got, plain(pipe2))
+
+
+def test_an_op_holding_an_unpicklable_value_gets_a_private_cache(tmp_path) -> None:
+    import threading
+
+    lock = threading.Lock()
+
+    def locked_heavy(i: int) -> Any:
+        with lock:
+            return fns.heavy(i)
+
+    assert ops_identity(stoker.from_items([1]).map(locked_heavy).ops) is None
+    pipe = stoker.from_items(list(range(8))).map(locked_heavy).map(fns.jitter).batch(4)
+    _, report = stoker.optimize(pipe, strategies=["autocache"], cache_dir=str(tmp_path / "c"))
+    assert "private to this process" in report.rewrites[0].what
+    report.close()
+    assert os.listdir(tmp_path / "c") == []  # removed with the report: nothing left to serve a later run
