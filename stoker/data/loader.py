@@ -14,7 +14,7 @@ import threading
 import time
 import weakref
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stoker.backends.base import Began, Done, Exited, Fatal, Lost, WorkerPool
 from stoker.cluster import membership
@@ -34,6 +34,9 @@ from stoker.data.watchdog import ProgressWatch, head, run_with_timeout
 from stoker.obs.attach import attach_observer
 from stoker.obs.diagnose import Diagnosis, diagnose
 from stoker.system import cpu_count
+
+if TYPE_CHECKING:
+    from stoker.optimize.optimizer import OptimizeReport
 
 log = logging.getLogger("stoker")
 
@@ -123,7 +126,8 @@ class Loader(WorkerScaling, StreamState):
         continue_after_error: bool = False,
         **backend_options: Any,
     ) -> None:
-        self.pipeline = as_pipeline(source)
+        self.pipeline = given = as_pipeline(source)
+        self.optimize_report: OptimizeReport | None = None
         if optimize:  # rewrites that keep batches bit-identical; report in self.optimize_report
             from stoker.optimize import optimize as rewrite
 
@@ -177,9 +181,9 @@ class Loader(WorkerScaling, StreamState):
         self._balance = self._dispatcher.balance
         self._balance.enabled = replicas > 1 and not stream
         self._dispatcher.skip_crashes = on_error == "skip"  # a sample that kills its worker is skipped
-        self._fingerprint = stream_fingerprint(
-            self.pipeline, seed=seed, split_size=size, rank=rank, world_size=world_size
-        )
+        # From the pipeline as given: an exact rewrite does not change the stream, so a state saved
+        # with optimize on resumes with it off (and whatever the optimiser decides next time).
+        self._fingerprint = stream_fingerprint(given, seed=seed, split_size=size, rank=rank, world_size=world_size)
         self._lock = threading.RLock()  # close() from another thread waits for the current step
         self._closed = False
         self._watch = ProgressWatch()  # which busy workers made no progress for `timeout`
@@ -471,6 +475,7 @@ class Loader(WorkerScaling, StreamState):
             "padded_items": self._balance.padded,
             "backend": self.backend,
             "cpu_free": self._observer.cpu_free(),
+            "cache": self.optimize_report.stats() if self.optimize_report is not None else None,
         }
         return self._stats.snapshot(self.workers, extra)
 
