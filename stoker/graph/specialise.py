@@ -117,6 +117,13 @@ class ValueProxy(fx.Proxy):
             v = getattr(self.value, k)
             self.tracer.assume(f"{self.node.name}.{k} = {v}")  # type: ignore[attr-defined]
             return v
+        value = self.__dict__.get("value", _MISSING)
+        if isinstance(value, torch.Tensor):
+            if not hasattr(value, k):  # as eagerly: hasattr(x, "jax") is False, not a proxy
+                raise AttributeError(f"'Tensor' object has no attribute {k!r}")
+            if not callable(getattr(value, k)):
+                # A tensor property (x.T, x.mT): a value of its own, so len(x.T) and friends work.
+                return self.tracer.create_proxy("call_function", getattr, (self, k), {})
         return super().__getattr__(k)
 
     def _shape_call(self, name: str, *args: Any) -> Any:
