@@ -24,6 +24,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import torch
 import torch.fx as fx
 from torch import nn
@@ -52,6 +53,7 @@ RANDOM_FUNCTIONS = frozenset(
 _STATIC = frozenset({"shape", "ndim", "dtype", "device", "is_cuda", "is_sparse", "layout", "is_floating_point"})
 _SHAPE_METHODS = frozenset({"size", "dim", "numel", "nelement", "ndimension", "get_device", "is_contiguous"})
 _MISSING = object()
+LAYOUT = "stoker_layout"  # fx node meta key: (shape, stride) of the node's value on the example
 
 
 class TraceStop(Exception):
@@ -271,6 +273,13 @@ class ValueTracer(fx.Tracer):
         finally:
             self._modules.pop()
 
+    def create_arg(self, a: Any) -> Any:
+        if isinstance(a, np.generic):
+            # A numpy scalar (`log_spec -= 10.0 * np.log10(...)`): fx would write it as
+            # `np.float64(0.0)` in code that workers cannot load; it is a Python number to torch.
+            return a.item()
+        return super().create_arg(a)
+
     def getattr(self, attr: str, attr_val: Any, parameter_proxy_cache: dict[str, Any]) -> Any:
         if self._evaluating:
             return attr_val
@@ -296,6 +305,10 @@ class ValueTracer(fx.Tracer):
             raise
         except Exception as exc:
             raise TraceStop("run", f"running {kind} {getattr(target, '__name__', target)} failed: {exc}") from exc
+        if isinstance(proxy.value, torch.Tensor):
+            # The memory layout on the example: a value that crosses the cut arrives contiguous,
+            # and some kernels (batch_norm's backward) give other numbers for another layout.
+            proxy.node.meta[LAYOUT] = (tuple(proxy.value.shape), tuple(proxy.value.stride()))
         return proxy
 
     def _value_of(self, a: Any) -> Any:

@@ -12,7 +12,7 @@ import pytest
 
 from tests.integration.graph.test_corpus import _train
 
-pytest.importorskip("transformers")
+pytest.importorskip("transformers")  # the dev extra installs it
 
 # program -> how it must be captured
 PROGRAMS = {
@@ -24,6 +24,8 @@ PROGRAMS = {
     "hf.wav2vec2": "partial",
     "hf.clip": "values",
     "hf.vit": "values",
+    "timm_bnact": "values",
+    "logmel_cnn": "values",
 }
 
 
