@@ -21,6 +21,10 @@ from torch import nn
 
 from stoker.graph.ir import Node
 from stoker.graph.marks import mark_of
+from stoker.graph.specialise import assign
+
+# Functions the tracer itself records (item assignment as a copy): plain tensor code, no state.
+_TRACER_FUNCTIONS = (assign,)
 
 
 @dataclass(frozen=True)
@@ -148,7 +152,7 @@ def opaque_call(node: Node, ctx: Context) -> Finding | None:
     if node.kind == "call_function":
         fn = node.target.target
         home = getattr(fn, "__module__", None) or ""
-        if mark_of(fn) or fn in (getattr, operator.getitem) or fn in vars(builtins).values():
+        if mark_of(fn) or fn in (getattr, operator.getitem, *_TRACER_FUNCTIONS) or fn in vars(builtins).values():
             return None
         if fn in vars(math).values():
             return None
