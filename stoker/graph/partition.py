@@ -11,8 +11,7 @@ from __future__ import annotations
 import contextlib
 import random
 import warnings
-from collections.abc import Iterator
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import numpy as np
@@ -121,7 +120,9 @@ def partition(
         The :class:`Plan`.
     """
     with _global_rng_kept():  # the trainer's torch, numpy and random streams are as they were
-        return _partition(pipe, model, loss_fn, example, pin, objective, workers, optimizer, seed, inputs, target, carry)
+        return _partition(
+            pipe, model, loss_fn, example, pin, objective, workers, optimizer, seed, inputs, target, carry
+        )
 
 
 def _partition(

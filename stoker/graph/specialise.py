@@ -22,6 +22,7 @@ import sys
 import traceback
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from types import FrameType
 from typing import Any
 
 import numpy as np
@@ -227,7 +228,7 @@ class ValueTracer(fx.Tracer):
         if value is not _MISSING:
             taken = _bool_or_none(value)
             check = raise_only_branch(_caller_frame(), taken) if taken is not None else None
-            if check is not None:
+            if check is not None and taken is not None:
                 # `if bad: raise ...` / `assert ok`: only the raising side depends on the data, so the
                 # check becomes a run-time assertion in the graph and the trace goes on.
                 ok = obj if taken else self.create_proxy("call_function", torch.logical_not, (obj,), {})
@@ -412,7 +413,7 @@ def _caller_frame() -> Any:
     """The frame that asked for ``bool(proxy)``: the first outside torch and stoker.graph."""
     from stoker.graph.trace import is_internal
 
-    frame = sys._getframe(1)
+    frame: FrameType | None = sys._getframe(1)
     while frame is not None and is_internal(frame.f_code.co_filename):
         frame = frame.f_back
     return frame

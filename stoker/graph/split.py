@@ -70,7 +70,8 @@ def _needs_relayout(node: fx.Node) -> tuple[tuple[int, ...], tuple[int, ...]] | 
     if layout is None:
         return None
     shape, stride = layout
-    contiguous, step = [], 1
+    contiguous: list[int] = []
+    step = 1
     for size in reversed(shape):
         contiguous.insert(0, step)
         step *= max(size, 1)
