@@ -201,10 +201,10 @@ def _trace(program: Program, args: tuple[Any, ...]) -> tuple[Traced, dict[str, s
     if extra and traced.failure is None:
         traced = trace_program(program, extra | hooked, args)
     if traced.failure:
-        warnings.warn(f"stoker.partition: {traced.failure}", stacklevel=3)
+        warnings.warn(f"stoker.partition: {traced.failure}", stacklevel=4)
     elif traced.breaks:
         shown = "; ".join(f"({i}) {b}" for i, b in enumerate(traced.breaks, start=1))
-        warnings.warn(f"stoker.partition: captured up to {len(traced.breaks)} graph break(s): {shown}", stacklevel=3)
+        warnings.warn(f"stoker.partition: captured with {len(traced.breaks)} graph break(s): {shown}", stacklevel=4)
     return traced, writes
 
 

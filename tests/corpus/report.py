@@ -35,7 +35,9 @@ def row(name: str) -> str:
 
 
 def main(names: list[str]) -> None:
-    print("| program | capture | unsplit B/sample | split B/sample | fewer | moved (fewest_bytes) | naive: moved, B/sample |")
+    print(
+        "| program | capture | unsplit B/sample | split B/sample | fewer | moved (fewest_bytes) | naive: moved, B/sample |"
+    )
     print("|---|---|---|---|---|---|---|")
     for name in names or [*SECOND, *FIRST]:
         print(row(name), flush=True)

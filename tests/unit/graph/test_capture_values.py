@@ -377,3 +377,28 @@ def test_errors_inside_third_party_libraries_name_their_file_and_line() -> None:
     assert is_internal(os.path.join(site, "torch", "nn", "functional.py"))
     for lib in ("torchaudio", "torchvision", "torchlibrosa"):  # share torch's prefix, are not torch
         assert not is_internal(os.path.join(site, lib, "functional.py")), lib
+
+
+class WritesBuffer(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(4, 1)
+        self.register_buffer("last", torch.zeros(2, 4))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.last[0] = x[0]  # item assignment into a buffer: state, not a value to copy
+        return self.fc(x)
+
+
+def test_item_assignment_into_a_buffer_is_not_copied_and_stays_in_the_trainer() -> None:
+    from stoker.graph.advice import advice_for
+    from stoker.graph.specialise import TraceStop
+    from stoker.graph.trace import classify
+
+    pipe = stoker.from_items([torch.ones(4)] * 4).batch(2)
+    plan = stoker.partition(pipe, WritesBuffer(), workers=1, objective="all_stateless")
+    assert plan.method == "fx"  # the value trace refused to copy it; plain fx records the write itself
+    writes = [n for n in plan.graph.nodes if "setitem" in plan.graph[n].label]
+    assert writes and all(plan.side_of(n) == "train" for n in writes)
+    stop = TraceStop("in_place", "item assignment into last, a buffer")
+    assert "assign into a fresh tensor" in advice_for(classify(stop))
