@@ -20,6 +20,7 @@ from PIL import Image
 from stoker.data.rng import sample_rng
 from stoker.io_kernels import decoder, image_backend
 from stoker.io_kernels.pillow_decoder import open_rgb
+from stoker.io_kernels.resize import RESIZE_KERNELS
 
 ImageT = TypeVar("ImageT", Image.Image, np.ndarray)
 
@@ -113,11 +114,22 @@ def random_resized_crop(
     size: int,
     scale: tuple[float, float] = (0.08, 1.0),
     ratio: tuple[float, float] = (3 / 4, 4 / 3),
+    *,
+    kernel: str = "pillow",
 ) -> ImageT:
     """Crops a random area and aspect ratio and resizes it to ``size`` x ``size`` (Inception-style).
 
-    An array gives the same pixels as the PIL image of it, as an array.
+    Args:
+        img: PIL image or HWC uint8 array; the result is of the same kind (an array gives the
+            same pixels as the PIL image of it).
+        size: Output side in pixels.
+        scale: Range of the crop's area as a fraction of the image's.
+        ratio: Range of the crop's aspect ratio (width / height).
+        kernel: ``"pillow"`` (default) or ``"torch"``: about 2x cheaper, torchvision's semantics,
+            different pixels at the crop's edges (see :mod:`stoker.io_kernels.resize`). The random
+            parameters are the same for both.
     """
+    resize = RESIZE_KERNELS.lookup(kernel)
     rng = sample_rng()
     width, height = _size(img)
     area = width * height
@@ -134,10 +146,7 @@ def random_resized_crop(
     else:  # fall back to a central crop
         w, h = min(width, height), min(width, height)
         left, top = (width - w) // 2, (height - h) // 2
-    pil = Image.fromarray(img) if isinstance(img, np.ndarray) else img
-    # reduce() lets PIL decimate big crops cheaply before the bilinear resize.
-    out = pil.resize((size, size), Image.Resampling.BILINEAR, box=(left, top, left + w, top + h), reducing_gap=2.0)
-    return np.asarray(out) if isinstance(img, np.ndarray) else out
+    return resize(img, (left, top, left + w, top + h), size)  # type: ignore[return-value]
 
 
 def random_hflip(img: ImageT, p: float = 0.5) -> ImageT:

@@ -11,6 +11,7 @@ from PIL import Image
 
 import stoker.io as sio
 from stoker.data.rng import seeded
+from stoker.errors import InputError
 from stoker.io_kernels import available_backends
 
 
@@ -108,3 +109,20 @@ def test_corrupt_and_truncated_files_name_the_file(tmp_path: Path, jpegs: list[s
     for bad in (garbage, truncated):
         with pytest.raises(OSError, match=bad.name):
             sio.read_image(str(bad), backend=backend)
+
+
+def test_torch_resize_kernel(jpegs: list[str]) -> None:
+    arr = sio.read_image(jpegs[0], as_array=True)
+    with seeded(1, 0, 2):
+        ref = sio.random_resized_crop(arr, 128, scale=(0.9, 1.0))
+    with seeded(1, 0, 2):
+        out = sio.random_resized_crop(arr, 128, scale=(0.9, 1.0), kernel="torch")
+    with seeded(1, 0, 2):
+        out_pil = sio.random_resized_crop(Image.fromarray(arr), 128, scale=(0.9, 1.0), kernel="torch")
+    assert out.shape == (128, 128, 3) and out.dtype == np.uint8
+    assert np.array_equal(np.asarray(out_pil), out)
+    # The same crop box, another kernel: equal within 1 level inside, differing only near the edges.
+    inner = np.abs(out.astype(int) - ref.astype(int))[4:-4, 4:-4]
+    assert inner.max() <= 1 and 0 < np.abs(out.astype(int) - ref.astype(int)).sum()
+    with pytest.raises(InputError, match="'pillow', 'torch'"):
+        sio.random_resized_crop(arr, 128, kernel="cv2")
