@@ -12,6 +12,7 @@ and each figure is the median over rounds; the last stdout line is JSON.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import statistics
 import sys
@@ -19,6 +20,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -121,12 +123,77 @@ def run_one(fn: Callable[[str], torch.Tensor], path: str, index: int) -> torch.T
         return fn(path)
 
 
+class _MainDataset(torch.utils.data.Dataset):
+    """The ``main`` pipeline as a map-style Dataset (throughput only: every epoch uses epoch 0's key,
+    which costs the same as re-randomising)."""
+
+    def __init__(self, paths: list[str]) -> None:
+        self.paths = paths
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, i: int) -> torch.Tensor:
+        with seeded(0, 0, i):
+            return main_to_uint8_tensor(sio.random_hflip(sio.random_resized_crop(main_read_image(self.paths[i]), SIZE)))
+
+
+def loader_sps(kind: str, fn: Callable[[str], torch.Tensor] | None, paths: list[str], epochs: int = 3) -> float:
+    """Steady-state samples/s (epochs after the first) of 2 data workers, batch 64.
+
+    ``kind`` is ``"stoker"`` (a Loader running ``fn``) or ``"torch"`` (DataLoader, persistent
+    workers, running ``main``).
+    """
+    import stoker
+
+    if kind == "stoker":
+        pipe = stoker.from_files(paths).shuffle(seed=0).map(fn).batch(64)
+        ctx: Any = stoker.Loader(pipe, workers=2, seed=0)
+    else:
+        ds = _MainDataset(paths)
+        ctx = contextlib.nullcontext(
+            torch.utils.data.DataLoader(ds, batch_size=64, shuffle=True, num_workers=2, persistent_workers=True)
+        )
+    with ctx as loader:
+        for epoch in range(epochs):
+            if epoch == 1:
+                start, seen = time.perf_counter(), 0
+            for batch in loader:
+                if epoch >= 1:
+                    seen += len(batch)
+    return seen / (time.perf_counter() - start)
+
+
+def measure_loaders(fns: dict[str, Callable[[str], torch.Tensor]], paths: list[str], rounds: int) -> dict[str, Any]:
+    """Interleaved rounds of DataLoader (main) and stoker (main, exact fast, torch-resize~); medians and ratios."""
+    best = available_backends()[0]
+    configs: dict[str, tuple[str, Callable[[str], torch.Tensor] | None]] = {
+        "torch DataLoader/main": ("torch", None),
+        "stoker/main": ("stoker", fns["main"]),
+        f"stoker/{best}/pil": ("stoker", fns[f"{best}/pil"]),
+        f"stoker/{best}/array/torch-resize~": ("stoker", fns[f"{best}/array/torch-resize~"]),
+    }
+    got: dict[str, list[float]] = {k: [] for k in configs}
+    for r in range(rounds):
+        for name, (kind, fn) in configs.items():
+            got[name].append(loader_sps(kind, fn, paths))
+            print(f"  loader round {r + 1}/{rounds} {name:>36}: {got[name][-1]:7.1f} samples/s", flush=True)
+    med = {k: statistics.median(v) for k, v in got.items()}
+    base = med["torch DataLoader/main"]
+    for name, sps in med.items():
+        print(f"{name:>36} {sps:8.1f} samples/s {sps / base:6.2f}x DataLoader")
+    return {name: {"sps": round(sps, 1), "vs_dataloader": round(sps / base, 3)} for name, sps in med.items()}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="96 images, 3 rounds")
     parser.add_argument("--images", type=int, default=None)
     parser.add_argument("--rounds", type=int, default=None)
     parser.add_argument("--threads", type=int, default=2, help="threads for the threaded variants")
+    parser.add_argument(
+        "--loader", action="store_true", help="also: steady-state samples/s of 2 workers, stoker vs torch DataLoader"
+    )
     args = parser.parse_args(argv)
     images = args.images or (96 if args.quick else 512)
     rounds = args.rounds or (3 if args.quick else 5)
@@ -169,6 +236,7 @@ def main(argv: list[str] | None = None) -> int:
         }
         for name in runs
     }
+    loaders = measure_loaders(fns, paths, rounds) if args.loader else {}
     emit(
         {
             "benchmark": "image_kernels",
@@ -176,6 +244,7 @@ def main(argv: list[str] | None = None) -> int:
             "rounds": rounds,
             "load_end": round(load_end, 2),
             "variants": variants,
+            "loader": loaders,
         },
         m,
     )
