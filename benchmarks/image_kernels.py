@@ -118,7 +118,7 @@ def check_same_output(fns: dict[str, Callable[[str], torch.Tensor]], paths: list
     }
 
 
-def run_one(fn: Callable[[str], torch.Tensor], path: str, index: int) -> torch.Tensor:
+def run_one(fn: Callable[[Any], Any], path: Any, index: int) -> Any:
     with seeded(0, 0, index):
         return fn(path)
 
@@ -164,6 +164,33 @@ def loader_sps(kind: str, fn: Callable[[str], torch.Tensor] | None, paths: list[
     return seen / (time.perf_counter() - start)
 
 
+def measure_stages(paths: list[str], rounds: int) -> dict[str, float]:
+    """CPU microseconds per sample of each op alone (median of ``rounds``), to show where the time goes."""
+    best = available_backends()[0]
+    arrays = [sio.read_image(p, backend=best, as_array=True) for p in paths]
+    crops = [run_one(lambda a: sio.random_resized_crop(a, SIZE), a, i) for i, a in enumerate(arrays)]
+    ops: dict[str, tuple[Callable[[Any], Any], list[Any]]] = {
+        "decode pillow": (lambda p: sio.read_image(p, backend="pillow"), paths),
+        f"decode {best} (array)": (lambda p: sio.read_image(p, backend=best, as_array=True), paths),
+        "crop-resize pillow": (lambda a: sio.random_resized_crop(a, SIZE), arrays),
+        "crop-resize torch~": (lambda a: sio.random_resized_crop(a, SIZE, kernel="torch"), arrays),
+        "flip": (sio.random_hflip, crops),
+        "to_uint8_tensor": (sio.to_uint8_tensor, crops),
+        "per-sample key + generator": (lambda _: sio.sample_rng(), paths),
+    }
+    out = {}
+    for name, (fn, inputs) in ops.items():
+        times = []
+        for _ in range(rounds):
+            cpu = time.process_time()
+            for i, x in enumerate(inputs):
+                run_one(fn, x, i)
+            times.append((time.process_time() - cpu) / len(inputs) * 1e6)
+        out[name] = round(statistics.median(times), 1)
+        print(f"{name:>32}: {out[name]:8.1f} us CPU per sample", flush=True)
+    return out
+
+
 def measure_loaders(fns: dict[str, Callable[[str], torch.Tensor]], paths: list[str], rounds: int) -> dict[str, Any]:
     """Interleaved rounds of DataLoader (main) and stoker (main, exact fast, torch-resize~); medians and ratios."""
     best = available_backends()[0]
@@ -191,6 +218,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--images", type=int, default=None)
     parser.add_argument("--rounds", type=int, default=None)
     parser.add_argument("--threads", type=int, default=2, help="threads for the threaded variants")
+    parser.add_argument("--stages", action="store_true", help="also: CPU time of each op alone")
     parser.add_argument(
         "--loader", action="store_true", help="also: steady-state samples/s of 2 workers, stoker vs torch DataLoader"
     )
@@ -236,6 +264,7 @@ def main(argv: list[str] | None = None) -> int:
         }
         for name in runs
     }
+    stages = measure_stages(paths, rounds) if args.stages else {}
     loaders = measure_loaders(fns, paths, rounds) if args.loader else {}
     emit(
         {
@@ -244,6 +273,7 @@ def main(argv: list[str] | None = None) -> int:
             "rounds": rounds,
             "load_end": round(load_end, 2),
             "variants": variants,
+            "stages_us_cpu": stages,
             "loader": loaders,
         },
         m,
