@@ -15,6 +15,7 @@ import hashlib
 from typing import Any
 
 from stoker.data.pipeline import Pipeline
+from stoker.errors import InputError
 from stoker.io_kernels import image_backend
 
 RECORDED = ("image_decoder",)  # in the fingerprint for the record, not checked on resume
@@ -57,8 +58,20 @@ def stream_fingerprint(pipeline: Pipeline, *, seed: int, split_size: int, rank: 
         "seed": seed,
         "rank": rank,
         "world_size": world_size,
-        "image_decoder": image_backend(),  # recorded, not in FIELDS: the decoders give the same pixels
+        "image_decoder": _image_decoder(),  # recorded, not in FIELDS: the decoders give the same pixels
     }
+
+
+def _image_decoder() -> str | None:
+    """The process's image decoder, or None when ``$STOKER_IMAGE_BACKEND`` names none installed.
+
+    A bad name is refused by the first ``read_image``; a Loader whose pipeline reads no images
+    must not fail over it.
+    """
+    try:
+        return image_backend()
+    except InputError:
+        return None
 
 
 def check_fingerprint(saved: dict[str, Any] | None, current: dict[str, Any]) -> None:

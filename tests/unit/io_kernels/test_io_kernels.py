@@ -65,3 +65,14 @@ def test_png_and_cmyk_go_to_pillow(tmp_path: object) -> None:
             ref = np.asarray(Image.open(io.BytesIO(buf.getvalue())).convert("RGB"))
             out = sio.read_image(buf, backend=backend, as_array=True)
             assert np.array_equal(out, ref), (backend, fmt, mode)
+
+
+def test_a_bad_pinned_decoder_fails_at_the_first_image_not_at_the_loader(monkeypatch: pytest.MonkeyPatch) -> None:
+    import stoker
+
+    monkeypatch.setenv(ENV_VAR, "nope")
+    with stoker.Loader(stoker.from_items([1, 2, 3]), workers=0) as loader:
+        assert list(loader) == [1, 2, 3]
+        assert loader.state_dict()["fingerprint"]["image_decoder"] is None
+    with pytest.raises(InputError, match=r"image decoder 'nope'.*'pillow', 'simplejpeg'"):
+        sio.read_image(io.BytesIO(b"\xff\xd8\xff"))
