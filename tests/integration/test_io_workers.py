@@ -13,9 +13,9 @@ from stoker.io_kernels import image_backend
 
 
 def _jpegs(folder: str, count: int = 16) -> str:
-    from sklearn.datasets import load_sample_images
+    from benchmarks.image_kernels import sample_photos
 
-    photo = load_sample_images().images[1]
+    photo = sample_photos()[1]
     for i in range(count):
         crop = photo[i * 9 : i * 9 + 375, i * 5 : i * 5 + 500]
         Image.fromarray(crop).save(os.path.join(folder, f"{i:03d}.jpg"), quality=(75, 95)[i % 2])
