@@ -69,9 +69,10 @@ def read_image(
             decode with Pillow.
         backend: Decoder name (``"pillow"``, ``"simplejpeg"``); None uses
             :func:`stoker.io_kernels.image_backend`, the same for every sample of a process.
-        draft: Approximate, off by default: decode a JPEG at a reduced size (DCT scaling, 1/2,
-            1/4 or 1/8) no smaller than this ``(width, height)`` in pixels. Faster, but the pixels
-            and the size differ from a full decode, so random crops drawn from them differ too.
+        draft: Approximate, off by default: decode a JPEG at a reduced size (DCT scaling: M/8
+            with simplejpeg, 1/2, 1/4 or 1/8 with Pillow, so the decoder changes the result) no
+            smaller than this ``(width, height)`` in pixels. Faster, but the pixels and the size
+            differ from a full decode, so random crops drawn from them differ too.
         as_array: Return HWC uint8 pixels (numpy) instead of a PIL image; the ops in this module
             take either, and arrays skip a copy per op.
     """
