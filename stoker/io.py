@@ -2,9 +2,9 @@
 
 The random transforms draw from :func:`stoker.sample_rng`, so they are reproducible per sample
 whichever worker runs them. Every op takes a PIL image or an HWC uint8 numpy array and returns the
-same kind; arrays skip Pillow's copies in and out of its own buffers (``read_image(path,
-as_array=True)`` starts a pipeline with one), and give bit-identical pixels. The decoder is the
-fastest installed one (see :mod:`stoker.io_kernels`); see docs/kernels.md for measurements.
+same kind, with bit-identical pixels. Arrays pay off with a decoder that makes them (simplejpeg) and
+the torch resize kernel; with Pillow decoding and resizing, PIL images copy less. The decoder is
+the fastest installed one (see :mod:`stoker.io_kernels`); docs/kernels.md has the measurements.
 """
 
 from __future__ import annotations
@@ -74,7 +74,7 @@ def read_image(
             smaller than this ``(width, height)`` in pixels. Faster, but the pixels and the size
             differ from a full decode, so random crops drawn from them differ too.
         as_array: Return HWC uint8 pixels (numpy) instead of a PIL image; the ops in this module
-            take either, and arrays skip a copy per op.
+            take either (arrays save copies with simplejpeg and ``kernel="torch"``, not with Pillow).
     """
     source = str(getattr(path, "name", path)) if not isinstance(path, (str, os.PathLike)) else os.fspath(path)
     if mode != "RGB":
