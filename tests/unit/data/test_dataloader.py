@@ -6,6 +6,7 @@ variants are in tests/integration/test_dataloader_workers.py.
 
 from __future__ import annotations
 
+import inspect
 import pickle
 import warnings
 from collections import namedtuple
@@ -17,6 +18,7 @@ import torch.utils.data as tud
 from torch.utils.data.distributed import DistributedSampler
 
 import stoker
+from stoker.system import cpu_count
 from tests.common.state import LoaderStream, run_test_save_load_state
 
 DS = tud.TensorDataset(torch.arange(23), torch.arange(23) * 10)
@@ -164,7 +166,33 @@ def test_torch_argument_checks() -> None:
         stoker.DataLoader(DS, num_workers="many")
     with pytest.raises(TypeError, match=r"unexpected keyword arguments \['bogus'\]"):
         stoker.DataLoader(DS, bogus=1)
-    assert stoker.DataLoader(DS, num_workers="auto").num_workers == "auto"
+    with pytest.raises(ValueError, match="max_workers=3 and num_workers=2 disagree"):
+        stoker.DataLoader(DS, num_workers=2, autoscale=True, max_workers=3)
+    with pytest.raises(ValueError, match="autoscale=True needs num_workers >= 1"):
+        stoker.DataLoader(DS, autoscale=True)
+
+
+def test_auto_keeps_num_workers_an_int_as_torch_and_frameworks_expect() -> None:
+    auto = stoker.DataLoader(DS, num_workers="auto", max_workers=3)
+    assert auto.num_workers == 3 and isinstance(auto.num_workers, int) and auto.autoscale
+    assert auto.options == {"max_workers": 3}
+    default = stoker.DataLoader(DS, num_workers="auto")
+    assert default.num_workers == cpu_count() and default.autoscale
+    assert not stoker.DataLoader(DS, num_workers=2).autoscale
+
+
+def test_rebuilt_from_its_attributes_it_is_the_same_stoker_loader() -> None:
+    """What Lightning's _update_dataloader and accelerate do: type(dl)(**public attributes)."""
+    loader = stoker.DataLoader(DS, batch_size=4, num_workers="auto", max_workers=2, seed=7, on_error="skip")
+    attrs = {k: v for k, v in vars(loader).items() if not k.startswith("_")}
+    params = inspect.signature(stoker.DataLoader.__init__).parameters
+    kwargs = {k: v for k, v in attrs.items() if k in params or k in inspect.signature(tud.DataLoader).parameters}
+    kwargs.pop("batch_sampler")  # torch's own BatchSampler stands for batch_size and drop_last
+    kwargs["sampler"] = tud.SequentialSampler(DS)
+    rebuilt = type(loader)(**kwargs)
+    assert (rebuilt.num_workers, rebuilt.autoscale, rebuilt.seed) == (2, True, 7)
+    assert rebuilt.options == {"max_workers": 2, "on_error": "skip"}
+    assert rebuilt.batch_size == 4 and rebuilt.sampler is kwargs["sampler"]
 
 
 def test_pin_memory_without_an_accelerator_warns_as_torch_does() -> None:
