@@ -1,0 +1,60 @@
+"""Real accelerate over stoker.DataLoader, with 1 process and with 2 (``accelerate launch``, CPU, gloo).
+
+``accelerate_batches.py`` prepares torch's DataLoader with ``accelerator.prepare`` and stoker's with
+``stoker.integrations.accelerate.prepare_data_loader`` in the same process and records both.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytest.importorskip("accelerate")
+
+ROOT = Path(__file__).resolve().parents[3]
+SCRIPT = Path(__file__).with_name("accelerate_batches.py")
+
+
+def _start(out: Path, processes: int) -> subprocess.Popen[bytes]:
+    out.mkdir()
+    if processes == 1:
+        cmd = [sys.executable, str(SCRIPT), str(out)]
+    else:
+        launcher = shutil.which("accelerate", path=str(Path(sys.executable).parent))
+        assert launcher is not None, "accelerate's launcher is not installed beside this Python"
+        # --multi_gpu picks accelerate's torchrun launcher; Accelerator(cpu=True) in the script
+        # then runs its processes as MULTI_CPU over gloo (there is no GPU here).
+        cmd = [launcher, "launch", "--multi_gpu", "--num_processes", str(processes), "--num_machines", "1"]
+        cmd += ["--mixed_precision", "no", "--dynamo_backend", "no", str(SCRIPT), str(out)]
+    return subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+
+def _records(out: Path, proc: subprocess.Popen[bytes], processes: int) -> list[dict[str, Any]]:
+    log, _ = proc.communicate(timeout=280)
+    assert proc.returncode == 0, log.decode()[-3000:]
+    return [json.loads((out / f"rank{r}.json").read_text()) for r in range(processes)]
+
+
+def test_prepared_batches_come_from_stokers_workers_and_equal_torchs(tmp_path: Path) -> None:
+    procs = {n: _start(tmp_path / str(n), n) for n in (1, 2)}
+    for n, proc in procs.items():
+        records = _records(tmp_path / str(n), proc, n)
+        epoch0: list[int] = []
+        for r in records:
+            assert r["processes"] == n
+            assert r["stoker_class"] == "stoker.data.dataloader.DataLoader"
+            assert r["stoker"] == r["torch"]  # 2 epochs, this process's batches, in order
+            assert len(r["stoker"]) == 2 * 9 // n
+            # The samples were read by stoker's worker processes, not in the trainer.
+            assert r["pids"] and set(r["pids"]) <= set(r["stoker_workers"])
+            assert r["trainer_pid"] not in r["pids"]
+            # A state_dict() taken 3 batches in, loaded into a new prepared loader: the same epoch.
+            assert r["resumed"] == r["stoker"][: len(r["resumed"])] and len(r["resumed"]) == 9 // n
+            epoch0 += [i for b in r["stoker"][: 9 // n] for i in b]
+        assert sorted(epoch0) == list(range(36))  # the processes' shares: disjoint and whole
