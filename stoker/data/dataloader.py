@@ -182,6 +182,9 @@ class DataLoader(tud.DataLoader[T_co]):
             pin_memory_device=pin_memory_device,
             in_order=in_order,
         )
+        # Again after torch's __init__: a framework that records what is set after construction
+        # (Lightning, when it recorded only torch's call) replays it on the loader it rebuilds.
+        self.autoscale = autoscale
         unknown = set(options) - _LOADER_ARGS - (_LOCAL_ARGS if backend == "local" else set(options))
         if unknown:
             raise TypeError(

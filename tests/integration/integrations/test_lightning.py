@@ -62,7 +62,10 @@ def test_one_device_three_epochs_equal_torchs_and_resume_mid_epoch(tmp_path: Pat
 
 
 def test_ddp_two_cpu_ranks_equal_torchs(tmp_path: Path) -> None:
-    procs = [_start(tmp_path / "torch", "--loader", "torch", "--devices", "2"), _start(tmp_path / "stoker", "--devices", "2")]
+    procs = [
+        _start(tmp_path / "torch", "--loader", "torch", "--devices", "2"),
+        _start(tmp_path / "stoker", "--devices", "2"),
+    ]
     for p in procs:
         _wait(p)
     samples: list[int] = []
