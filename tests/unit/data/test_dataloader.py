@@ -266,3 +266,35 @@ def test_worker_init_fn_warns_once_which_guarantee_is_off() -> None:
         stoker.DataLoader(DS, worker_init_fn=print)
     texts = [str(w.message) for w in caught if "worker_init_fn" in str(w.message)]
     assert len(texts) <= 1  # once per process (0 when an earlier test already warned)
+
+
+def test_a_new_iter_ends_the_previous_iterator_as_torchs_does() -> None:
+    loader = stoker.DataLoader(DS, batch_size=4)
+    first = iter(loader)
+    assert next(first)[0].tolist() == [0, 1, 2, 3]
+    second = iter(loader)  # Lightning keeps `first` referenced while it asks for this one
+    assert [b[0].tolist() for b in second] == [b[0].tolist() for b in tud.DataLoader(DS, batch_size=4)]
+    with pytest.raises(RuntimeError, match="superseded by a newer iter"):
+        next(first)
+    assert len(list(loader)) == 6  # and the epoch after it
+
+
+class _SaysThree(tud.IterableDataset[int]):
+    def __iter__(self) -> Any:
+        return iter(range(5))
+
+    def __len__(self) -> int:
+        return 3
+
+
+def test_an_iterable_past_its_reported_length_warns_as_torchs_does() -> None:
+    loader = stoker.DataLoader(_SaysThree(), batch_size=None)
+    it = iter(loader)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert [next(it) for _ in range(5)] == [0, 1, 2, 3, 4]  # len() not asked: no warning
+    assert len(loader) == 3
+    it = iter(loader)
+    assert [next(it) for _ in range(3)] == [0, 1, 2]
+    with pytest.warns(UserWarning, match=r"reported to be 3\(when accessing len\(dataloader\)\), but 4 samples"):
+        next(it)
