@@ -14,6 +14,10 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) "torch==2.13.0"
 	$(PIP) -e ".[ray,demo,metrics,dev]"
+	# litdata's metadata asks for torchvision (served here only as a CUDA build) and boto3 (whose botocore wants
+	# python-dateutil<3, pinned 4.0.0): install it and what it imports without the resolver, pinned in
+	# constraints.txt, so tests/integration/test_stream_libraries.py runs it.
+	$(PIP) --no-deps litdata obstore boto3 botocore s3transfer jmespath
 	touch $(STAMP)
 
 demo: $(STAMP)

@@ -23,9 +23,9 @@ from tests.common.chaos import kill_random_worker, run_epochs
 from tests.common.streams import BrokenState, CountingNumbers, RankLevelState
 
 LITDATA_SKIP = (
-    "litdata 0.2.76 is not in the dev environment: it requires boto3, whose botocore needs python-dateutil<3 "
-    "(constraints.txt pins 4.0.0), and torchvision, which the registry here serves only as a CUDA build; "
-    "install litdata (--no-deps, with lightning-utilities, obstore, tifffile, boto3) to run this test"
+    "litdata is not installed: `make venv` installs it with pip --no-deps (its metadata asks for torchvision, a CUDA "
+    "build here, and boto3, whose botocore wants python-dateutil<3); run `make venv` or install litdata, obstore, "
+    "boto3, botocore, s3transfer and jmespath with --no-deps"
 )
 MOSAIC_SKIP = (
     "mosaicml-streaming 0.13.0 is not in the dev environment: it requires numpy<2.2 (constraints.txt pins 2.4.6), "
