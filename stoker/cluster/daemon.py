@@ -3,7 +3,9 @@
 The actor outlives the process that started it (``lifetime="detached"``) and is found by name, so jobs
 (:mod:`stoker.cluster.membership`) and the CLI reach it from any driver on the cluster. It needs no CPU of
 its own (``num_cpus=0``): the CPUs are what it hands out. It saves its state every round, so a controller
-that dies (even ``SIGKILL``) is restarted with ``stoker cluster start --state`` and resumes.
+that dies (even ``SIGKILL``) is restarted with ``stoker cluster start --state`` and resumes. With a
+metrics address (``stoker cluster start --metrics-port``) it serves its status as Prometheus metrics
+(:class:`~stoker.obs.cluster.ClusterCollector`), read by ``stoker top --cluster`` and ``stoker dashboard``.
 """
 
 from __future__ import annotations
@@ -17,7 +19,9 @@ from typing import Any
 from stoker.cluster.learning import JobReport
 from stoker.cluster.policies import CpuParams
 from stoker.cluster.records import Node
-from stoker.cluster.service import Budget, ClusterStatus, ControllerService
+from stoker.cluster.service import Budget, ClusterStatus, ControllerService, RoundAudit
+from stoker.obs.cluster import ClusterCollector
+from stoker.obs.exporter import MetricsServer
 
 ACTOR_NAME = "stoker-cluster-controller"
 NAMESPACE = "stoker"
@@ -41,11 +45,26 @@ def ray_nodes() -> list[Node]:
 
 
 class ControllerActor:
-    """Body of the detached actor: a :class:`ControllerService` and the thread that runs its rounds."""
+    """Body of the detached actor: a :class:`ControllerService`, the thread that runs its rounds, and its
+    metrics server when ``metrics`` (a port or ``host:port``) is given."""
 
-    def __init__(self, policy: str, period_s: float, state_path: str | None, remote_cost: float) -> None:
+    def __init__(
+        self,
+        policy: str,
+        period_s: float,
+        state_path: str | None,
+        remote_cost: float,
+        metrics: int | str | None = None,
+        nodes: list[Node] | None = None,
+    ) -> None:
         params = CpuParams(remote_cost=remote_cost)
-        self.service = ControllerService(ray_nodes, policy, period_s, state_path, params)
+        view = ray_nodes if nodes is None else (lambda: list(nodes))
+        self.service = ControllerService(view, policy, period_s, state_path, params)
+        self._metrics: MetricsServer | None = None
+        if metrics is not None:
+            # Read at scrape time from the service (under its lock): a scrape never waits on a round.
+            collector = ClusterCollector(lambda: self.service.status().to_json())
+            self._metrics = MetricsServer(collector, metrics)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self.service.run, args=(self._stop,), daemon=True)
         self._thread.start()
@@ -65,11 +84,40 @@ class ControllerActor:
     def pid(self) -> int:
         return os.getpid()
 
+    def round_times(self) -> list[float]:
+        """Wall seconds of the latest rounds (oldest first)."""
+        return list(self.service.round_s)
+
+    def rss_bytes(self) -> int:
+        """The controller process's resident memory, bytes (Linux ``/proc``; 0 elsewhere)."""
+        try:
+            with open("/proc/self/status") as f:
+                line = next(x for x in f if x.startswith("VmRSS:"))
+        except (OSError, StopIteration):
+            return 0
+        return int(line.split()[1]) * 1024
+
+    def audited_round(self) -> RoundAudit:
+        return self.service.audited_round()
+
+    def metrics_url(self) -> str | None:
+        """Where the controller's ``/metrics`` is served (None: not asked for)."""
+        if self._metrics is None:
+            return None
+        if self._metrics.host in ("", "0.0.0.0"):
+            import ray
+
+            return f"http://{ray.util.get_node_ip_address()}:{self._metrics.port}"
+        return self._metrics.url
+
     def stop(self) -> None:
         """Saves the state and stops the rounds (the caller then kills the actor)."""
         self._stop.set()
         self._thread.join(timeout=10)
         self.service.save()
+        if self._metrics is not None:
+            self._metrics.close()
+            self._metrics = None
 
 
 def find() -> Any | None:
@@ -88,8 +136,15 @@ def start(
     state_path: str | Path | None = None,
     remote_cost: float = CpuParams().remote_cost,
     timeout_s: float = 60.0,
+    metrics: int | str | None = None,
+    nodes: list[Node] | None = None,
 ) -> Any:
     """Starts the controller actor (needs ``ray.init`` done) and waits until it answers.
+
+    Args:
+        metrics: Port or ``host:port`` to serve Prometheus metrics on (0: any free port; None: none).
+        nodes: A fixed cluster to hand out instead of Ray's live nodes (load tests such as ``stoker bench
+            cluster_scale``: 1,000 jobs need more CPUs than the test machine has).
 
     Raises:
         RuntimeError: A controller already runs on this cluster.
@@ -107,8 +162,14 @@ def start(
         num_cpus=0,
         max_concurrency=16,
         max_restarts=0,
-    ).remote(policy, period_s, state, remote_cost)
-    ray.get(actor.pid.remote(), timeout=timeout_s)
+    ).remote(policy, period_s, state, remote_cost, metrics, nodes)
+    try:
+        ray.get(actor.pid.remote(), timeout=timeout_s)
+    except ray.exceptions.RayActorError as exc:
+        # The constructor failed (e.g. the metrics port is taken): say why, leave no dead name behind.
+        ray.kill(actor)
+        cause = str(exc.__cause__ or exc).strip().splitlines()
+        raise RuntimeError(f"the stoker controller did not start: {cause[-1] if cause else exc}") from None
     return actor
 
 

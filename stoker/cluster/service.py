@@ -11,10 +11,12 @@ state; a new job's first report triggers a round at once, so it gets its policy 
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -27,6 +29,7 @@ from stoker.cluster.records import Node
 
 SILENT_ROUNDS = 3  # a job that has not reported for this many periods has left
 STATE_VERSION = 1
+ROUND_TIMES = 10_000  # round durations kept for ``stoker bench cluster_scale``
 
 
 @dataclass(frozen=True)
@@ -102,6 +105,20 @@ class ClusterStatus:
         return asdict(self)
 
 
+@dataclass(frozen=True)
+class RoundAudit:
+    """A round's inputs and outcome: the controller's state before it, the reports, nodes and budgets.
+
+    ``Controller(nodes, policy, params)`` loaded with ``controller_state`` and asked to ``decide(reports,
+    nodes)`` must return ``budgets`` (``stoker bench cluster_scale`` checks that at 1,000 jobs).
+    """
+
+    controller_state: dict[str, Any]
+    reports: tuple[JobReport, ...]
+    nodes: tuple[Node, ...]
+    budgets: dict[str, int]
+
+
 @dataclass
 class _Member:
     report: JobReport
@@ -142,6 +159,7 @@ class ControllerService:
         self.alloc: dict[str, dict[str, float]] = {}
         self.starts = 1
         self.history: list[dict[str, int]] = []
+        self.round_s: deque[float] = deque(maxlen=ROUND_TIMES)  # wall seconds of the latest rounds
         self._lock = threading.RLock()
         if self.state_path is not None and self.state_path.exists():
             self.load_state_dict(json.loads(self.state_path.read_text()))
@@ -170,6 +188,23 @@ class ControllerService:
     # -- rounds --------------------------------------------------------------------------------
     def round(self) -> dict[str, int]:
         """Drops silent jobs, re-runs the policy over the latest reports, saves the state."""
+        with self._lock:
+            t0 = time.perf_counter()
+            budgets = self._round()
+            self.round_s.append(time.perf_counter() - t0)
+            return budgets
+
+    def audited_round(self) -> RoundAudit:
+        """One round with what went into it, for checking it against the policy run offline."""
+        with self._lock:
+            now = self.clock()
+            silent = SILENT_ROUNDS * self.period_s
+            reports = tuple(m.report for m in self.members.values() if now - m.seen <= silent)
+            before = copy.deepcopy(self.controller.state_dict())  # the round below updates it in place
+            nodes = tuple(self._nodes())
+            return RoundAudit(before, reports, nodes, self.round())
+
+    def _round(self) -> dict[str, int]:
         with self._lock:
             now = self.clock()
             for name in [n for n, m in self.members.items() if now - m.seen > SILENT_ROUNDS * self.period_s]:

@@ -30,11 +30,20 @@ def _start(args: argparse.Namespace) -> int:
         raise InputError(f"--period {args.period} should be > 0 seconds")
     if not 0 <= args.remote_cost < 1:
         raise InputError(f"--remote-cost {args.remote_cost} should be in [0, 1)")
+    if args.metrics_port is not None:
+        from stoker.obs.exporter import parse_address
+
+        try:
+            parse_address(args.metrics_port)
+        except ValueError:
+            raise InputError(
+                f"--metrics-port {args.metrics_port!r} should be a port (0-65535, 0 = any free one) or HOST:PORT"
+            ) from None
     from stoker.cluster import daemon
 
     _connect(args.address)
     try:
-        actor = daemon.start(args.policy, args.period, args.state, args.remote_cost)
+        actor = daemon.start(args.policy, args.period, args.state, args.remote_cost, metrics=args.metrics_port)
     except RuntimeError as exc:
         raise InputError(str(exc)) from None
     import ray
@@ -45,6 +54,9 @@ def _start(args: argparse.Namespace) -> int:
         f"stoker cluster: controller {daemon.ACTOR_NAME!r} runs ({args.policy}, a round every {args.period:g} s"
         f"{resumed}); {len(status.jobs)} jobs, {len(status.nodes)} nodes"
     )
+    url = ray.get(actor.metrics_url.remote())
+    if url is not None:
+        print(f"stoker cluster: metrics at {url}/metrics (stoker top --cluster {url})")
     return 0
 
 
@@ -98,6 +110,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         type=float,
         default=CpuParams().remote_cost,
         help="fraction of a remote data-worker CPU's work lost to the network (elastic)",
+    )
+    start.add_argument(
+        "--metrics-port",
+        help="serve the controller's Prometheus metrics on PORT or HOST:PORT (0: any free port; default: none)",
     )
     start.set_defaults(func=_start)
     status = verbs.add_parser("status", help="list jobs and nodes")
