@@ -25,6 +25,7 @@ import os
 import random
 import statistics
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -34,7 +35,7 @@ NODE_GPUS = 4
 
 
 class Reporters:
-    """A Ray actor that plays the trainers of some jobs: one report per job per period."""
+    """A Ray actor that plays the trainers of some jobs: one report per job per period, until stopped."""
 
     def __init__(self, names: list[str], nodes: list[str], seed: int) -> None:
         rng = random.Random(seed)
@@ -44,6 +45,8 @@ class Reporters:
         self.knee = [rng.choice((1, 1, 2, 3, 4, 6)) for _ in names]
         self.budget = [1] * len(names)
         self.sent = 0
+        self.late = 0  # periods that took longer than the period (the reporter fell behind)
+        self._stop = threading.Event()
 
     def _report(self, i: int) -> Any:
         from stoker.cluster.learning import JobReport
@@ -53,8 +56,8 @@ class Reporters:
         peak = self.unit[i] * self.knee[i]
         return JobReport(self.names[i], self.nodes[i], 1.0, tput, max(0.0, 1.0 - tput / peak), float(w))
 
-    def run(self, period_s: float, until: float) -> int:
-        """Reports every job every ``period_s`` until the wall clock passes ``until``; returns reports sent."""
+    def run(self, period_s: float) -> tuple[int, int]:
+        """Reports every job every ``period_s`` until :meth:`stop`; returns (reports sent, late periods)."""
         import ray
 
         from stoker.cluster import daemon
@@ -62,16 +65,21 @@ class Reporters:
         handle = daemon.find()
         if handle is None:
             raise RuntimeError("no controller runs")
-        next_t = time.time()
-        while True:  # at least one pass: ``until=0`` sends every job's report once (its join)
+        next_t = time.monotonic()
+        while not self._stop.is_set():
             refs = [handle.report.remote(self._report(i)) for i in range(len(self.names))]
             for i, reply in enumerate(ray.get(refs)):
                 self.budget[i] = int(reply.workers)
             self.sent += len(refs)
             next_t += period_s
-            if next_t >= until:
-                return self.sent
-            time.sleep(max(0.0, next_t - time.time()))
+            if next_t < time.monotonic():
+                self.late += 1
+                next_t = time.monotonic()
+            self._stop.wait(max(0.0, next_t - time.monotonic()))
+        return self.sent, self.late
+
+    def stop(self) -> None:
+        self._stop.set()
 
 
 def _offline(audit: Any, policy: str) -> dict[str, int]:
@@ -90,18 +98,18 @@ def _p(xs: list[float], q: float) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="stoker bench cluster_scale", description=__doc__)
-    p.add_argument("--quick", action="store_true", help="30 s of steady reports")
+    p.add_argument("--quick", action="store_true", help="60 s of steady reports")
     p.add_argument("--jobs", type=int, default=1000, help="registered jobs (default 1000)")
     p.add_argument("--nodes", type=int, default=0, help="nodes of 16 CPUs and 4 GPUs (default: one GPU per job)")
     p.add_argument("--reporters", type=int, default=4, help="Ray actors sending the reports")
     p.add_argument("--period", type=float, default=2.0, help="controller round and report period, seconds")
-    p.add_argument("--seconds", type=float, default=60.0, help="steady reporting after every job joined")
+    p.add_argument("--seconds", type=float, default=180.0, help="steady reporting after every job joined")
     p.add_argument("--settle", type=int, default=3, help="periods after the joins left out of the figures")
     p.add_argument("--audits", type=int, default=3, help="rounds checked against the policy run offline")
     p.add_argument("--policy", default="elastic", help="CPU policy")
     args = p.parse_args(argv)
     if args.quick:
-        args.seconds = 30.0
+        args.seconds = 60.0
     nodes_n = args.nodes or -(-args.jobs // NODE_GPUS)
     if args.jobs < 1 or args.reporters < 1 or not args.period > 0 or nodes_n * NODE_GPUS < args.jobs:
         raise SystemExit(
@@ -124,30 +132,35 @@ def main(argv: list[str] | None = None) -> int:
         cls: Any = ray.remote(Reporters)
         share = [list(range(args.jobs))[k :: args.reporters] for k in range(args.reporters)]
         reps = [
-            cls.options(num_cpus=0).remote([names[i] for i in idx], [homes[i] for i in idx], k)
+            cls.options(num_cpus=0, max_concurrency=2).remote([names[i] for i in idx], [homes[i] for i in idx], k)
             for k, idx in enumerate(share)
         ]
-        # Joins: every job's first report (each triggers a round at once, as a live job's does).
+        # Joins: every job's first report triggers a round at once, as a live job's does.
         t0 = time.perf_counter()
-        ray.get([r.run.remote(args.period, 0.0) for r in reps])
+        runs = [r.run.remote(args.period) for r in reps]
+        while len(ray.get(actor.status.remote()).jobs) < args.jobs:
+            if time.perf_counter() - t0 > 600:
+                raise SystemExit("stoker bench cluster_scale: the jobs did not all join within 600 s")
+            time.sleep(0.5)
         join_s = time.perf_counter() - t0
-        joined = len(ray.get(actor.status.remote()).jobs)
-        print(f"{joined} jobs joined in {join_s:.1f} s", flush=True)
-        end = time.time() + args.seconds
-        runs = [r.run.remote(args.period, end) for r in reps]
+        print(f"{args.jobs} jobs joined in {join_s:.1f} s", flush=True)
         time.sleep(args.settle * args.period)
         skip = len(ray.get(actor.round_times.remote()))
+        t_steady = time.perf_counter()
         audits: list[bool] = []
-        gap = max(args.period, (args.seconds - args.settle * args.period) / (args.audits + 1))
+        gap = args.seconds / (args.audits + 1)
         for _ in range(args.audits):
             time.sleep(gap)
             audit = ray.get(actor.audited_round.remote())
             same = _offline(audit, args.policy) == audit.budgets and len(audit.reports) == args.jobs
             audits.append(same)
             print(f"audit: {len(audit.reports)} reports, budgets equal offline: {same}", flush=True)
-        sent = sum(ray.get(runs)) - args.jobs  # the join reports were counted too
-        reports_per_s = sent / args.seconds
+        time.sleep(max(0.0, t_steady + args.seconds - time.perf_counter()))
         times = ray.get(actor.round_times.remote())[skip:]
+        ray.get([r.stop.remote() for r in reps])
+        results = ray.get(runs)
+        reports_per_s = sum(s for s, _ in results) / (time.perf_counter() - t0)  # joins included
+        late = sum(n for _, n in results)
         rss = ray.get(actor.rss_bytes.remote())
         budgets = [j.budget for j in ray.get(actor.status.remote()).jobs]
     finally:
@@ -161,6 +174,10 @@ def main(argv: list[str] | None = None) -> int:
         f"{len(ms)} rounds at {args.jobs} jobs on {nodes_n} nodes ({nodes_n * NODE_CPUS:g} CPUs): "
         f"median {statistics.median(ms):.1f} ms, p99 {_p(ms, 0.99):.1f} ms; budgets {min(budgets)}..{max(budgets)} "
         f"(sum {sum(budgets)}); controller RSS {rss / 2**20:.0f} MiB"
+    )
+    print(
+        f"reports: {reports_per_s:.0f}/s = {reports_per_s * args.period / args.jobs:.2f} per job per period; "
+        f"a reporter fell behind its period {late} times"
     )
     print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}; wall {time.perf_counter() - wall:.0f} s")
     out = {

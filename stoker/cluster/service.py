@@ -188,36 +188,35 @@ class ControllerService:
     # -- rounds --------------------------------------------------------------------------------
     def round(self) -> dict[str, int]:
         """Drops silent jobs, re-runs the policy over the latest reports, saves the state."""
-        with self._lock:
-            t0 = time.perf_counter()
-            budgets = self._round()
-            self.round_s.append(time.perf_counter() - t0)
-            return budgets
+        return self._round(None)
 
     def audited_round(self) -> RoundAudit:
         """One round with what went into it, for checking it against the policy run offline."""
-        with self._lock:
-            now = self.clock()
-            silent = SILENT_ROUNDS * self.period_s
-            reports = tuple(m.report for m in self.members.values() if now - m.seen <= silent)
-            before = copy.deepcopy(self.controller.state_dict())  # the round below updates it in place
-            nodes = tuple(self._nodes())
-            return RoundAudit(before, reports, nodes, self.round())
+        seen: list[Any] = []
+        budgets = self._round(seen)
+        before, reports, nodes = seen
+        return RoundAudit(before, reports, nodes, budgets)
 
-    def _round(self) -> dict[str, int]:
+    def _round(self, audit: list[Any] | None) -> dict[str, int]:
         with self._lock:
+            t0 = time.perf_counter()
             now = self.clock()
             for name in [n for n, m in self.members.items() if now - m.seen > SILENT_ROUNDS * self.period_s]:
                 del self.members[name]
                 self.controller.forget(name)
             reports = [m.report for m in self.members.values()]
-            budgets = self.controller.decide(reports, self._nodes()) if reports else {}
+            nodes = tuple(self._nodes())
+            if audit is not None:  # the state before the round updates it in place
+                audit.extend([copy.deepcopy(self.controller.state_dict()), tuple(reports), nodes])
+            budgets = self.controller.decide(reports, nodes) if reports else {}
             self.alloc = self.controller.last_alloc
             for name, b in budgets.items():
                 self.members[name].budget = b
             self.history.append(dict(budgets))
             del self.history[:-100]
             self.save()
+            if audit is None:  # an audited round also copies the state: not a round's own time
+                self.round_s.append(time.perf_counter() - t0)
             return budgets
 
     def run(self, stop: threading.Event) -> None:

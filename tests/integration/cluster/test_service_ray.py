@@ -202,3 +202,17 @@ def test_jobs_join_leave_survive_a_controller_kill_and_see_every_sample_once(clu
     assert budgets(wait_for(lambda: status() if not status()["jobs"] else None, timeout_s=30)) == {}
     assert cli("stop", "--address", cluster.address).returncode == 0
     assert daemon.find() is None
+
+
+def test_a_taken_metrics_port_is_one_line_and_leaves_no_controller(cluster) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        started = cli("start", "--address", cluster.address, "--metrics-port", str(port))
+    assert started.returncode == 2, started.stdout
+    err = started.stderr.strip().splitlines()
+    assert len(err) == 1 and "cannot serve metrics" in err[0] and str(port) in err[0], started.stderr
+    assert daemon.find() is None
