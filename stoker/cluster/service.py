@@ -29,6 +29,7 @@ from stoker.cluster.records import Node
 
 SILENT_ROUNDS = 3  # a job that has not reported for this many periods has left
 STATE_VERSION = 1
+JOIN_GAP = 0.25  # a join re-runs the round at once unless a join did within this fraction of a period
 ROUND_TIMES = 10_000  # round durations kept for ``stoker bench cluster_scale``
 
 
@@ -161,6 +162,7 @@ class ControllerService:
         self.history: list[dict[str, int]] = []
         self.round_s: deque[float] = deque(maxlen=ROUND_TIMES)  # wall seconds of the latest rounds
         self._lock = threading.RLock()
+        self._join_round = -float("inf")  # clock time of the last round a join triggered
         if self.state_path is not None and self.state_path.exists():
             self.load_state_dict(json.loads(self.state_path.read_text()))
             self.starts += 1
@@ -171,8 +173,15 @@ class ControllerService:
         with self._lock:
             member = self.members.get(r.name)
             if member is None:
-                self.members[r.name] = _Member(r, 1, self.clock())
-                self.round()
+                now = self.clock()
+                self.members[r.name] = _Member(r, 1, now)
+                # A burst of joins (a cluster's jobs starting together) makes one round, not one per job:
+                # each round is O(jobs), so 1,000 joins took minutes and starved the other jobs' reports
+                # past SILENT_ROUNDS. A job joining right after a join round gets the floor of 1 worker
+                # and its policy budget at the next round (at most a period later).
+                if now - self._join_round >= JOIN_GAP * self.period_s:
+                    self._join_round = now
+                    self.round()
                 member = self.members[r.name]
             else:
                 member.report, member.seen = r, self.clock()
