@@ -133,6 +133,12 @@ def main() -> None:
         help="no controller, no autoscaler: run at each of these worker counts (comma-separated) for --hold s",
     )
     p.add_argument("--hold", type=float, default=15.0, help="seconds per worker count with --profile")
+    p.add_argument(
+        "--profile-at",
+        type=float,
+        help="wall-clock time (time.time()) the --profile schedule starts at (default: when training starts); "
+        "several jobs given the same one change their counts in step",
+    )
     args = p.parse_args()
     tally = Tally()
     log = logging.getLogger("stoker")
@@ -166,13 +172,13 @@ def main() -> None:
         with out.open("a") as f:
             f.write(json.dumps({"start": time.time()}) + "\n")
         cap, budget_changes = loader.max_workers, 0
-        t_profile = time.monotonic()
+        t_profile = args.profile_at if args.profile_at is not None else time.time()
         for epoch in range(args.max_epochs):
             got: list[int] = []
             for batch in loader:
                 got.extend(step(batch))
                 if counts:
-                    k = min(len(counts) - 1, int((time.monotonic() - t_profile) / args.hold))
+                    k = min(len(counts) - 1, max(0, int((time.time() - t_profile) / args.hold)))
                     if counts[k] != loader.workers:
                         loader.scale(counts[k])
                 elif mode.none() and loader.max_workers != args.cap:
@@ -191,7 +197,7 @@ def main() -> None:
             }
             with out.open("a") as f:
                 f.write(json.dumps(line) + "\n")
-            if Path(args.stop).exists() or (counts and time.monotonic() - t_profile > args.hold * len(counts)):
+            if Path(args.stop).exists() or (counts and time.time() - t_profile > args.hold * len(counts)):
                 break
         changes = len(loader.stats()["workers_timeline"]) - 1
     with out.open("a") as f:

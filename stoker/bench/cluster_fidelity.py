@@ -1,9 +1,10 @@
 """``stoker bench cluster_fidelity``: does the simulator predict a live run of the same jobs?
 
 1. **Profile.** On a ``ray.cluster_utils.Cluster`` like ``stoker bench cluster_live``'s (a head node
-   without CPUs, one data node of ``--cpus`` logical CPUs), each of ``cluster_live``'s four jobs runs
-   alone at 1, 2, ... ``--max-workers`` data workers (``--hold`` seconds each, autoscaler off): its
-   measured curve of samples/s against CPUs.
+   without CPUs, one data node of ``--cpus`` logical CPUs), each of ``cluster_live``'s four jobs runs at
+   1, 2, ... ``--max-workers`` data workers (``--hold`` seconds each, autoscaler off): its measured curve
+   of samples/s against CPUs. By default the four jobs run together, each profiled in turn while the
+   others run at one worker (the company a job keeps live); ``--alone`` profiles each job by itself.
 2. **Live.** The four jobs arrive ``--stagger`` seconds apart, each with a fixed amount of work (epochs
    of 128 samples: about ``--job-s`` seconds at one worker), under the live controller with ``static``
    and with ``elastic`` (fresh state each). Per job: samples/s over its life and its completion time
@@ -32,7 +33,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from stoker.bench.cluster_live import JOBS, SAMPLES, _job
+from stoker.bench.cluster_live import JOBS, SAMPLES, _job, _rate
 
 LIVE_POLICIES = ("static", "elastic")
 
@@ -65,6 +66,10 @@ def _wait(procs: dict[str, subprocess.Popen], timeout_s: float) -> None:
 
 
 def _profile(address: str, root: Path, args: argparse.Namespace) -> dict[str, list[float]]:
+    return _profile_alone(address, root, args) if args.alone else _profile_together(address, root, args)
+
+
+def _profile_alone(address: str, root: Path, args: argparse.Namespace) -> dict[str, list[float]]:
     counts = ",".join(str(k) for k in range(1, args.max_workers + 1))
     curves = {}
     for name in JOBS:
@@ -76,6 +81,40 @@ def _profile(address: str, root: Path, args: argparse.Namespace) -> dict[str, li
         epochs = [e for e in _lines(folder / f"{name}.jsonl") if "epoch" in e]
         curves[name] = _curve(epochs, list(range(1, args.max_workers + 1)))
         print(f"profile {name:>5}: " + ", ".join(f"{k + 1}w {v:.1f}" for k, v in enumerate(curves[name])), flush=True)
+    return curves
+
+
+def _profile_together(address: str, root: Path, args: argparse.Namespace) -> dict[str, list[float]]:
+    """All jobs at once; job ``i`` runs 1..K workers in its turn, the others one worker meanwhile."""
+    k, n = args.max_workers, len(JOBS)
+    folder = root / "profile"
+    folder.mkdir()
+    (folder / "jpegs").symlink_to(root / "jpegs", target_is_directory=True)
+    t0 = time.time() + args.startup  # every job trains by then (imports, a Ray actor each)
+    procs = {}
+    for i, name in enumerate(JOBS):
+        sched = [1] * (k * i) + list(range(1, k + 1)) + [1] * (k * (n - 1 - i))
+        extra = ("--profile", ",".join(map(str, sched)), "--hold", str(args.hold), "--profile-at", f"{t0:.3f}")
+        procs[name] = _job(address, name, folder, args.cpus, extra)
+    _wait(procs, timeout_s=args.startup + args.hold * k * n + 300)
+    curves: dict[str, list[float]] = {}
+    for i, name in enumerate(JOBS):
+        got = _lines(folder / f"{name}.jsonl")
+        if next(e for e in got if "epoch" in e)["t"] > t0:
+            print(f"note: {name} trained only after the profile began; raise --startup", flush=True)
+        epochs = [e for e in got if "epoch" in e]
+        curves[name] = []
+        for w in range(1, k + 1):
+            start = t0 + (k * i + w - 1) * args.hold
+            # The first seconds after a change hold the new worker's start: left out, as _rate leaves
+            # out the first epoch.
+            rate = _rate(epochs, start + min(3.0, args.hold / 4), start + args.hold)
+            if rate <= 0:
+                raise SystemExit(
+                    f"stoker bench cluster_fidelity: too few epochs of {name} at {w} workers; raise --hold"
+                )
+            curves[name].append(rate)
+        print(f"profile {name:>5}: " + ", ".join(f"{w + 1}w {v:.1f}" for w, v in enumerate(curves[name])), flush=True)
     return curves
 
 
@@ -107,7 +146,9 @@ def _live(address: str, root: Path, policy: str, epochs: dict[str, int], args: a
         ends = [e for e in got if "epoch" in e]
         samples = sum(len(e["indices"]) for e in ends)
         jct = ends[-1]["t"] - start
-        out[name] = {"start": start, "samples": samples, "jct": jct, "sps": samples / jct}
+        # Until its first epoch ends a job also starts its Ray data workers: the simulator has no start-up.
+        first = ends[0]["t"] - start
+        out[name] = {"start": start, "samples": samples, "jct": jct, "sps": samples / jct, "first": first}
     t0 = min(v["start"] for v in out.values())
     for v in out.values():
         v["start"] -= t0
@@ -146,16 +187,18 @@ def _simulate(policy: str, live: dict, curves: dict[str, list[float]], args: arg
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="stoker bench cluster_fidelity", description=__doc__)
-    p.add_argument("--quick", action="store_true", help="--hold 10 --job-s 30")
+    p.add_argument("--quick", action="store_true", help="--hold 12 --job-s 30")
     p.add_argument("--cpus", type=int, default=6, help="logical CPUs of the data node")
     p.add_argument("--max-workers", type=int, default=4, help="profile at 1..N workers")
     p.add_argument("--hold", type=float, default=15.0, help="seconds per worker count when profiling")
+    p.add_argument("--alone", action="store_true", help="profile each job by itself (default: in company)")
+    p.add_argument("--startup", type=float, default=45.0, help="seconds the jobs get to start before profiling")
     p.add_argument("--job-s", type=float, default=60.0, help="each job's work, in seconds at one worker")
     p.add_argument("--stagger", type=float, default=5.0, help="seconds between two jobs' arrivals")
     p.add_argument("--period", type=float, default=1.0, help="controller round, seconds")
     args = p.parse_args(argv)
     if args.quick:
-        args.hold, args.job_s = 10.0, 30.0
+        args.hold, args.job_s = 12.0, 30.0
     if args.cpus < len(JOBS) or args.max_workers < 2 or args.hold < 4 or args.job_s < 5 or args.period <= 0:
         raise SystemExit(
             f"stoker bench cluster_fidelity: need --cpus >= {len(JOBS)} (got {args.cpus}), --max-workers >= 2, "
@@ -189,8 +232,10 @@ def main(argv: list[str] | None = None) -> int:
         ray.shutdown()
         cluster.shutdown()
         shutil.rmtree(root, ignore_errors=True)
-    print("| job | policy | live samples/s | sim samples/s | error | live JCT s | sim JCT s | error |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|")
+    print(
+        "| job | policy | live samples/s | sim samples/s | error | live JCT s | sim JCT s | error | live 1st epoch s |"
+    )
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
     err_sps, err_jct = [], []
     for r in rows:
         es = r["sim"]["sps"] / r["live"]["sps"] - 1
@@ -199,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
         err_jct.append(abs(ej))
         print(
             f"| {r['job']} | {r['policy']} | {r['live']['sps']:.1f} | {r['sim']['sps']:.1f} | {es:+.0%} "
-            f"| {r['live']['jct']:.1f} | {r['sim']['jct']:.1f} | {ej:+.0%} |"
+            f"| {r['live']['jct']:.1f} | {r['sim']['jct']:.1f} | {ej:+.0%} | {r['live']['first']:.1f} |"
         )
     print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}; wall {time.perf_counter() - wall:.0f} s")
     out = {
