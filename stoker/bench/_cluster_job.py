@@ -20,8 +20,10 @@ epoch must hold every sample exactly once, and epoch ends over time give the job
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
+import math
 import time
 from pathlib import Path
 
@@ -112,6 +114,22 @@ class _Mode:
         return self._none
 
 
+class _Start:
+    """When the profile schedule starts: now (no file given), or the time written in the file once it exists."""
+
+    def __init__(self, path: str | None) -> None:
+        self.path = Path(path) if path else None
+        self._at = time.time() if self.path is None else math.inf
+        self._next = 0.0
+
+    def at(self) -> float:
+        if math.isinf(self._at) and self.path is not None and time.monotonic() >= self._next:
+            self._next = time.monotonic() + 0.5
+            with contextlib.suppress(OSError, ValueError):
+                self._at = float(self.path.read_text())
+        return self._at
+
+
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--address", required=True)
@@ -135,9 +153,8 @@ def main() -> None:
     p.add_argument("--hold", type=float, default=15.0, help="seconds per worker count with --profile")
     p.add_argument(
         "--profile-at",
-        type=float,
-        help="wall-clock time (time.time()) the --profile schedule starts at (default: when training starts); "
-        "several jobs given the same one change their counts in step",
+        help="file that will hold the wall-clock time (time.time()) the --profile schedule starts at; until it "
+        "exists the job runs at the first count (several jobs reading one file change their counts in step)",
     )
     args = p.parse_args()
     tally = Tally()
@@ -172,13 +189,13 @@ def main() -> None:
         with out.open("a") as f:
             f.write(json.dumps({"start": time.time()}) + "\n")
         cap, budget_changes = loader.max_workers, 0
-        t_profile = args.profile_at if args.profile_at is not None else time.time()
+        start = _Start(args.profile_at)
         for epoch in range(args.max_epochs):
             got: list[int] = []
             for batch in loader:
                 got.extend(step(batch))
                 if counts:
-                    k = min(len(counts) - 1, max(0, int((time.time() - t_profile) / args.hold)))
+                    k = min(len(counts) - 1, max(0, int((time.time() - start.at()) / args.hold)))
                     if counts[k] != loader.workers:
                         loader.scale(counts[k])
                 elif mode.none() and loader.max_workers != args.cap:
@@ -197,7 +214,7 @@ def main() -> None:
             }
             with out.open("a") as f:
                 f.write(json.dumps(line) + "\n")
-            if Path(args.stop).exists() or (counts and time.time() - t_profile > args.hold * len(counts)):
+            if Path(args.stop).exists() or (counts and time.time() - start.at() > args.hold * len(counts)):
                 break
         changes = len(loader.stats()["workers_timeline"]) - 1
     with out.open("a") as f:

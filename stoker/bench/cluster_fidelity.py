@@ -92,18 +92,30 @@ def _profile_together(address: str, root: Path, args: argparse.Namespace) -> dic
     folder = root / "profile"
     folder.mkdir()
     (folder / "jpegs").symlink_to(root / "jpegs", target_is_directory=True)
-    t0 = time.time() + args.startup  # every job trains by then (imports, a Ray actor each)
+    go = folder / "profile-at"
     procs = {}
     for i, name in enumerate(JOBS):
         sched = [1] * (k * i) + list(range(1, k + 1)) + [1] * (k * (n - 1 - i))
-        extra = ("--profile", ",".join(map(str, sched)), "--hold", str(args.hold), "--profile-at", f"{t0:.3f}")
+        extra = ("--profile", ",".join(map(str, sched)), "--hold", str(args.hold), "--profile-at", str(go))
         procs[name] = _job(address, name, folder, args.cpus, extra)
-    _wait(procs, timeout_s=args.startup + args.hold * k * n + 300)
+    # The schedule starts once every job trains (imports and a Ray actor each take long on a busy machine).
+    end = time.monotonic() + args.startup
+    while not all(any("epoch" in e for e in _lines(folder / f"{n}.jsonl")) for n in JOBS):
+        if time.monotonic() > end or any(p.poll() is not None for p in procs.values()):
+            for p in procs.values():
+                p.kill()
+            raise SystemExit(
+                f"stoker bench cluster_fidelity: the jobs did not all train within --startup {args.startup:g} s"
+            )
+        time.sleep(0.5)
+    t0 = time.time() + 2.0
+    tmp = go.with_suffix(".tmp")
+    tmp.write_text(f"{t0:.3f}")
+    tmp.rename(go)  # whole or absent: a job never reads half a number
+    _wait(procs, timeout_s=args.hold * k * n + 300)
     curves: dict[str, list[float]] = {}
     for i, name in enumerate(JOBS):
         got = _lines(folder / f"{name}.jsonl")
-        if next(e for e in got if "epoch" in e)["t"] > t0:
-            print(f"note: {name} trained only after the profile began; raise --startup", flush=True)
         epochs = [e for e in got if "epoch" in e]
         curves[name] = []
         for w in range(1, k + 1):
@@ -191,18 +203,18 @@ def _simulate(policy: str, live: dict, curves: dict[str, list[float]], args: arg
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="stoker bench cluster_fidelity", description=__doc__)
-    p.add_argument("--quick", action="store_true", help="--hold 12 --job-s 30")
+    p.add_argument("--quick", action="store_true", help="--hold 15 --job-s 30")
     p.add_argument("--cpus", type=int, default=6, help="logical CPUs of the data node")
     p.add_argument("--max-workers", type=int, default=4, help="profile at 1..N workers")
     p.add_argument("--hold", type=float, default=15.0, help="seconds per worker count when profiling")
     p.add_argument("--alone", action="store_true", help="profile each job by itself (default: in company)")
-    p.add_argument("--startup", type=float, default=45.0, help="seconds the jobs get to start before profiling")
+    p.add_argument("--startup", type=float, default=300.0, help="longest wait for the jobs to train before profiling")
     p.add_argument("--job-s", type=float, default=60.0, help="each job's work, in seconds at one worker")
     p.add_argument("--stagger", type=float, default=5.0, help="seconds between two jobs' arrivals")
     p.add_argument("--period", type=float, default=1.0, help="controller round, seconds")
     args = p.parse_args(argv)
     if args.quick:
-        args.hold, args.job_s = 12.0, 30.0
+        args.hold, args.job_s = 15.0, 30.0
     if args.cpus < len(JOBS) or args.max_workers < 2 or args.hold < 4 or args.job_s < 5 or args.period <= 0:
         raise SystemExit(
             f"stoker bench cluster_fidelity: need --cpus >= {len(JOBS)} (got {args.cpus}), --max-workers >= 2, "
