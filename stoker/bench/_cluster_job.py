@@ -195,7 +195,7 @@ def main() -> None:
             for batch in loader:
                 got.extend(step(batch))
                 if counts:
-                    k = min(len(counts) - 1, max(0, int((time.time() - start.at()) / args.hold)))
+                    k = min(len(counts) - 1, int(max(0.0, (time.time() - start.at()) / args.hold)))  # -inf: not yet
                     if counts[k] != loader.workers:
                         loader.scale(counts[k])
                 elif mode.none() and loader.max_workers != args.cap:

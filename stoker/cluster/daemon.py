@@ -11,6 +11,7 @@ metrics address (``stoker cluster start --metrics-port``) it serves its status a
 from __future__ import annotations
 
 import os
+import re
 import threading
 import time
 from pathlib import Path
@@ -168,9 +169,24 @@ def start(
     except ray.exceptions.RayActorError as exc:
         # The constructor failed (e.g. the metrics port is taken): say why, leave no dead name behind.
         ray.kill(actor)
-        cause = str(exc.__cause__ or exc).strip().splitlines()
-        raise RuntimeError(f"the stoker controller did not start: {cause[-1] if cause else exc}") from None
+        _wait_gone(timeout_s)
+        raise RuntimeError(f"the stoker controller did not start: {_reason(exc)}") from None
     return actor
+
+
+def _reason(exc: BaseException) -> str:
+    """The constructor's own error line out of Ray's report (which wraps it in a traceback)."""
+    lines = [x.strip() for x in str(exc).splitlines() if x.strip()]
+    errors = [x for x in lines if re.match(r"^[A-Za-z_.]*(Error|Exception): ", x)]
+    return errors[-1] if errors else (lines[-1] if lines else type(exc).__name__)
+
+
+def _wait_gone(timeout_s: float) -> None:
+    # Ray frees the name once the actor is dead, a moment after kill(): a start right after must not
+    # find the old one.
+    end = time.monotonic() + timeout_s
+    while find() is not None and time.monotonic() < end:
+        time.sleep(0.1)
 
 
 def stop(timeout_s: float = 30.0) -> bool:
@@ -184,9 +200,5 @@ def stop(timeout_s: float = 30.0) -> bool:
         ray.get(actor.stop.remote(), timeout=timeout_s)
     finally:
         ray.kill(actor)
-    # Ray frees the name once the actor is dead, a moment after kill(): a start right after must not
-    # find the old one.
-    end = time.monotonic() + timeout_s
-    while find() is not None and time.monotonic() < end:
-        time.sleep(0.1)
+    _wait_gone(timeout_s)
     return True
