@@ -6,7 +6,8 @@ once per round and gets its :class:`Budget` in the reply, so the controller neve
 job never waits on the controller (:mod:`stoker.cluster.membership`). Every round the service drops jobs
 silent for ``SILENT_ROUNDS`` periods (their CPUs go back to the others), runs the policy over the latest
 reports with :class:`~stoker.cluster.controller.Controller` (the simulator's own learning code) and saves its
-state; a new job's first report triggers a round at once, so it gets its policy floor without waiting.
+state; a new job's first report triggers a round at once, so it gets its policy floor without waiting
+(a burst of joins makes one round).
 """
 
 from __future__ import annotations
