@@ -1,11 +1,13 @@
 """``stoker bench cluster``: every CPU policy on the same 64-GPU slice of the Alibaba GPU trace.
 
 Prints a table led by elastic against ``proportional`` (GPU-proportional CPUs, GoldMiner's baseline) and
-against the ``oracle``: the same placement and queueing with every job at its curve's peak whatever its
-CPUs, the limit no CPU policy can pass on this slice. ``static`` (each job's requested CPUs) stays in the
-table; where GPU nodes have fewer CPUs than jobs request it queues jobs until whole requests fit.
-Last stdout line: one JSON object keyed by policy (and ``oracle``) with the ``stoker simulate --json`` figures,
-and ``"machine"`` (cores, load average at the start).
+against two bounds (:mod:`stoker.cluster.bounds`): the ``oracle``, the same placement and FIFO queueing
+with every job at its curve's peak whatever its CPUs (the best any CPU policy can do under that placement
+and queueing), and the no-queue ideal, every job at its peak from its arrival (no scheduler beats it).
+``static`` (each job's requested CPUs) stays in the table; where GPU nodes have fewer CPUs than jobs
+request it queues jobs until whole requests fit. Last stdout line: one JSON object keyed by policy (and
+``oracle``, and ``ideal`` with its avg JCT) with the ``stoker simulate --json`` figures, and ``"machine"``
+(cores, load average at the start).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import time
 import numpy as np
 
 from stoker.bench._util import emit, machine
+from stoker.cluster.bounds import no_queue_ideal_jct
 from stoker.cluster.policies import cpu_policy
 from stoker.commands.simulate import add_scenario_args, run_policies
 from stoker.errors import InputError
@@ -86,6 +89,14 @@ def main(argv: list[str] | None = None) -> int:
                     f"elastic vs {base}: avg JCT {s['avg_jct_s'] / e['avg_jct_s']:.3f}x, "
                     f"gpu_util {e['gpu_util'] / s['gpu_util']:.3f}x"
                 )
+    ideal = no_queue_ideal_jct(scenario.jobs, scenario.nodes, scenario.profiles)
+    ideal_avg = float(np.mean(ideal)) if ideal else 0.0
+    if ideal_avg > 0:
+        # The oracle bounds CPU policies under this placement and queueing; the no-queue ideal bounds
+        # every scheduler: what lies between them is queueing and placement.
+        ratios = ", ".join(f"{k} {v['avg_jct_s'] / ideal_avg:.3f}x" for k, v in out.items())
+        print(f"no-queue ideal (every job at its peak from its arrival): avg JCT {ideal_avg:,.0f} s; {ratios} of it")
+        out["ideal"] = {"policy": "ideal", "jobs": len(ideal), "avg_jct_s": round(ideal_avg, 1)}
     print("jobs requesting at least their saturation CPUs:", saturated_share(scenario))
     # gpu_util is over each policy's makespan, which one 145-day pod sets; within the trace's own window
     # (first to last arrival) every policy is judged over the same span.

@@ -13,11 +13,29 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from stoker.cluster.learning import CurveBook, JobReport
 from stoker.cluster.policies import CpuParams, cpu_policy
 from stoker.cluster.records import Allocation, ClusterView, Job, Node
+
+HOLD_ROUNDS = 5  # rounds a budget may not move back after a move (see Controller)
+
+
+@dataclass(frozen=True)
+class BudgetMove:
+    """A job's budget and its last change.
+
+    Attributes:
+        budget: Data workers it was given last round.
+        round: The controller's round counter when the budget last changed.
+        direction: +1 if that change was up, -1 if down, 0 for the job's first budget.
+    """
+
+    budget: int
+    round: int
+    direction: int
 
 
 class JobHandle(Protocol):
@@ -40,6 +58,11 @@ class Controller:
             workers would not make it faster, so the learned curve is flat above its budget. Above it,
             a report's data wait ``w`` puts the job's peak at ``throughput / (1 - w)``.
         requested: Job name -> workers it asked for (what ``static`` gives); default 1 per GPU.
+        hold_rounds: After a job's budget moved one way, it does not move back within this many rounds
+            (0: off). Live reports are noisy and a refreshed optimistic curve point re-tempts the policy
+            every other round; without the hold, budgets flapped about once a round under load (each
+            rise a data-worker start). A move that frees CPUs another job needs is still made: the
+            trim to the cluster's CPUs comes after the hold.
     """
 
     def __init__(
@@ -50,7 +73,10 @@ class Controller:
         grid: Sequence[float] = (1, 2, 3, 4, 6, 8),
         saturated_wait: float = 0.05,
         requested: Mapping[str, int] | None = None,
+        hold_rounds: int = HOLD_ROUNDS,
     ) -> None:
+        if isinstance(hold_rounds, bool) or not isinstance(hold_rounds, int) or hold_rounds < 0:
+            raise ValueError(f"{hold_rounds=} should be an int >= 0 (0 turns the hold off)")
         self.nodes = tuple(nodes)
         self.policy = cpu_policy(policy)
         self.params = params or CpuParams()
@@ -58,6 +84,8 @@ class Controller:
         self.requested = dict(requested or {})
         self.rounds = 0
         self.last_alloc: Allocation = {}  # the policy's last allocation, job -> node -> CPUs
+        self.hold_rounds = hold_rounds
+        self.moves: dict[str, BudgetMove] = {}  # each job's budget and its last change
 
     def decide(self, reports: Sequence[JobReport], nodes: Sequence[Node] | None = None) -> dict[str, int]:
         """Learns from ``reports`` and returns each job's data-worker budget for the next round.
@@ -90,11 +118,34 @@ class Controller:
         self.rounds += 1
         # Whole workers only, rounded down so the CPUs handed out never exceed the policy's allocation.
         budgets = {r.name: max(1, math.floor(sum(alloc.get(r.name, {}).values()) + 1e-9)) for r in reports}
-        return _within(budgets, sum(n.cpus for n in self.nodes))
+        budgets = _within(self._hold(budgets), sum(n.cpus for n in self.nodes))
+        self._remember(budgets)
+        return budgets
+
+    def _hold(self, budgets: dict[str, int]) -> dict[str, int]:
+        """Keeps a budget that would move back the way it moved within ``hold_rounds`` rounds."""
+        out = dict(budgets)
+        for name, b in budgets.items():
+            m = self.moves.get(name)
+            if m is None or b == m.budget or self.rounds - m.round > self.hold_rounds:
+                continue
+            if (b > m.budget) != (m.direction > 0):
+                out[name] = m.budget
+        return out
+
+    def _remember(self, budgets: dict[str, int]) -> None:
+        self.moves = {n: m for n, m in self.moves.items() if n in budgets}
+        for name, b in budgets.items():
+            m = self.moves.get(name)
+            if m is None:
+                self.moves[name] = BudgetMove(b, -(10**9), 0)  # a job's first budget is no move
+            elif b != m.budget:
+                self.moves[name] = BudgetMove(b, self.rounds, 1 if b > m.budget else -1)
 
     def forget(self, name: str) -> None:
         """Drops a job that left (its learned curve goes with it)."""
         self.book.forget(name)
+        self.moves.pop(name, None)
 
     def step(self, handles: Sequence[JobHandle]) -> dict[str, int]:
         """One round against local handles: report, decide, set budgets."""
@@ -105,11 +156,14 @@ class Controller:
         return budgets
 
     def state_dict(self) -> dict[str, Any]:
-        return {"rounds": self.rounds, "book": self.book.state_dict()}
+        moves = {n: [m.budget, m.round, m.direction] for n, m in self.moves.items()}
+        return {"rounds": self.rounds, "book": self.book.state_dict(), "moves": moves}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.rounds = state["rounds"]
         self.book.load_state_dict(state["book"])
+        # States saved before the hold existed have no moves: every job starts unheld.
+        self.moves = {n: BudgetMove(int(b), int(r), int(d)) for n, (b, r, d) in state.get("moves", {}).items()}
 
 
 def _within(budgets: dict[str, int], cpus: float) -> dict[str, int]:

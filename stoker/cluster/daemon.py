@@ -3,12 +3,15 @@
 The actor outlives the process that started it (``lifetime="detached"``) and is found by name, so jobs
 (:mod:`stoker.cluster.membership`) and the CLI reach it from any driver on the cluster. It needs no CPU of
 its own (``num_cpus=0``): the CPUs are what it hands out. It saves its state every round, so a controller
-that dies (even ``SIGKILL``) is restarted with ``stoker cluster start --state`` and resumes.
+that dies (even ``SIGKILL``) is restarted with ``stoker cluster start --state`` and resumes. With a
+metrics address (``stoker cluster start --metrics-port``) it serves its status as Prometheus metrics
+(:class:`~stoker.obs.cluster.ClusterCollector`), read by ``stoker top --cluster`` and ``stoker dashboard``.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import threading
 import time
 from pathlib import Path
@@ -18,7 +21,9 @@ from stoker.cluster.admission import digest
 from stoker.cluster.learning import JobReport
 from stoker.cluster.policies import CpuParams
 from stoker.cluster.records import Node
-from stoker.cluster.service import Budget, ClusterStatus, ControllerService, Joined
+from stoker.cluster.service import Budget, ClusterStatus, ControllerService, Joined, RoundAudit
+from stoker.obs.cluster import ClusterCollector
+from stoker.obs.exporter import MetricsServer
 
 ACTOR_NAME = "stoker-cluster-controller"
 NAMESPACE = "stoker"
@@ -48,13 +53,27 @@ def ray_nodes() -> list[Node]:
 
 
 class ControllerActor:
-    """Body of the detached actor: a :class:`ControllerService` and the thread that runs its rounds."""
+    """Body of the detached actor: a :class:`ControllerService`, the thread that runs its rounds, and its
+    metrics server when ``metrics`` (a port or ``host:port``) is given."""
 
     def __init__(
-        self, policy: str, period_s: float, state_path: str | None, remote_cost: float, secret_sha256: str | None
+        self,
+        policy: str,
+        period_s: float,
+        state_path: str | None,
+        remote_cost: float,
+        secret_sha256: str | None = None,
+        metrics: int | str | None = None,
+        nodes: list[Node] | None = None,
     ) -> None:
         params = CpuParams(remote_cost=remote_cost)
-        self.service = ControllerService(ray_nodes, policy, period_s, state_path, params, secret_sha256=secret_sha256)
+        view = ray_nodes if nodes is None else (lambda: list(nodes))
+        self.service = ControllerService(view, policy, period_s, state_path, params, secret_sha256=secret_sha256)
+        self._metrics: MetricsServer | None = None
+        if metrics is not None:
+            # Read at scrape time from the service (under its lock): a scrape never waits on a round.
+            collector = ClusterCollector(lambda: self.service.status().to_json())
+            self._metrics = MetricsServer(collector, metrics)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self.service.run, args=(self._stop,), daemon=True)
         self._thread.start()
@@ -80,11 +99,40 @@ class ControllerActor:
     def pid(self) -> int:
         return os.getpid()
 
+    def round_times(self) -> list[float]:
+        """Wall seconds of the latest rounds (oldest first)."""
+        return list(self.service.round_s)
+
+    def rss_bytes(self) -> int:
+        """The controller process's resident memory, bytes (Linux ``/proc``; 0 elsewhere)."""
+        try:
+            with open("/proc/self/status") as f:
+                line = next(x for x in f if x.startswith("VmRSS:"))
+        except (OSError, StopIteration):
+            return 0
+        return int(line.split()[1]) * 1024
+
+    def audited_round(self) -> RoundAudit:
+        return self.service.audited_round()
+
+    def metrics_url(self) -> str | None:
+        """Where the controller's ``/metrics`` is served (None: not asked for)."""
+        if self._metrics is None:
+            return None
+        if self._metrics.host in ("", "0.0.0.0"):
+            import ray
+
+            return f"http://{ray.util.get_node_ip_address()}:{self._metrics.port}"
+        return self._metrics.url
+
     def stop(self) -> None:
         """Saves the state and stops the rounds (the caller then kills the actor)."""
         self._stop.set()
         self._thread.join(timeout=10)
         self.service.save()
+        if self._metrics is not None:
+            self._metrics.close()
+            self._metrics = None
 
 
 def find() -> Any | None:
@@ -104,12 +152,17 @@ def start(
     remote_cost: float = CpuParams().remote_cost,
     timeout_s: float = 60.0,
     secret: str | None = None,
+    metrics: int | str | None = None,
+    nodes: list[Node] | None = None,
 ) -> Any:
     """Starts the controller actor (needs ``ray.init`` done) and waits until it answers.
 
     Args:
         secret: The operator's secret (joining needs it, evicting needs it); only its digest reaches the
             actor. None: open joining, no eviction.
+        metrics: Port or ``host:port`` to serve Prometheus metrics on (0: any free port; None: none).
+        nodes: A fixed cluster to hand out instead of Ray's live nodes (load tests such as ``stoker bench
+            cluster_scale``: 1,000 jobs need more CPUs than the test machine has).
 
     Raises:
         RuntimeError: A controller already runs on this cluster (also when another start won the race).
@@ -130,19 +183,43 @@ def start(
             num_cpus=0,
             max_concurrency=16,
             max_restarts=0,
-        ).remote(policy, period_s, state, remote_cost, digest(secret) if secret else None)
+        ).remote(policy, period_s, state, remote_cost, digest(secret) if secret else None, metrics, nodes)
     except ActorAlreadyExistsError:
         # Two starts at once: both saw no controller, and the other one created its actor first.
         raise RuntimeError(taken) from None
     try:
         ray.get(actor.pid.remote(), timeout=timeout_s)
-    except RayActorError:
+    except RayActorError as exc:
         # Ray checks the name again when it creates the actor (asynchronously): the loser of a closer
         # race learns it here, with the winner's actor holding the name.
-        if find() is not None:
+        if find() is not None and not _is_ours(actor):
             raise RuntimeError(taken) from None
-        raise
+        # The constructor failed (e.g. the metrics port is taken): say why, leave no dead name behind.
+        ray.kill(actor)
+        _wait_gone(timeout_s)
+        raise RuntimeError(f"the stoker controller did not start: {_reason(exc)}") from None
     return actor
+
+
+def _is_ours(actor: Any) -> bool:
+    """Whether the actor that holds the controller's name is ``actor`` (not a racing start's)."""
+    held = find()
+    return held is not None and held._actor_id == actor._actor_id
+
+
+def _reason(exc: BaseException) -> str:
+    """The constructor's own error line out of Ray's report (which wraps it in a traceback)."""
+    lines = [x.strip() for x in str(exc).splitlines() if x.strip()]
+    errors = [x for x in lines if re.match(r"^[A-Za-z_.]*(Error|Exception): ", x)]
+    return errors[-1] if errors else (lines[-1] if lines else type(exc).__name__)
+
+
+def _wait_gone(timeout_s: float) -> None:
+    # Ray frees the name once the actor is dead, a moment after kill(): a start right after must not
+    # find the old one.
+    end = time.monotonic() + timeout_s
+    while find() is not None and time.monotonic() < end:
+        time.sleep(0.1)
 
 
 def stop(timeout_s: float = 30.0) -> bool:
@@ -156,9 +233,5 @@ def stop(timeout_s: float = 30.0) -> bool:
         ray.get(actor.stop.remote(), timeout=timeout_s)
     finally:
         ray.kill(actor)
-    # Ray frees the name once the actor is dead, a moment after kill(): a start right after must not
-    # find the old one.
-    end = time.monotonic() + timeout_s
-    while find() is not None and time.monotonic() < end:
-        time.sleep(0.1)
+    _wait_gone(timeout_s)
     return True

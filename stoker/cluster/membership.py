@@ -151,6 +151,9 @@ class Membership:
             if not self.connected:
                 if self._warned:
                     self.rejoins += 1
+                # A (new) controller's first answer is applied even if it equals the last one: the
+                # Loader's cap may have been changed meanwhile (by hand, or a run without controller).
+                self.applied = None
                 log.info("stoker: job %s joined the cluster controller: budget %d workers", self.name, reply.workers)
             self.connected, self._warned = True, False
             self.budget, self.period_s = int(reply.workers), float(reply.period_s)

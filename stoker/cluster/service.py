@@ -6,7 +6,8 @@ once per round and gets its :class:`Budget` in the reply, so the controller neve
 job never waits on the controller (:mod:`stoker.cluster.membership`). Every round the service drops jobs
 silent for ``SILENT_ROUNDS`` periods (their CPUs go back to the others), runs the policy over the latest
 reports with :class:`~stoker.cluster.controller.Controller` (the simulator's own learning code) and saves its
-state; a new job's first report triggers a round at once, so it gets its policy floor without waiting.
+state; a new job's first report triggers a round at once, so it gets its policy floor without waiting
+(a burst of joins makes one round).
 
 Jobs authenticate (:mod:`stoker.cluster.admission`): :meth:`ControllerService.join` returns a token, and
 only that token can report for, or end, its job; when the operator set a secret, joining needs it, and
@@ -17,11 +18,13 @@ runs: nothing one job sends stops the rounds.
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import os
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -38,6 +41,8 @@ log = logging.getLogger("stoker")
 SILENT_ROUNDS = 3  # a job that has not reported for this many periods has left
 STATE_VERSION = 2  # 2: members keep their token's digest
 KEPT_REFUSALS = 100  # refusals kept for status and tests (all are logged)
+JOIN_GAP = 0.25  # a join re-runs the round at once unless a join did within this fraction of a period
+ROUND_TIMES = 10_000  # round durations kept for ``stoker bench cluster_scale``
 
 
 @dataclass(frozen=True)
@@ -126,6 +131,20 @@ class Joined:
     budget: Budget
 
 
+@dataclass(frozen=True)
+class RoundAudit:
+    """A round's inputs and outcome: the controller's state before it, the reports, nodes and budgets.
+
+    ``Controller(nodes, policy, params)`` loaded with ``controller_state`` and asked to ``decide(reports,
+    nodes)`` must return ``budgets`` (``stoker bench cluster_scale`` checks that at 1,000 jobs).
+    """
+
+    controller_state: dict[str, Any]
+    reports: tuple[JobReport, ...]
+    nodes: tuple[Node, ...]
+    budgets: dict[str, int]
+
+
 @dataclass
 class _Member:
     report: JobReport
@@ -175,7 +194,9 @@ class ControllerService:
         self.evicted: set[str] = set()  # names the operator evicted: they cannot join again
         self.failed_rounds = 0
         self._secret_sha256 = secret_sha256
+        self.round_s: deque[float] = deque(maxlen=ROUND_TIMES)  # wall seconds of the latest rounds
         self._lock = threading.RLock()
+        self._join_round = -float("inf")  # clock time of the last round a join triggered
         if self.state_path is not None and self.state_path.exists():
             self.load_state_dict(json.loads(self.state_path.read_text()))
             self.starts += 1
@@ -200,8 +221,15 @@ class ControllerService:
             if held is not None and held.token_sha256 is not None:
                 self._refuse(Refused(f"job {r.name!r} is a member already; another job cannot take its name"))
             token = new_token()
-            self.members[r.name] = _Member(r, 1, self.clock(), digest(token))
-            self._safe_round()
+            now = self.clock()
+            self.members[r.name] = _Member(r, 1, now, digest(token))
+            # A burst of joins (a cluster's jobs starting together) makes one round, not one per job:
+            # each round is O(jobs), so 1,000 joins took minutes and starved the other jobs' reports
+            # past SILENT_ROUNDS. A job joining right after a join round gets the floor of 1 worker
+            # and its policy budget at the next round (at most a period later).
+            if now - self._join_round >= JOIN_GAP * self.period_s:
+                self._join_round = now
+                self._safe_round()
             return Joined(token, Budget(self.members[r.name].budget, self.period_s, self.controller.rounds))
 
     def report(self, r: JobReport, token: str) -> Budget:
@@ -275,19 +303,35 @@ class ControllerService:
     # -- rounds --------------------------------------------------------------------------------
     def round(self) -> dict[str, int]:
         """Drops silent jobs, re-runs the policy over the latest reports, saves the state."""
+        return self._round(None)
+
+    def audited_round(self) -> RoundAudit:
+        """One round with what went into it, for checking it against the policy run offline."""
+        seen: list[Any] = []
+        budgets = self._round(seen)
+        before, reports, nodes = seen
+        return RoundAudit(before, reports, nodes, budgets)
+
+    def _round(self, audit: list[Any] | None) -> dict[str, int]:
         with self._lock:
+            t0 = time.perf_counter()
             now = self.clock()
             for name in [n for n, m in self.members.items() if now - m.seen > SILENT_ROUNDS * self.period_s]:
                 del self.members[name]
                 self.controller.forget(name)
             reports = [m.report for m in self.members.values()]
-            budgets = self.controller.decide(reports, self._nodes()) if reports else {}
+            nodes = tuple(self._nodes())
+            if audit is not None:  # the state before the round updates it in place
+                audit.extend([copy.deepcopy(self.controller.state_dict()), tuple(reports), nodes])
+            budgets = self.controller.decide(reports, nodes) if reports else {}
             self.alloc = self.controller.last_alloc
             for name, b in budgets.items():
                 self.members[name].budget = b
             self.history.append(dict(budgets))
             del self.history[:-100]
             self.save()
+            if audit is None:  # an audited round also copies the state: not a round's own time
+                self.round_s.append(time.perf_counter() - t0)
             return budgets
 
     def _safe_round(self) -> None:

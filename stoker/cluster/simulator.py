@@ -46,6 +46,10 @@ class SimConfig:
             curve's peak whatever its CPUs (and holds only its floor); the result is named ``oracle``.
         report_period_s: Simulated seconds between two reports of one job (a live controller's round);
             a job reports at the first event at least this long after its last report.
+        round_s: Simulated seconds between two policy rounds besides arrivals and completions (0: at
+            those events only, as for a trace whose events are minutes apart). A live controller re-runs
+            its policy every period; the fidelity check (``stoker bench cluster_fidelity``) sets both
+            this and ``report_period_s`` to the live period.
     """
 
     policy: str = "elastic"
@@ -55,6 +59,7 @@ class SimConfig:
     params: CpuParams = field(default_factory=CpuParams)
     oracle: bool = False
     report_period_s: float = 60.0
+    round_s: float = 0.0
 
 
 @dataclass
@@ -139,6 +144,8 @@ class Simulator:
     def __init__(self, nodes: Sequence[Node], jobs: Sequence[TraceJob], profiles: Profiles, config: SimConfig) -> None:
         if config.noise < 0:
             raise ValueError(f"noise={config.noise} should be >= 0")
+        if config.round_s < 0:
+            raise ValueError(f"round_s={config.round_s} should be >= 0 simulated seconds (0: events only)")
         if config.report_period_s < 0:
             raise ValueError(f"report_period_s={config.report_period_s} should be >= 0 simulated seconds")
         self.nodes = tuple(nodes)
@@ -233,7 +240,8 @@ class Simulator:
             return self.t
         t_arr = self.jobs[self.next_arrival].arrival_s if self.next_arrival < len(self.jobs) else math.inf
         t_fin = min((self.t + r.work / r.rate for r in self.running.values() if r.rate > 0), default=math.inf)
-        t_next = min(t_arr, t_fin)
+        t_round = self.t + self.config.round_s if self.config.round_s > 0 and self.running else math.inf
+        t_next = min(t_arr, t_fin, t_round)
         if math.isinf(t_next):
             stuck = self.queue[:3] + self.cpu_queue[:3]
             # Unreachable while _admit drops what no node can hold; kept as a guard against a policy bug.

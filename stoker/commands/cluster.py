@@ -39,6 +39,15 @@ def _start(args: argparse.Namespace) -> int:
         raise InputError(f"--period {args.period} should be > 0 seconds (at most {MAX_PERIOD_S:g})")
     if not 0 <= args.remote_cost < 1:
         raise InputError(f"--remote-cost {args.remote_cost} should be in [0, 1)")
+    if args.metrics_port is not None:
+        from stoker.obs.exporter import parse_address
+
+        try:
+            parse_address(args.metrics_port)
+        except ValueError:
+            raise InputError(
+                f"--metrics-port {args.metrics_port!r} should be a port (0-65535, 0 = any free one) or HOST:PORT"
+            ) from None
     from stoker.cluster import daemon
 
     if args.state is not None:
@@ -46,7 +55,9 @@ def _start(args: argparse.Namespace) -> int:
     _connect(args.address)
     secret = daemon.secret_from_env()
     try:
-        actor = daemon.start(args.policy, args.period, args.state, args.remote_cost, secret=secret)
+        actor = daemon.start(
+            args.policy, args.period, args.state, args.remote_cost, secret=secret, metrics=args.metrics_port
+        )
     except RuntimeError as exc:
         raise InputError(str(exc)) from None
 
@@ -59,6 +70,9 @@ def _start(args: argparse.Namespace) -> int:
         f"stoker cluster: controller {daemon.ACTOR_NAME!r} runs ({args.policy}, a round every {args.period:g} s"
         f"{resumed}); {len(status.jobs)} jobs, {len(status.nodes)} nodes; {joining}"
     )
+    url = ray.get(actor.metrics_url.remote())
+    if url is not None:
+        print(f"stoker cluster: metrics at {url}/metrics (stoker top --cluster {url})")
     return 0
 
 
@@ -155,6 +169,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         type=float,
         default=CpuParams().remote_cost,
         help="fraction of a remote data-worker CPU's work lost to the network (elastic)",
+    )
+    start.add_argument(
+        "--metrics-port",
+        help="serve the controller's Prometheus metrics on PORT or HOST:PORT (0: any free port; default: none)",
     )
     start.set_defaults(func=_start)
     status = verbs.add_parser("status", help="list jobs and nodes")

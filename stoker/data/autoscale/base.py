@@ -27,6 +27,8 @@ class ScalingSignal:
         calm_windows: Consecutive previous windows in which the policy wanted to scale down.
         up_demand: Demand (items/s) when starving last forced a scale-up (None: never).
         since_up_s: Seconds since that scale-up.
+        up_cap: ``max_workers`` when that scale-up happened (None: never). While the cap is unchanged
+            and the pool sits at it, the refuted scale-down stays refuted (no flapping under a budget).
     """
 
     workers: int
@@ -45,6 +47,7 @@ class ScalingSignal:
     calm_windows: int
     up_demand: float | None = None
     since_up_s: float = math.inf
+    up_cap: int | None = None
 
     @property
     def wait_fraction(self) -> float:
@@ -61,10 +64,13 @@ class ScalingDecision:
         target: Worker count to run.
         reason: One line for logs and ``stats()``.
         wants_down: The policy would scale down if patience allowed (feeds ``calm_windows``).
-        demand: The demand (items/s) that justified a scale-up, for the caller to remember.
+        demand: The demand (items/s) that justified a scale-up, for the caller to remember
+            (``math.inf``: the trainer only waited).
+        cap: ``max_workers`` the decision was taken under, for the caller to remember with ``demand``.
     """
 
     target: int
     reason: str
     wants_down: bool = False
     demand: float | None = None
+    cap: int | None = None

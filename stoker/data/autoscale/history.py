@@ -25,6 +25,7 @@ class AutoscaleHistory:
         calm: Consecutive windows in which the policy wanted to scale down but held.
         up_demand: Demand (items/s) that forced a scale-up right after a scale-down (None: never).
         up_at: When that happened (``time.monotonic()``, seconds).
+        up_cap: The autoscaler's cap (``max_workers``, a cluster budget) at that moment (None: never).
     """
 
     last_change: float
@@ -32,6 +33,7 @@ class AutoscaleHistory:
     calm: int = 0
     up_demand: float | None = None
     up_at: float = -math.inf
+    up_cap: int | None = None
 
     def on_target(self, old: int, new: int, now: float) -> None:
         """The worker count was set from ``old`` to ``new`` (by hand or by the policy)."""
@@ -46,7 +48,7 @@ class AutoscaleHistory:
         if decision.target > current and decision.demand is not None and self.last_direction < 0:
             # Starving right after a scale-down refutes that scale-down: remember the demand so
             # the policy does not try the same count again soon (start-up ramps are not regrets).
-            self.up_demand, self.up_at = decision.demand, now
+            self.up_demand, self.up_at, self.up_cap = decision.demand, now, decision.cap
 
     def signal_fields(self, now: float) -> dict[str, Any]:
         """The :class:`ScalingSignal` fields that come from memory."""
@@ -56,4 +58,5 @@ class AutoscaleHistory:
             "calm_windows": self.calm,
             "up_demand": self.up_demand,
             "since_up_s": now - self.up_at,
+            "up_cap": self.up_cap,
         }

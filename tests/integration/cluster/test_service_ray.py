@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -24,6 +26,7 @@ ray = pytest.importorskip("ray")
 from ray.cluster_utils import Cluster  # noqa: E402
 
 from stoker.cluster import daemon  # noqa: E402
+from stoker.obs.dashboard import DashboardServer  # noqa: E402
 
 pytestmark = [pytest.mark.ray, pytest.mark.timeout(600)]
 
@@ -102,10 +105,34 @@ def lines(path: Path) -> list[dict]:
     return [json.loads(x) for x in path.read_text().splitlines()] if path.exists() else []
 
 
+def live_figures(url: str) -> None:
+    """The controller's exporter serves what it knows: ``stoker top --cluster`` and the dashboard show it."""
+    top = subprocess.run(
+        [sys.executable, "-m", "stoker", "top", "--cluster", "--once", url],
+        env={**env(), "COLUMNS": "160"}, cwd=REPO, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert top.returncode == 0, top.stderr
+    cells = [[c.strip() for c in line.split("│")] for line in top.stdout.splitlines()]
+    assert {row[1] for row in cells if len(row) > 2} >= {"a", "b"} and "round" in top.stdout, top.stdout
+    board = DashboardServer([url], port=0).start()
+    try:
+        with urllib.request.urlopen(f"{board.url}api/jobs", timeout=30) as r:
+            payload = json.loads(r.read())
+    finally:
+        board.close()
+    shown = payload["targets"][0]["cluster"]
+    assert shown["rounds"] >= 1 and {j["name"] for j in shown["jobs"]} == {"a", "b"}, payload
+    assert all(j["budget"] >= 1 and j["throughput"] >= 0 for j in shown["jobs"]), shown
+
+
 def test_jobs_join_leave_survive_a_controller_kill_and_see_every_sample_once(cluster, tmp_path: Path) -> None:
     state = tmp_path / "controller.json"
-    started = cli("start", "--address", cluster.address, "--period", str(PERIOD_S), "--state", str(state))
+    started = cli(
+        "start", "--address", cluster.address, "--period", str(PERIOD_S), "--state", str(state), "--metrics-port", "0"
+    )  # fmt: skip
     assert started.returncode == 0, started.stderr
+    metrics = re.search(r"stoker top --cluster (\S+)\)", started.stdout)
+    assert metrics is not None, started.stdout
     cpus = sum(n["cpus"] for n in status()["nodes"])
     assert cpus == 3
     procs = {"a": job(cluster, "a", tmp_path)}
@@ -121,6 +148,7 @@ def test_jobs_join_leave_survive_a_controller_kill_and_see_every_sample_once(clu
         # The round "b" joins in gives it its floor, and what "a" borrowed goes back in that same round.
         at_join = budgets(wait_for(joined))
         assert at_join["b"] >= 1 and sum(at_join.values()) <= cpus, at_join
+        live_figures(metrics.group(1))
 
         # A job that dies is dropped after three silent periods and its budget freed.
         procs["c"] = job(cluster, "c", tmp_path)
@@ -161,7 +189,7 @@ def test_jobs_join_leave_survive_a_controller_kill_and_see_every_sample_once(clu
     for name in ("a", "b"):
         assert procs[name].returncode == 0, name
         got = lines(tmp_path / f"{name}.jsonl")
-        epochs, end = got[:-1], got[-1]
+        epochs, end = [e for e in got if "epoch" in e], got[-1]  # a "start" line comes first
         assert end["done"] and end["lost"] >= 1 and end["joined"] >= 2, end  # lost it once, rejoined
         assert [e["epoch"] for e in epochs] == list(range(len(epochs)))
         for e in epochs:  # every epoch: every sample exactly once
@@ -173,4 +201,18 @@ def test_jobs_join_leave_survive_a_controller_kill_and_see_every_sample_once(clu
     # Both left: the controller holds no job and frees every CPU.
     assert budgets(wait_for(lambda: status() if not status()["jobs"] else None, timeout_s=30)) == {}
     assert cli("stop", "--address", cluster.address).returncode == 0
+    assert daemon.find() is None
+
+
+def test_a_taken_metrics_port_is_one_line_and_leaves_no_controller(cluster) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        started = cli("start", "--address", cluster.address, "--metrics-port", str(port))
+    assert started.returncode == 2, started.stdout
+    err = started.stderr.strip().splitlines()
+    assert len(err) == 1 and "cannot serve metrics" in err[0] and str(port) in err[0], started.stderr
     assert daemon.find() is None

@@ -9,7 +9,12 @@ from stoker.cli import main
 
 @pytest.mark.parametrize(
     ("argv", "named"),
-    [(["--period", "0"], "--period 0.0 should be > 0"), (["--remote-cost", "1.5"], "--remote-cost 1.5")],
+    [
+        (["--period", "0"], "--period 0.0 should be > 0"),
+        (["--remote-cost", "1.5"], "--remote-cost 1.5"),
+        (["--metrics-port", "http"], "--metrics-port 'http' should be a port"),
+        (["--metrics-port", "70000"], "--metrics-port '70000'"),
+    ],
 )
 def test_bad_start_arguments_are_one_line_and_exit_2(
     argv: list[str], named: str, capsys: pytest.CaptureFixture[str]

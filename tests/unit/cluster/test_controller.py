@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from stoker.cluster.controller import Controller, JobReport
@@ -75,3 +77,27 @@ def test_controller_resumes_from_its_state() -> None:
 def test_bad_wait_threshold_is_named() -> None:
     with pytest.raises(ValueError, match="saturated_wait"):
         Controller(NODES, saturated_wait=1.5)
+
+
+def _flapping(hold: int) -> list[tuple[int, int]]:
+    """Two jobs whose data wait swaps every round (noise under load): the policy wants to swap the spare CPUs."""
+    c = Controller((Node("a", 4.0, 0, 0),), "elastic", hold_rounds=hold)
+    b, out = {"x": 1, "y": 1}, []
+    for r in range(40):
+        wx, wy = (0.6, 0.02) if r % 2 == 0 else (0.02, 0.6)
+        b = c.decide(
+            [JobReport("x", "a", 1.0, 100.0, wx, float(b["x"])), JobReport("y", "a", 1.0, 100.0, wy, float(b["y"]))]
+        )
+        out.append((b["x"], b["y"]))
+    return out
+
+
+def test_a_budget_does_not_move_back_within_the_hold() -> None:
+    free = _flapping(0)
+    held = _flapping(5)
+    changes = [sum(1 for a, b in itertools.pairwise(h[2:]) if a != b) for h in (free, held)]
+    assert changes[0] >= 20  # without the hold: a swap most rounds
+    assert changes[1] <= 7  # with it: at most one move per six rounds
+    assert all(sum(x) <= 4 for x in held)
+    with pytest.raises(ValueError, match="hold_rounds=-1"):
+        Controller((Node("a", 4.0, 0, 0),), hold_rounds=-1)

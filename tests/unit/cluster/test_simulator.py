@@ -105,3 +105,15 @@ def test_the_oracle_runs_every_job_at_its_peak_and_bounds_every_policy() -> None
     for policy in CPU_POLICIES:
         result = Simulator(small_cluster(1.0), jobs, profiles(), SimConfig(policy)).run()
         assert sum(oracle.jct_s) <= sum(result.jct_s) * 1.000001, policy
+
+
+def test_policy_rounds_between_events_as_a_live_controller_runs_them() -> None:
+    events = make("elastic", n=10)
+    rounds = Simulator(small_cluster(), trace_jobs(10), profiles(), SimConfig("elastic", round_s=30.0))
+    events.run()
+    result = rounds.run()
+    assert len(result.samples) > len(events.result().samples)  # a round every 30 s, not only at events
+    gaps = [b[0] - a[0] for a, b in zip(result.samples, result.samples[1:])]
+    assert max(gaps) <= 30.0 + 1e-6 and len(result.jct_s) == 10
+    with pytest.raises(ValueError, match="round_s=-1"):
+        Simulator(small_cluster(), trace_jobs(3), profiles(), SimConfig(round_s=-1.0))
