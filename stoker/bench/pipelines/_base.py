@@ -8,8 +8,8 @@ from typing import Any
 
 import torch
 
+from stoker.bench._util import user_seeded
 from stoker.data.pipeline import Pipeline
-from stoker.data.rng import seeded
 
 
 @dataclass(frozen=True)
@@ -56,8 +56,9 @@ _DROPPED = None  # what OpsDataset returns for a sample a filter drops
 class OpsDataset(torch.utils.data.Dataset):
     """A stoker pipeline's source and per-sample ops as a map-style Dataset for ``DataLoader``.
 
-    Runs exactly the same functions per sample, under the same per-sample RNG keys (epoch 0), so
-    DataLoader does the same work; a filtered sample comes back as ``None`` and
+    Runs exactly the same functions per sample, each under a per-sample RNG key drawn from the
+    worker's torch RNG (:func:`~stoker.bench._util.user_seeded`), so DataLoader does the same work
+    and, as a user's DataLoader, new random augmentation every epoch; a filtered sample comes back as ``None`` and
     :class:`DropCollate` leaves it out, as stoker's executor does.
     """
 
@@ -70,7 +71,7 @@ class OpsDataset(torch.utils.data.Dataset):
         return len(self.source)
 
     def __getitem__(self, index: int) -> Any:
-        with seeded(self.seed, 0, index):
+        with user_seeded(index):
             value = self.source.get(index)
             for op in self.ops:
                 out = op.fn(value)  # type: ignore[misc]

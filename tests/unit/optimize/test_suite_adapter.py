@@ -11,13 +11,18 @@ from stoker.optimize.values import same
 from tests.common import optimize as fns
 
 
-def test_dataloader_form_gives_stokers_epoch_zero_batches() -> None:
+def test_dataloader_form_does_stokers_work_with_new_augmentation_each_epoch() -> None:
     pipe = stoker.from_items(list(range(20))).map(fns.as_record).filter(fns.is_even).map(fns.heavy_record)
     pipe = pipe.map(fns.jitter).batch(4)
     with stoker.Loader(pipe, workers=0, seed=0) as loader:
         want = list(loader)
-    got = list(dataloader(pipe, workers=0))
-    assert len(got) == len(want) and all(same(a, b) for a, b in zip(got, want))
+    dl = dataloader(pipe, workers=0)
+    first, second = list(dl), list(dl)
+    for got in (first, second):  # the same samples filtered and batched, the same shapes
+        assert [b["i"].tolist() for b in got] == [b["i"].tolist() for b in want]
+        assert [b["x"].shape for b in got] == [b["x"].shape for b in want]
+    # As a user's DataLoader: the random augmentation changes from one epoch to the next.
+    assert not all(same(a["x"], b["x"]) for a, b in zip(first, second))
 
 
 def test_subset_keeps_the_ops_and_cuts_the_source() -> None:
