@@ -65,7 +65,13 @@ def _serve(listener_fd: int, alive_r: int, alive_w: int, trainer_pid: int) -> No
 
     os.close(alive_w)  # the trainer's end: only the trainer and the workers hold it
     threading.Thread(target=forkserver_janitor.watch, args=(trainer_pid,), name="stoker-janitor", daemon=True).start()
-    forkserver.main(listener_fd, alive_r, [], None, None)
+    try:
+        forkserver.main(listener_fd, alive_r, [], None, None)
+    finally:
+        # The loop ends when no one holds the "alive" pipe: often because the trainer died and its
+        # workers with it, before the janitor's thread woke up. Their files are this process's to remove.
+        if os.getppid() != trainer_pid:
+            forkserver_janitor.reap_tree(trainer_pid)
 
 
 class Template:
