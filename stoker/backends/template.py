@@ -101,11 +101,8 @@ class Template:
             del _HELD[self.held.token]  # the trainer has its own pipeline; only the template keeps this
             listener.close()
             os.close(alive_r)
+        self.pid: int | None = self._proc.pid
         self._closed = False
-
-    @property
-    def pid(self) -> int | None:
-        return self._proc.pid
 
     def connect(self, fds: list[int]) -> tuple[int, int]:
         """Asks the template for a new process (see ``ForkServer.connect_to_new_process``).
