@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PIP := $(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt
 
-.PHONY: venv demo test test-unit test-integration lint bench clean system-deps
+.PHONY: venv venv-peers demo test test-unit test-integration lint bench clean system-deps
 
 venv: $(STAMP)
 
@@ -15,6 +15,15 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PIP) "torch==2.13.0"
 	$(PIP) -e ".[ray,demo,metrics,dev]"
 	touch $(STAMP)
+
+# benchmarks/peers.py: tf.data, Ray Data and torchdata.nodes beside stoker, in their own environment (not dev).
+venv-peers: .venv-peers/.installed
+
+.venv-peers/.installed: pyproject.toml constraints.txt
+	$(PYTHON) -m venv .venv-peers
+	.venv-peers/bin/python -m pip install --quiet --disable-pip-version-check -c constraints.txt "torch==2.13.0"
+	.venv-peers/bin/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[peers]"
+	touch .venv-peers/.installed
 
 demo: $(STAMP)
 	$(VENV)/bin/stoker demo
