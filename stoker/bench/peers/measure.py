@@ -9,6 +9,7 @@ two equal fingerprints mean the system served the same augmentation twice.
 
 from __future__ import annotations
 
+import importlib
 import itertools
 import threading
 import time
@@ -18,7 +19,7 @@ import psutil
 import torch
 
 from stoker.bench.peers import data as d
-from stoker.bench.peers.systems import SYSTEMS
+from stoker.bench.peers.systems import LIBRARIES, SYSTEMS
 
 
 class PeakPss:
@@ -81,6 +82,8 @@ class Measured:
 def measure(system: str, inputs: d.Inputs, epochs: int, workers: int) -> Measured:
     out = Measured(system, inputs.name)
     build = SYSTEMS.lookup(system)
+    if system in LIBRARIES:
+        importlib.import_module(LIBRARIES[system])
     pss = PeakPss()
     prints = []
     t0 = start = time.perf_counter()

@@ -148,7 +148,8 @@ def _ray(workers: int) -> Any:
     import ray
     import ray.data
 
-    ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    # address="local": a cluster of its own, never one another job on this machine started.
+    ray.init(address="local", num_cpus=workers, include_dashboard=False, log_to_driver=False, configure_logging=False)
     ray.data.DataContext.get_current().enable_progress_bars = False
     return ray
 
@@ -235,6 +236,17 @@ def torchdata_nodes(inp: d.Inputs, workers: int) -> Run:
     loader = Loader(node)
     return Run(lambda: iter(loader))
 
+
+LIBRARIES = {
+    "tf_data": "tensorflow",
+    "tf_data_cache": "tensorflow",
+    "ray_data": "ray.data",
+    "ray_data_materialize": "ray.data",
+    "torchdata_nodes": "torchdata.nodes",
+    "stoker": "stoker",
+    "stoker_optimize": "stoker",
+}
+"""The module each system imports, before the clock starts: importing a library is not building a loader."""
 
 SYSTEMS: Registry[Callable[[d.Inputs, int], Run]] = Registry(
     "peer system",
