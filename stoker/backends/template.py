@@ -29,11 +29,11 @@ import tempfile
 import threading
 import uuid
 from dataclasses import dataclass
-from multiprocessing import forkserver, resource_tracker, spawn, util
+from multiprocessing import forkserver, reduction, resource_tracker, spawn, util
 from multiprocessing.context import set_spawning_popen  # type: ignore[attr-defined]
 from multiprocessing.popen_forkserver import Popen as ForkserverPopen  # type: ignore[attr-defined]
 from multiprocessing.process import BaseProcess
-from typing import Any
+from typing import Any, cast
 
 _HELD: dict[str, Any] = {}  # token -> pipeline: set in the trainer only while the template forks
 
@@ -118,7 +118,8 @@ class Template:
             parent_r, child_w = os.pipe()
             child_r, parent_w = os.pipe()
             try:
-                mp.reduction.sendfds(client, [child_r, child_w, self._alive_w, resource_tracker.getfd(), *fds])  # type: ignore[attr-defined]
+                tracker = cast(int, resource_tracker.getfd())
+                reduction.sendfds(client, [child_r, child_w, self._alive_w, tracker, *fds])
             except BaseException:
                 os.close(parent_r)
                 os.close(parent_w)
@@ -147,6 +148,8 @@ class Template:
 class _TemplatePopen(ForkserverPopen):  # type: ignore[misc]
     """Launches a process as a fork of a :class:`Template` (CPython's forkserver protocol)."""
 
+    _fds: list[int]  # set by ForkserverPopen: descriptors the child inherits (DupFd)
+
     def __init__(self, process_obj: TemplateProcess) -> None:
         self._template: Template = process_obj.__dict__.pop("template")  # not pickled into the child
         super().__init__(process_obj)
@@ -156,13 +159,13 @@ class _TemplatePopen(ForkserverPopen):  # type: ignore[misc]
         buf = io.BytesIO()
         set_spawning_popen(self)
         try:
-            mp.reduction.dump(prep_data, buf)  # type: ignore[attr-defined]
-            mp.reduction.dump(process_obj, buf)  # type: ignore[attr-defined]
+            reduction.dump(prep_data, buf)
+            reduction.dump(process_obj, buf)
         finally:
             set_spawning_popen(None)
         self.sentinel, w = self._template.connect(self._fds)
         parent_w = os.dup(w)  # the child's sentinel of this parent
-        self.finalizer = util.Finalize(self, util.close_fds, (parent_w, self.sentinel))
+        self.finalizer = util.Finalize(self, util.close_fds, (parent_w, self.sentinel))  # type: ignore[attr-defined]
         with open(w, "wb", closefd=True) as f:
             f.write(buf.getbuffer())
         self.pid = forkserver.read_signed(self.sentinel)

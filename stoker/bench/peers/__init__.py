@@ -126,11 +126,11 @@ def main(argv: list[str] | None = None) -> int:
                 if rec is None:
                     continue
                 runs[pipeline][system].append(rec)
-                load = os.getloadavg()[0]
+                now = os.getloadavg()[0]
                 print(
                     f"  round {r + 1}/{rounds} {pipeline:>5} {system:>20}: {rec['sps']:8.1f} sps steady, "
                     f"{rec['sps_from_build']:8.1f} from building, first batch {rec['first_batch_s']:6.2f} s, "
-                    f"PSS {rec['pss_bytes'] / 2**20:6.0f} MB, random per epoch {rec['random_per_epoch']} (load {load:.1f})",
+                    f"PSS {rec['pss_bytes'] / 2**20:6.0f} MB, random per epoch {rec['random_per_epoch']} (load {now:.1f})",
                     flush=True,
                 )
     table = {pl: {s: _summary(v) for s, v in per.items() if v} for pl, per in runs.items()}
