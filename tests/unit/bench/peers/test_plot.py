@@ -16,5 +16,5 @@ def test_load_takes_the_last_json_line(tmp_path) -> None:
 def test_a_log_without_json_names_the_file(tmp_path) -> None:
     log = tmp_path / "empty.log"
     log.write_text("machine: 2 cores\n")
-    with pytest.raises(ValueError, match="empty.log"):
+    with pytest.raises(ValueError, match=r"empty\.log"):
         load(str(log))
