@@ -39,6 +39,8 @@ from stoker.data.worker import worker_main
 from stoker.system import cpu_count
 
 START_METHODS = ("template", "forkserver", "spawn", "fork")
+# fork is Linux's default start method; on macOS, system frameworks make fork unsafe and CPython spawns.
+DEFAULT_START = "template" if sys.platform.startswith("linux") else "spawn"
 
 
 def _context(name: str) -> Any:
@@ -94,7 +96,7 @@ class LocalPool(WorkerPool):
         pipeline: The pipeline (a :class:`~stoker.data.pipeline.Pipeline`), or its cloudpickled bytes.
         seed: Per-sample RNG seed.
         on_error: ``"raise"`` or ``"skip"``.
-        mp_context: ``"template"`` (default: forks of a fork of the trainer holding the pipeline),
+        mp_context: ``"template"`` (default on Linux, else ``"spawn"``: forks of a fork of the trainer holding the pipeline),
             ``"forkserver"``, ``"spawn"`` or ``"fork"`` (these three send each worker the pickled pipeline).
         prefetch: Splits in flight per worker (sizes the shared-memory pool).
         shm_files: Most pooled shared-memory files per worker (default ``max(4, 2 * prefetch)``).
@@ -105,7 +107,7 @@ class LocalPool(WorkerPool):
         pipeline: Any,
         seed: int,
         on_error: str,
-        mp_context: str = "template",
+        mp_context: str = DEFAULT_START,
         prefetch: int = 2,
         shm_files: int | None = None,
     ) -> None:
