@@ -9,6 +9,7 @@ import types
 
 import psutil
 import pytest
+import torch
 
 import stoker
 from stoker.backends.template import HeldPipeline
@@ -62,3 +63,26 @@ def test_a_held_pipeline_outside_its_template_says_so() -> None:
 def test_an_unknown_start_method_is_refused_naming_the_choices() -> None:
     with pytest.raises(ValueError, match=r"mp_context='nope'.*template"):
         stoker.Loader(stoker.from_items([1, 2]), workers=1, mp_context="nope")
+
+
+class _Tagged(torch.utils.data.Dataset):
+    """Each item: (the data set's tag as the worker sees it, worker pid)."""
+
+    def __init__(self) -> None:
+        self.tag = "epoch 0"
+
+    def __len__(self) -> int:
+        return 8
+
+    def __getitem__(self, i: int) -> tuple[str, int]:
+        return self.tag, os.getpid()
+
+
+def test_without_persistent_workers_each_epoch_forks_workers_that_see_the_data_set_as_it_is_then() -> None:
+    ds = _Tagged()
+    loader = stoker.DataLoader(ds, batch_size=4, num_workers=2, collate_fn=list)
+    first = [x for batch in loader for x in batch]
+    ds.tag = "epoch 1"  # as torch's fresh workers would, the next epoch's workers see this
+    second = [x for batch in loader for x in batch]
+    assert {t for t, _ in first} == {"epoch 0"} and {t for t, _ in second} == {"epoch 1"}
+    assert not {p for _, p in first} & {p for _, p in second}  # fresh worker processes
