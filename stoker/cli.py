@@ -25,6 +25,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "stoker.commands.top",
     "stoker.commands.dashboard",
     "stoker.commands.report",
+    "stoker.commands.data",
 )
 
 

@@ -13,7 +13,7 @@ import json
 import os
 from pathlib import Path
 
-from stoker.paths import data_dir
+from stoker.paths import data_file
 
 GAVEL_FILE = "gavel_isolated_throughputs.json"
 
@@ -24,12 +24,13 @@ def load_throughputs(path: str | os.PathLike[str] | None = None) -> Throughputs:
     """GPU type -> (job name, scale factor) -> steps/s, read from the Gavel file.
 
     Args:
-        path: The file; default ``data_dir() / GAVEL_FILE``.
+        path: The file; default :func:`stoker.paths.data_file` (``$STOKER_DATA_DIR``, ``../shared/data``,
+            the cache, else the copy shipped in the package).
 
     Raises:
         FileNotFoundError: The file is missing; the message says where to get it.
     """
-    path = Path(path) if path is not None else data_dir() / GAVEL_FILE
+    path = Path(path) if path is not None else data_file(GAVEL_FILE)
     if not path.exists():
         raise FileNotFoundError(
             f"{path} not found; set STOKER_DATA_DIR or pass the path. It is stanford-futuredata/gavel "

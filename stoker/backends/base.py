@@ -23,7 +23,7 @@ class Began:
     """A worker started running a split (pools whose ``reports_starts`` is True send these)."""
 
     worker: int
-    key: tuple[int, int]
+    key: tuple[int, ...]  # (epoch, split), or (epoch, split, sample position) for a traced split
 
 
 @dataclass

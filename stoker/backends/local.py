@@ -334,6 +334,15 @@ class LocalPool(WorkerPool):
         if self._closed:
             return
         self._closed = True
+        # Asked first, a worker exits with code 0 after the splits it holds, as torch's do when their
+        # DataLoader ends them; whatever has not gone within a moment is terminated.
+        for wid, proc in self._procs.items():
+            if proc.is_alive() and wid in self._conns:
+                with contextlib.suppress(BrokenPipeError, OSError):
+                    self._conns[wid].send(msg.Drain())
+        deadline = time.monotonic() + 0.5
+        for proc in self._procs.values():
+            proc.join(timeout=max(0.0, deadline - time.monotonic()))
         for wid in list(self._procs):
             proc = self._procs[wid]
             if proc.is_alive():

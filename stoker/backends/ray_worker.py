@@ -4,17 +4,22 @@ A plain class: the Ray pool wraps it with ``ray.remote`` when it starts actors, 
 imports no Ray and the unit tier can run it in-process. Torch tensors leave the worker as numpy
 arrays, because Ray stores numpy arrays out of band in its object store and the trainer's
 ``ray.get`` then maps them without a copy; the trainer wraps them back into tensors
-(:func:`from_wire`), still without a copy.
+(:func:`from_wire`), still without a copy. A tensor inside any other object (a dataclass, a
+custom class) travels the same way: the object is pickled with its tensors boxed out of band
+(:class:`BoxedObject`), so a small view of a large tensor sends only its own bytes.
 """
 
 from __future__ import annotations
 
+import io
 import os
+import pickle
 import traceback
 import warnings
 from dataclasses import dataclass, replace
 from typing import Any
 
+import cloudpickle
 import numpy as np
 import torch
 
@@ -35,6 +40,14 @@ class TensorBox:
 
 
 @dataclass(frozen=True)
+class BoxedObject:
+    """An object of any other type in transit: pickled, each tensor in it (at any depth) boxed."""
+
+    skeleton: bytes
+    boxes: tuple[TensorBox, ...]
+
+
+@dataclass(frozen=True)
 class NotLoaded:
     """The worker could not load the pipeline; the message holds the worker's traceback."""
 
@@ -44,7 +57,11 @@ class NotLoaded:
 def _box(t: torch.Tensor) -> TensorBox | torch.Tensor:
     if t.is_nested or t.layout != torch.strided:
         return t  # no flat buffer to box: Ray pickles it as is
-    t = t.detach().cpu().contiguous()
+    return _box_strided(t)
+
+
+def _box_strided(t: torch.Tensor) -> TensorBox:
+    t = t.detach().cpu().contiguous()  # only the view's elements: never the rest of its storage
     carrier = _CARRIER.get(t.dtype)
     arr = (t.view(carrier) if carrier is not None else t).numpy()
     return TensorBox(arr, str(t.dtype).removeprefix("torch."))
@@ -60,27 +77,70 @@ def _unbox(box: TensorBox) -> torch.Tensor:
     return t.view(dtype) if t.dtype != dtype else t
 
 
-def _map(obj: Any, leaf: Any, kind: type) -> Any:
+class _Boxer(cloudpickle.Pickler):
+    """Pickles an object with its strided tensors taken out as :class:`TensorBox` es."""
+
+    def __init__(self, file: io.BytesIO) -> None:
+        super().__init__(file, protocol=5)
+        self.boxes: list[TensorBox] = []
+
+    def persistent_id(self, obj: Any) -> int | None:  # type: ignore[override]
+        if isinstance(obj, torch.Tensor) and not obj.is_nested and obj.layout == torch.strided:
+            self.boxes.append(_box_strided(obj))
+            return len(self.boxes) - 1
+        return None
+
+
+class _Unboxer(pickle.Unpickler):
+    def __init__(self, file: io.BytesIO, boxes: tuple[TensorBox, ...]) -> None:
+        super().__init__(file)
+        self.boxes = boxes
+
+    def persistent_load(self, pid: Any) -> torch.Tensor:
+        return _unbox(self.boxes[pid])
+
+
+_PLAIN = (str, bytes, int, float, complex, bool, type(None), np.ndarray, np.generic, torch.Tensor)
+
+
+def _box_object(obj: Any) -> Any:
+    """``obj`` as a :class:`BoxedObject` when it holds tensors (else as is: Ray pickles it)."""
+    if isinstance(obj, _PLAIN):
+        return obj
+    buf = io.BytesIO()
+    boxer = _Boxer(buf)
+    boxer.dump(obj)
+    return BoxedObject(buf.getvalue(), tuple(boxer.boxes)) if boxer.boxes else obj
+
+
+def _unwire(obj: TensorBox | BoxedObject) -> Any:
+    if isinstance(obj, TensorBox):
+        return _unbox(obj)
+    return _Unboxer(io.BytesIO(obj.skeleton), obj.boxes).load()
+
+
+def _map(obj: Any, leaf: Any, kind: type | tuple[type, ...], other: Any = None) -> Any:
     if isinstance(obj, kind):
         return leaf(obj)
     if isinstance(obj, list):
-        return [_map(x, leaf, kind) for x in obj]
+        return [_map(x, leaf, kind, other) for x in obj]
     if isinstance(obj, tuple):
-        items = [_map(x, leaf, kind) for x in obj]
+        items = [_map(x, leaf, kind, other) for x in obj]
         return type(obj)(*items) if hasattr(obj, "_fields") else tuple(items)
     if isinstance(obj, dict):
-        return type(obj)((k, _map(v, leaf, kind)) for k, v in obj.items())
-    return obj
+        return type(obj)((k, _map(v, leaf, kind, other)) for k, v in obj.items())
+    return obj if other is None else other(obj)
 
 
 def to_wire(items: Any) -> Any:
-    """Replaces every torch tensor in a nesting of lists, tuples and dicts by a :class:`TensorBox`."""
-    return _map(items, _box, torch.Tensor)
+    """Replaces every torch tensor in a nesting of lists, tuples and dicts by a :class:`TensorBox`,
+    and every other object that holds tensors by a :class:`BoxedObject`."""
+    return _map(items, _box, torch.Tensor, _box_object)
 
 
 def from_wire(items: Any) -> Any:
     """Inverse of :func:`to_wire`; the tensors view the arrays' memory (no copy)."""
-    return _map(items, _unbox, TensorBox)
+    return _map(items, _unwire, (TensorBox, BoxedObject))
 
 
 class DataWorker:

@@ -26,7 +26,7 @@ from stoker.bench._util import emit, machine
 from stoker.commands._args import positive_int
 from stoker.errors import InputError
 from stoker.gavel_data import GAVEL_FILE
-from stoker.paths import data_dir
+from stoker.paths import data_file
 from stoker.train.hetero import InfeasibleError, TaskSpec, allocate, evaluate
 from stoker.train.hetero.gavel import gavel_devices, gavel_profiles, load_throughputs
 
@@ -172,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data-dir", type=Path, default=None, help="folder with gavel_isolated_throughputs.json")
     p.add_argument("--trials", type=positive_int, default=50, help="random mixes in the full run")
     args = p.parse_args(argv)
-    source = (args.data_dir or data_dir()) / GAVEL_FILE
+    source = args.data_dir / GAVEL_FILE if args.data_dir else data_file(GAVEL_FILE)
     if not source.is_file():
         raise InputError(f"--data-dir: no {GAVEL_FILE} in {str(source.parent)!r}; point it there")
     host = machine()

@@ -14,13 +14,20 @@ import time
 from pathlib import Path
 from typing import Any
 
+from stoker.cluster.admission import digest
 from stoker.cluster.learning import JobReport
 from stoker.cluster.policies import CpuParams
 from stoker.cluster.records import Node
-from stoker.cluster.service import Budget, ClusterStatus, ControllerService
+from stoker.cluster.service import Budget, ClusterStatus, ControllerService, Joined
 
 ACTOR_NAME = "stoker-cluster-controller"
 NAMESPACE = "stoker"
+SECRET_ENV = "STOKER_CLUSTER_SECRET"  # the operator's secret: `stoker cluster start`, jobs and `evict` read it
+
+
+def secret_from_env() -> str | None:
+    """``$STOKER_CLUSTER_SECRET``, or None when unset or empty (kept out of argv, where `ps` shows it)."""
+    return os.environ.get(SECRET_ENV) or None
 
 
 def ray_nodes() -> list[Node]:
@@ -43,18 +50,26 @@ def ray_nodes() -> list[Node]:
 class ControllerActor:
     """Body of the detached actor: a :class:`ControllerService` and the thread that runs its rounds."""
 
-    def __init__(self, policy: str, period_s: float, state_path: str | None, remote_cost: float) -> None:
+    def __init__(
+        self, policy: str, period_s: float, state_path: str | None, remote_cost: float, secret_sha256: str | None
+    ) -> None:
         params = CpuParams(remote_cost=remote_cost)
-        self.service = ControllerService(ray_nodes, policy, period_s, state_path, params)
+        self.service = ControllerService(ray_nodes, policy, period_s, state_path, params, secret_sha256=secret_sha256)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self.service.run, args=(self._stop,), daemon=True)
         self._thread.start()
 
-    def report(self, r: JobReport) -> Budget:
-        return self.service.report(r)
+    def join(self, r: JobReport, secret: str | None = None) -> Joined:
+        return self.service.join(r, secret)
 
-    def leave(self, name: str) -> None:
-        self.service.leave(name)
+    def report(self, r: JobReport, token: str) -> Budget:
+        return self.service.report(r, token)
+
+    def leave(self, name: str, token: str) -> None:
+        self.service.leave(name, token)
+
+    def evict(self, name: str, secret: str) -> bool:
+        return self.service.evict(name, secret)
 
     def status(self) -> ClusterStatus:
         return self.service.status()
@@ -88,27 +103,45 @@ def start(
     state_path: str | Path | None = None,
     remote_cost: float = CpuParams().remote_cost,
     timeout_s: float = 60.0,
+    secret: str | None = None,
 ) -> Any:
     """Starts the controller actor (needs ``ray.init`` done) and waits until it answers.
 
+    Args:
+        secret: The operator's secret (joining needs it, evicting needs it); only its digest reaches the
+            actor. None: open joining, no eviction.
+
     Raises:
-        RuntimeError: A controller already runs on this cluster.
+        RuntimeError: A controller already runs on this cluster (also when another start won the race).
     """
     import ray
+    from ray.exceptions import ActorAlreadyExistsError, RayActorError
 
+    taken = f"a stoker controller ({ACTOR_NAME!r}) already runs; `stoker cluster stop` it first"
     if find() is not None:
-        raise RuntimeError(f"a stoker controller ({ACTOR_NAME!r}) already runs; `stoker cluster stop` it first")
+        raise RuntimeError(taken)
     state = str(Path(state_path).resolve()) if state_path else None
     actor_cls: Any = ray.remote(ControllerActor)
-    actor = actor_cls.options(
-        name=ACTOR_NAME,
-        namespace=NAMESPACE,
-        lifetime="detached",
-        num_cpus=0,
-        max_concurrency=16,
-        max_restarts=0,
-    ).remote(policy, period_s, state, remote_cost)
-    ray.get(actor.pid.remote(), timeout=timeout_s)
+    try:
+        actor = actor_cls.options(
+            name=ACTOR_NAME,
+            namespace=NAMESPACE,
+            lifetime="detached",
+            num_cpus=0,
+            max_concurrency=16,
+            max_restarts=0,
+        ).remote(policy, period_s, state, remote_cost, digest(secret) if secret else None)
+    except ActorAlreadyExistsError:
+        # Two starts at once: both saw no controller, and the other one created its actor first.
+        raise RuntimeError(taken) from None
+    try:
+        ray.get(actor.pid.remote(), timeout=timeout_s)
+    except RayActorError:
+        # Ray checks the name again when it creates the actor (asynchronously): the loser of a closer
+        # race learns it here, with the winner's actor holding the name.
+        if find() is not None:
+            raise RuntimeError(taken) from None
+        raise
     return actor
 
 

@@ -9,6 +9,11 @@ budget shrinks, surplus workers are drained by the Loader's ledger, so no sample
 Only the background thread talks to the controller, with short timeouts. If the controller is gone the
 job keeps its last budget, says so once in the log, and keeps trying to reach it (by name) every round;
 when a controller runs again its next report re-registers the job.
+
+The first report joins (``join``, with ``$STOKER_CLUSTER_SECRET`` when the operator set one) and brings
+back the job's token; every later report and the goodbye carry it. A report the controller refuses is
+logged once and the job trains on with its last budget; one refused because the job is no longer a
+member (dropped as silent, or a controller restarted without state) makes the next report join again.
 """
 
 from __future__ import annotations
@@ -79,6 +84,7 @@ class Membership:
         self.applied: int | None = None
         self.connected = False
         self.rejoins = 0  # times the job found a controller again after losing it
+        self.token: str | None = None  # from the controller's join; only it can report for this job
         self._warned = False
         self._last = self._counters()
         self._next = time.monotonic()
@@ -123,6 +129,7 @@ class Membership:
         from ray.exceptions import GetTimeoutError, RayError
 
         from stoker.cluster import daemon
+        from stoker.cluster.admission import Refused
 
         handle = None
         while True:
@@ -133,7 +140,10 @@ class Membership:
                 handle = handle or daemon.find()
                 if handle is None:
                     raise LookupError("no controller runs")
-                reply = ray.get(handle.report.remote(report), timeout=self.timeout_s)
+                reply = self._send(ray, handle, report)
+            except Refused as exc:  # Ray raises the actor's exception as an instance of its class
+                self._refused(exc)
+                continue
             except (LookupError, RayError, GetTimeoutError, ConnectionError) as exc:
                 handle = None
                 self._lost(exc)
@@ -144,6 +154,23 @@ class Membership:
                 log.info("stoker: job %s joined the cluster controller: budget %d workers", self.name, reply.workers)
             self.connected, self._warned = True, False
             self.budget, self.period_s = int(reply.workers), float(reply.period_s)
+
+    def _send(self, ray: Any, handle: Any, report: JobReport) -> Any:
+        if self.token is None:
+            from stoker.cluster.daemon import secret_from_env
+
+            joined = ray.get(handle.join.remote(report, secret_from_env()), timeout=self.timeout_s)
+            self.token = joined.token
+            return joined.budget
+        return ray.get(handle.report.remote(report, self.token), timeout=self.timeout_s)
+
+    def _refused(self, exc: Exception) -> None:
+        cause = getattr(exc, "cause", exc)  # Ray's wrapper keeps the controller's exception as ``cause``
+        if getattr(cause, "rejoin", False):
+            self.token = None  # the next report joins again
+        if not self._warned:
+            self._warned = True
+            log.warning("stoker: the cluster controller refused job %s: %s", self.name, str(cause)[:300])
 
     def _lost(self, exc: BaseException) -> None:
         self.connected = False
@@ -172,8 +199,8 @@ class Membership:
 
             try:
                 handle = daemon.find()
-                if handle is not None:
-                    ray.get(handle.leave.remote(self.name), timeout=self.timeout_s)
+                if handle is not None and self.token is not None:
+                    ray.get(handle.leave.remote(self.name, self.token), timeout=self.timeout_s)
             except Exception as exc:  # leaving is a courtesy: the controller drops silent jobs anyway
                 log.debug("stoker: job %s could not say goodbye to the controller: %s", self.name, exc)
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from stoker.cluster.curve import Curve
 from stoker.gavel_data import GAVEL_FILE, Throughputs, load_throughputs
-from stoker.paths import data_dir
+from stoker.paths import data_file
 
 SYNERGY_FILE = "synergy_cpu_sensitivity.json"
 
@@ -95,9 +95,12 @@ def _gavel_speeds(table: Throughputs, models: tuple[str, ...]) -> dict[str, dict
 
 
 def load_profiles(directory: str | Path | None = None) -> Profiles:
-    """Reads Synergy's and Gavel's files from ``directory`` (default :func:`data_dir`)."""
-    root = Path(directory) if directory is not None else data_dir()
-    paths = [root / SYNERGY_FILE, root / GAVEL_FILE]
+    """Reads Synergy's and Gavel's files from ``directory`` (default: :func:`stoker.paths.data_file`, which
+    falls back to the copies shipped in the package)."""
+    if directory is None:
+        paths = [data_file(SYNERGY_FILE), data_file(GAVEL_FILE)]
+    else:
+        paths = [Path(directory) / SYNERGY_FILE, Path(directory) / GAVEL_FILE]
     for path in paths:
         if not path.exists():
             raise FileNotFoundError(

@@ -18,7 +18,7 @@ from stoker.cluster.trace import (
     sub_cluster,
     with_cpus_per_gpu,
 )
-from stoker.paths import data_dir
+from stoker.paths import data_file, data_files
 
 
 @dataclass(frozen=True)
@@ -41,11 +41,11 @@ class Scenario:
 
 
 def default_trace() -> Path:
-    return data_dir() / PODS_FILE
+    return data_file(PODS_FILE)
 
 
 def default_nodes() -> Path:
-    return data_dir() / NODES_FILE
+    return data_file(NODES_FILE)
 
 
 def build(
@@ -67,8 +67,11 @@ def build(
         profiles_dir: Folder with the Synergy and Gavel files (default: the data folder).
     """
     profiles = load_profiles(profiles_dir)
-    all_nodes = load_nodes(nodes or default_nodes())
-    jobs, skipped = load_pods(trace or default_trace(), profiles.models, seed)
+    # Both defaults are looked up before either is read, so a newcomer hears of every missing file at once.
+    defaults = [name for name, given in ((PODS_FILE, trace), (NODES_FILE, nodes)) if not given]
+    found = dict(zip(defaults, data_files(*defaults)))
+    all_nodes = load_nodes(nodes or found[NODES_FILE])
+    jobs, skipped = load_pods(trace or found[PODS_FILE], profiles.models, seed)
     picked = sub_cluster(all_nodes, gpus, seed) if gpus is not None else list(all_nodes)
     if cpus_per_gpu is not None:
         picked = with_cpus_per_gpu(picked, cpus_per_gpu)

@@ -7,26 +7,37 @@ job never waits on the controller (:mod:`stoker.cluster.membership`). Every roun
 silent for ``SILENT_ROUNDS`` periods (their CPUs go back to the others), runs the policy over the latest
 reports with :class:`~stoker.cluster.controller.Controller` (the simulator's own learning code) and saves its
 state; a new job's first report triggers a round at once, so it gets its policy floor without waiting.
+
+Jobs authenticate (:mod:`stoker.cluster.admission`): :meth:`ControllerService.join` returns a token, and
+only that token can report for, or end, its job; when the operator set a secret, joining needs it, and
+the secret alone can evict a job. Every report is checked (finite, in range, the job's own) before it is
+stored, a refused one is logged and changes nothing, and a round that fails is logged and the next one
+runs: nothing one job sends stops the rounds.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
+from stoker.cluster.admission import Refused, check_report, digest, matches, new_token
 from stoker.cluster.controller import Controller
 from stoker.cluster.learning import JobReport
 from stoker.cluster.policies import CpuParams
 from stoker.cluster.records import Node
 
+log = logging.getLogger("stoker")
+
 SILENT_ROUNDS = 3  # a job that has not reported for this many periods has left
-STATE_VERSION = 1
+STATE_VERSION = 2  # 2: members keep their token's digest
+KEPT_REFUSALS = 100  # refusals kept for status and tests (all are logged)
 
 
 @dataclass(frozen=True)
@@ -102,11 +113,25 @@ class ClusterStatus:
         return asdict(self)
 
 
+@dataclass(frozen=True)
+class Joined:
+    """The controller's reply to :meth:`ControllerService.join`.
+
+    Attributes:
+        token: The job's token: every later report and its leave must carry it.
+        budget: The job's first budget.
+    """
+
+    token: str
+    budget: Budget
+
+
 @dataclass
 class _Member:
     report: JobReport
     budget: int
     seen: float  # clock time of its last report
+    token_sha256: str | None  # None only for a job restored from a version-1 state: it must join again
 
 
 class ControllerService:
@@ -119,6 +144,9 @@ class ControllerService:
         state_path: Where to save the state every round (JSON); loaded at construction if it exists.
         params: Policy knobs.
         clock: Seconds, monotonic (a test passes a fake one).
+        secret_sha256: SHA-256 digest of the operator's secret (:func:`~stoker.cluster.admission.digest`;
+            the secret itself never reaches the service): joining needs the secret and it alone can
+            evict. None: any caller may join (and gets a token of its own) and nobody can evict.
     """
 
     def __init__(
@@ -129,6 +157,7 @@ class ControllerService:
         state_path: str | Path | None = None,
         params: CpuParams | None = None,
         clock: Callable[[], float] = time.monotonic,
+        secret_sha256: str | None = None,
     ) -> None:
         if not period_s > 0:
             raise ValueError(f"{period_s=} should be > 0 seconds")
@@ -142,30 +171,106 @@ class ControllerService:
         self.alloc: dict[str, dict[str, float]] = {}
         self.starts = 1
         self.history: list[dict[str, int]] = []
+        self.refusals: list[str] = []  # the last KEPT_REFUSALS refusals, newest last
+        self.evicted: set[str] = set()  # names the operator evicted: they cannot join again
+        self.failed_rounds = 0
+        self._secret_sha256 = secret_sha256
         self._lock = threading.RLock()
         if self.state_path is not None and self.state_path.exists():
             self.load_state_dict(json.loads(self.state_path.read_text()))
             self.starts += 1
 
     # -- messages from jobs --------------------------------------------------------------------
-    def report(self, r: JobReport) -> Budget:
-        """A job's report; a job seen for the first time joins and gets a round at once."""
+    def join(self, r: JobReport, secret: str | None = None) -> Joined:
+        """A new job's first report: it joins, gets a round at once and a token for what follows.
+
+        Raises:
+            Refused: The operator's secret is set and ``secret`` is not it, the report is malformed, or
+                a member of that name holds a token (a job's name cannot be taken over).
+        """
         with self._lock:
-            member = self.members.get(r.name)
-            if member is None:
-                self.members[r.name] = _Member(r, 1, self.clock())
-                self.round()
-                member = self.members[r.name]
-            else:
-                member.report, member.seen = r, self.clock()
+            if self._secret_sha256 is not None and not matches(secret, self._secret_sha256):
+                self._refuse(Refused(f"job {str(getattr(r, 'name', '?'))[:200]!r}: wrong or missing cluster secret"))
+            self._check(r)
+            if r.name in self.evicted:
+                self._refuse(
+                    Refused(f"job {r.name!r} was evicted by the operator; it cannot join again under that name")
+                )
+            held = self.members.get(r.name)
+            if held is not None and held.token_sha256 is not None:
+                self._refuse(Refused(f"job {r.name!r} is a member already; another job cannot take its name"))
+            token = new_token()
+            self.members[r.name] = _Member(r, 1, self.clock(), digest(token))
+            self._safe_round()
+            return Joined(token, Budget(self.members[r.name].budget, self.period_s, self.controller.rounds))
+
+    def report(self, r: JobReport, token: str) -> Budget:
+        """A member's report for this round; the reply is its current budget.
+
+        Raises:
+            Refused: ``token`` is not the one its job got at :meth:`join` (``rejoin`` is set when the
+                job is not a member, e.g. dropped as silent), or the report is malformed.
+        """
+        with self._lock:
+            r = self._check(r)
+            member = self._member(r.name, token)
+            member.report, member.seen = r, self.clock()
             return Budget(member.budget, self.period_s, self.controller.rounds)
 
-    def leave(self, name: str) -> None:
-        """A job that finished: its budget is freed at once."""
+    def leave(self, name: str, token: str) -> None:
+        """A job that finished: its budget is freed at once.
+
+        Raises:
+            Refused: ``token`` is not that job's.
+        """
         with self._lock:
-            if self.members.pop(name, None) is not None:
-                self.controller.forget(name)
-                self.round()
+            self._member(name, token)
+            self._drop(name)
+
+    def evict(self, name: str, secret: str) -> bool:
+        """The operator removes job ``name``; False if it was not a member.
+
+        Raises:
+            Refused: No operator secret was set, or ``secret`` is not it.
+        """
+        with self._lock:
+            if not matches(secret, self._secret_sha256):
+                why = "no operator secret was set at start" if self._secret_sha256 is None else "wrong secret"
+                self._refuse(Refused(f"evicting {str(name)[:200]!r} refused: {why}"))
+            if name not in self.members:
+                return False
+            log.warning("stoker: controller evicted job %r (operator)", name)
+            self.evicted.add(name)
+            self._drop(name)
+            return True
+
+    def _drop(self, name: str) -> None:
+        del self.members[name]
+        self.controller.forget(name)
+        self._safe_round()
+
+    def _check(self, r: JobReport) -> JobReport:
+        try:
+            return check_report(r, self.controller.nodes)
+        except Refused as exc:
+            self._refuse(exc)
+
+    def _member(self, name: object, token: object) -> _Member:
+        member = self.members.get(name) if isinstance(name, str) else None
+        if member is None:
+            self._refuse(Refused(f"job {str(name)[:200]!r} is not a member (dropped or never joined); join", True))
+        if not matches(token, member.token_sha256):
+            self._refuse(Refused(f"job {name!r}: the token is not this job's", member.token_sha256 is None))
+        return member
+
+    def _refuse(self, exc: Refused) -> NoReturn:
+        """Logs and keeps a refusal, then raises it to the caller; nothing of the message was stored."""
+        # Once at WARNING while it is among the kept ones: a job retrying every round must not flood the log.
+        level = logging.DEBUG if str(exc) in self.refusals else logging.WARNING
+        log.log(level, "stoker: controller refused: %s", exc)
+        self.refusals.append(str(exc))
+        del self.refusals[:-KEPT_REFUSALS]
+        raise exc
 
     # -- rounds --------------------------------------------------------------------------------
     def round(self) -> dict[str, int]:
@@ -185,10 +290,20 @@ class ControllerService:
             self.save()
             return budgets
 
-    def run(self, stop: threading.Event) -> None:
-        """Runs a round every ``period_s`` until ``stop`` is set (the actor's thread)."""
-        while not stop.wait(self.period_s):
+    def _safe_round(self) -> None:
+        """A round whose failure is logged, never raised: budgets stay as they were until the next one."""
+        try:
             self.round()
+        except Exception:
+            self.failed_rounds += 1
+            log.exception("stoker: controller round %d failed; budgets unchanged, next round in %g s",
+                          self.controller.rounds, self.period_s)  # fmt: skip
+
+    def run(self, stop: threading.Event) -> None:
+        """Runs a round every ``period_s`` until ``stop`` is set (the actor's thread); a round that fails
+        is logged and the next one runs."""
+        while not stop.wait(self.period_s):
+            self._safe_round()
 
     # -- status and state ----------------------------------------------------------------------
     def status(self) -> ClusterStatus:
@@ -224,18 +339,30 @@ class ControllerService:
                 "version": STATE_VERSION,
                 "policy": self.policy_name,
                 "starts": self.starts,
+                "evicted": sorted(self.evicted),
                 "controller": self.controller.state_dict(),
-                "jobs": {n: {"report": asdict(m.report), "budget": m.budget} for n, m in self.members.items()},
+                "jobs": {
+                    n: {"report": asdict(m.report), "budget": m.budget, "token_sha256": m.token_sha256}
+                    for n, m in self.members.items()
+                },
             }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        if state.get("version") != STATE_VERSION:
+        # Version 1 had no tokens: its jobs are restored without one and must join again.
+        if state.get("version") not in (1, STATE_VERSION):
             raise ValueError(f"not a stoker controller state (version {state.get('version')!r}); remove it")
         with self._lock:
             self.controller.load_state_dict(state["controller"])
             self.starts = int(state["starts"])
+            self.evicted = set(state.get("evicted", ()))
             # Restored jobs count as just seen: they get SILENT_ROUNDS periods to report to the new process.
             now = self.clock()
-            self.members = {
-                n: _Member(JobReport(**s["report"]), int(s["budget"]), now) for n, s in state["jobs"].items()
-            }
+            self.members = {}
+            for n, s in state["jobs"].items():
+                try:
+                    # A state file is written by the controller, but it is a file: check it as a report.
+                    report = check_report(JobReport(**s["report"]), self.controller.nodes)
+                except (Refused, TypeError) as exc:
+                    log.warning("stoker: controller state: job %r left out (%s); it joins again", n, exc)
+                    continue
+                self.members[n] = _Member(report, int(s["budget"]), now, s.get("token_sha256"))

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import math
 import random
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -22,6 +24,18 @@ NODES_FILE = "alibaba-gpu-v2023-openb_node_list_all_node.csv"
 POD_COLUMNS = ("name", "cpu_milli", "memory_mib", "num_gpu", "gpu_milli")
 TIME_COLUMNS = ("creation_time", "deletion_time", "scheduled_time")
 NODE_COLUMNS = ("sn", "cpu_milli", "memory_mib", "gpu", "model")
+# Largest value a column may hold: far above any real cluster (the trace's largest are 120,200 milli-CPUs,
+# 737,280 MiB, 8 GPUs, 1.3e7 s), far below what overflows a sum. Every value must also be finite and >= 0.
+LIMITS = {
+    "cpu_milli": 1e9,
+    "memory_mib": 1e12,
+    "num_gpu": 1e6,
+    "gpu_milli": 1e6,
+    "gpu": 1e6,
+    "creation_time": 1e12,
+    "deletion_time": 1e12,
+    "scheduled_time": 1e12,
+}
 
 
 @dataclass(frozen=True)
@@ -56,12 +70,28 @@ def _model_for(name: str, seed: int, models: Sequence[str]) -> str:
 
 
 def _check(path: Path) -> Path:
+    if path.is_dir():
+        raise InputError(f"{path} is a folder; pass the CSV file in it")
     if not path.is_file():
         raise InputError(
-            f"{path} not found; pass --trace/--nodes or set STOKER_DATA_DIR to the folder with the "
-            "alibaba/clusterdata cluster-trace-gpu-v2023 CSVs (docs/simulator.md)"
+            f"{path} not found; pass --trace/--nodes, set STOKER_DATA_DIR to the folder with the "
+            "alibaba/clusterdata cluster-trace-gpu-v2023 CSVs, or run `stoker data fetch` (docs/simulator.md)"
         )
     return path
+
+
+@contextmanager
+def _reading(path: Path) -> Iterator[csv.DictReader]:
+    """A CSV reader over ``path`` (UTF-8) whose decoding, CSV and I/O errors become one-line InputErrors."""
+    try:
+        with path.open(newline="", encoding="utf-8") as f:
+            yield csv.DictReader(f)
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path} is not UTF-8 text (byte {exc.start}: {exc.reason}); give the CSV file") from None
+    except csv.Error as exc:
+        raise InputError(f"{path} is not a readable CSV ({exc}); give the CSV file") from None
+    except OSError as exc:
+        raise InputError(f"{path} cannot be read ({exc.strerror or exc}); check the path and permissions") from None
 
 
 def _columns(path: Path, fields: Sequence[str] | None, needed: Sequence[str], what: str) -> None:
@@ -74,9 +104,14 @@ def _columns(path: Path, fields: Sequence[str] | None, needed: Sequence[str], wh
 
 def _number(path: Path, line: int, row: dict[str, str], key: str) -> float:
     try:
-        return float(row[key])
+        value = float(row[key])
     except (TypeError, ValueError):
         raise InputError(f"{path} line {line}: {key}={row[key]!r} is not a number") from None
+    high = LIMITS.get(key, math.inf)
+    if not (math.isfinite(value) and 0 <= value <= high):
+        # NaN would pass every comparison and silently reorder or drop jobs: refuse it with the line.
+        raise InputError(f"{path} line {line}: {key}={row[key]!r} should be a finite number in [0, {high:g}]")
+    return value
 
 
 def load_nodes(path: str | Path) -> list[Node]:
@@ -86,8 +121,7 @@ def load_nodes(path: str | Path) -> list[Node]:
         InputError: The file is missing, lacks a column or holds a value that is not a number.
     """
     path = _check(Path(path))
-    with path.open(newline="") as f:
-        reader = csv.DictReader(f)
+    with _reading(path) as reader:
         _columns(path, reader.fieldnames, NODE_COLUMNS, "node list")
         return [
             Node(
@@ -104,20 +138,22 @@ def load_nodes(path: str | Path) -> list[Node]:
 def load_pods(path: str | Path, models: Sequence[str], seed: int = 0) -> tuple[list[TraceJob], int]:
     """Reads a pod list CSV.
 
-    Pods that never ran (phase ``Pending``, no ``scheduled_time``) have no run time and are left out.
+    Pods that never ran (phase ``Pending``, no ``scheduled_time``) have no run time: they are left out and
+    counted. A pod that ran must have a ``creation_time`` and a ``deletion_time``; a row without one, or
+    with any value that is not a finite number in range (NaN, inf, negative), is refused with its line.
 
     Returns:
         The jobs sorted by arrival, and how many pending pods were left out.
 
     Raises:
-        InputError: The file is missing, lacks a column, holds a value that is not a number, or is a
-            placement snapshot (no time columns) rather than a trace.
+        InputError: The file is missing, a folder, not UTF-8 CSV, lacks a column, holds a value that is
+            not a finite number in range or a scheduled pod without its times, or is a placement snapshot
+            (no time columns) rather than a trace.
     """
     path = _check(Path(path))
     jobs: list[TraceJob] = []
     skipped = 0
-    with path.open(newline="") as f:
-        reader = csv.DictReader(f)
+    with _reading(path) as reader:
         _columns(path, reader.fieldnames, POD_COLUMNS, "pod list")
         untimed = [c for c in TIME_COLUMNS if c not in (reader.fieldnames or ())]
         if untimed:
@@ -127,9 +163,15 @@ def load_pods(path: str | Path, models: Sequence[str], seed: int = 0) -> tuple[l
                 "in seconds, as in alibaba-gpu-v2023-openb_pod_list_default.csv"
             )
         for k, r in enumerate(reader, start=2):
-            if not r["scheduled_time"]:
+            if not (r["scheduled_time"] or "").strip():
                 skipped += 1
                 continue
+            for key in ("creation_time", "deletion_time"):
+                if not (r[key] or "").strip():
+                    raise InputError(
+                        f"{path} line {k}: pod {r['name']!r} was scheduled but has no {key}; fix the row or leave "
+                        "scheduled_time empty (a pending pod, left out and counted)"
+                    )
             num_gpu = int(_number(path, k, r, "num_gpu"))
             gpus = num_gpu * _number(path, k, r, "gpu_milli") / 1000 if num_gpu else 0.0
             spec = tuple(s for s in (r.get("gpu_spec") or "").split("|") if s)

@@ -50,6 +50,34 @@ def float_above(low: float, inclusive: bool = False, what: str = "") -> Callable
     return parse
 
 
+def int_between(low: int, high: int, what: str = "") -> Callable[[str], int]:
+    """An argparse type: an integer in ``[low, high]`` (a count that would start ``high`` + 1 processes)."""
+    at_least = int_at_least(low, what)
+
+    def parse(text: str) -> int:
+        value = at_least(text)
+        if value > high:
+            raise argparse.ArgumentTypeError(f"{value} should be <= {high}{what}")
+        return value
+
+    parse.__name__ = f"int in [{low}, {high}]"
+    return parse
+
+
+def float_between(low: float, high: float, inclusive_low: bool = False, what: str = "") -> Callable[[str], float]:
+    """An argparse type: a finite float in ``(low, high]`` (``[low, high]`` when ``inclusive_low``)."""
+    above = float_above(low, inclusive_low, what)
+
+    def parse(text: str) -> float:
+        value = above(text)
+        if value > high:
+            raise argparse.ArgumentTypeError(f"{value:g} should be <= {high:g}{what}")
+        return value
+
+    parse.__name__ = f"float in {'[' if inclusive_low else '('}{low:g}, {high:g}]"
+    return parse
+
+
 positive_int = int_at_least(1)
 non_negative_int = int_at_least(0)
 positive_float = float_above(0.0)

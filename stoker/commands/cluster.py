@@ -1,14 +1,23 @@
-"""``stoker cluster start|status|stop``: the CPU controller as a service on an existing Ray cluster."""
+"""``stoker cluster start|status|stop|evict``: the CPU controller as a service on an existing Ray cluster.
+
+The operator's secret comes from ``$STOKER_CLUSTER_SECRET`` (never a flag: argv shows in ``ps``): set at
+``start``, jobs need it to join and ``evict`` needs it to remove a job. docs/ray.md has the threat model.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
 import logging
+import os
 import sys
+from pathlib import Path
 
 from stoker.cluster.policies import CPU_POLICIES, CpuParams
+from stoker.commands._args import writable_file
 from stoker.errors import InputError
+
+MAX_PERIOD_S = 86400.0  # a round a day; more is a typo (and `inf` would never run one)
 
 
 def _connect(address: str | None) -> None:
@@ -26,25 +35,73 @@ def _connect(address: str | None) -> None:
 
 
 def _start(args: argparse.Namespace) -> int:
-    if not args.period > 0:
-        raise InputError(f"--period {args.period} should be > 0 seconds")
+    if not 0 < args.period <= MAX_PERIOD_S:  # NaN fails every comparison, so it lands here too
+        raise InputError(f"--period {args.period} should be > 0 seconds (at most {MAX_PERIOD_S:g})")
     if not 0 <= args.remote_cost < 1:
         raise InputError(f"--remote-cost {args.remote_cost} should be in [0, 1)")
     from stoker.cluster import daemon
 
+    if args.state is not None:
+        _check_state(args.state)
     _connect(args.address)
+    secret = daemon.secret_from_env()
     try:
-        actor = daemon.start(args.policy, args.period, args.state, args.remote_cost)
+        actor = daemon.start(args.policy, args.period, args.state, args.remote_cost, secret=secret)
     except RuntimeError as exc:
         raise InputError(str(exc)) from None
+
     import ray
 
     status = ray.get(actor.status.remote())
     resumed = f", resumed from {args.state} (start {status.starts})" if status.starts > 1 else ""
+    joining = f"jobs join with ${daemon.SECRET_ENV}" if secret else f"open joining (no ${daemon.SECRET_ENV})"
     print(
         f"stoker cluster: controller {daemon.ACTOR_NAME!r} runs ({args.policy}, a round every {args.period:g} s"
-        f"{resumed}); {len(status.jobs)} jobs, {len(status.nodes)} nodes"
+        f"{resumed}); {len(status.jobs)} jobs, {len(status.nodes)} nodes; {joining}"
     )
+    return 0
+
+
+def _check_state(path: str) -> None:
+    """Refuses, before a controller starts, a --state file it could not write or resume from."""
+    from stoker.cluster.service import STATE_VERSION
+
+    writable_file(path, "--state")
+    if not os.path.exists(path):
+        return
+    try:
+        state = json.loads(Path(path).read_bytes().decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise InputError(
+            f"--state {path!r} is not a controller's JSON state ({exc}); remove it or pass another"
+        ) from None
+    if not isinstance(state, dict) or state.get("version") not in (1, STATE_VERSION):
+        raise InputError(f"--state {path!r} is not a stoker controller state; remove it or pass another")
+
+
+def _evict(args: argparse.Namespace) -> int:
+    from stoker.cluster import daemon
+
+    secret = daemon.secret_from_env()
+    if secret is None:
+        raise InputError(f"evicting needs the operator's secret: set ${daemon.SECRET_ENV} as at `stoker cluster start`")
+    _connect(args.address)
+    actor = daemon.find()
+    if actor is None:
+        print("stoker cluster: no controller runs", file=sys.stderr)
+        return 1
+    import ray
+
+    from stoker.cluster.admission import Refused
+
+    try:
+        evicted = ray.get(actor.evict.remote(args.job, secret), timeout=30)
+    except Refused as exc:
+        raise InputError(str(getattr(exc, "cause", exc))) from None
+    if not evicted:
+        print(f"stoker cluster: no job {args.job!r}", file=sys.stderr)
+        return 1
+    print(f"stoker cluster: job {args.job!r} evicted")
     return 0
 
 
@@ -105,5 +162,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     status.set_defaults(func=_status)
     stop = verbs.add_parser("stop", help="save the state and stop the controller")
     stop.set_defaults(func=_stop)
-    for verb in (start, status, stop):
+    evict = verbs.add_parser("evict", help="remove a job (needs $STOKER_CLUSTER_SECRET, as set at start)")
+    evict.add_argument("job", help="the job's name (as `stoker cluster status` shows it)")
+    evict.set_defaults(func=_evict)
+    for verb in (start, status, stop, evict):
         verb.add_argument("--address", help="Ray cluster to join (default: auto, the one on this machine)")

@@ -24,6 +24,13 @@ from stoker.graph.cut.base import OBJECTIVES
 def _namespace(path: str) -> dict[str, Any]:
     if not os.path.isfile(path):
         raise InputError(f"{path!r} is not a file; give the path of a Python training script")
+    try:
+        # Compiled here first so that a file that is not Python is one line, not runpy's traceback; what
+        # the script raises when it runs stays the script's own traceback.
+        with open(path, "rb") as f:
+            compile(f.read(), path, "exec")
+    except (SyntaxError, ValueError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path!r} is not a Python script ({type(exc).__name__}: {str(exc)[:160]})") from None
     # Like `python FILE.py`: the script's folder comes first, so its sibling modules import.
     folder = os.path.dirname(os.path.abspath(path))
     sys.path.insert(0, folder)
@@ -31,6 +38,22 @@ def _namespace(path: str) -> dict[str, Any]:
         return runpy.run_path(path, run_name="__stoker_plan__")
     finally:
         sys.path.remove(folder)
+
+
+def _check_parts(path: str, pipe: Any, model: Any) -> None:
+    """Refuses a ``pipe`` that is no pipeline and a ``model`` that is no module, naming what they are."""
+    import torch
+
+    from stoker.data.pipeline import Pipeline
+
+    dataset = hasattr(pipe, "__len__") and hasattr(pipe, "__getitem__")
+    if not (isinstance(pipe, Pipeline) or dataset or callable(getattr(pipe, "__stoker_pipeline__", None))):
+        raise InputError(
+            f"{path}: `pipe` should be a stoker pipeline (stoker.from_files(...).map(...)) or a map-style Dataset, "
+            f"got {type(pipe).__name__}"
+        )
+    if not isinstance(model, torch.nn.Module):
+        raise InputError(f"{path}: `model` should be a torch.nn.Module, got {type(model).__name__}")
 
 
 def load_plan(path: str, objective: str = "fewest_bytes", workers: int | None = None) -> Any:
@@ -48,21 +71,27 @@ def load_plan(path: str, objective: str = "fewest_bytes", workers: int | None = 
             f"{path} should define `pipe` (or `pipeline`) and `model` at module level "
             f"(optionally `loss_fn`, `example`, `pin`), or a `plan`; found neither"
         )
+    _check_parts(path, pipe, model)
     with warnings.catch_warnings():
         # explain() prints a trace failure as its note: the warning would say it a second time.
         warnings.filterwarnings("ignore", message="stoker.partition")
-        return partition(
-            pipe,
-            model,
-            ns.get("loss_fn"),
-            ns.get("example"),
-            pin=ns.get("pin"),
-            objective=objective,
-            workers=workers,
-            inputs=ns.get("inputs"),
-            target=ns.get("target"),
-            carry=ns.get("carry"),
-        )
+        try:
+            return partition(
+                pipe,
+                model,
+                ns.get("loss_fn"),
+                ns.get("example"),
+                pin=ns.get("pin"),
+                objective=objective,
+                workers=workers,
+                inputs=ns.get("inputs"),
+                target=ns.get("target"),
+                carry=ns.get("carry"),
+            )
+        except TypeError as exc:
+            # partition() turns a step it cannot trace into a note; what escapes is its check of the
+            # script's values (the batch's type, the model's), which the message names.
+            raise InputError(f"{path}: {str(exc).splitlines()[0]}") from None
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -7,11 +7,13 @@ import os
 
 
 def _run(args: argparse.Namespace) -> int:
+    from stoker.commands._args import writable_dir
     from stoker.obs.diagnose import diagnose
     from stoker.obs.report import draw, read_log
 
     rows = read_log(args.log)
     out = args.out or os.path.splitext(args.log)[0] + "-report"
+    writable_dir(out, "--out")
     for path in draw(rows, out, title=str(rows[-1].get("job", ""))):
         print(path)
     print(diagnose(rows[-1]))

@@ -4,20 +4,23 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from functools import partial
 from typing import Any
 
 from stoker.cluster.policies import CPU_POLICIES, PLACEMENT_POLICIES, CpuParams
-from stoker.commands._args import non_negative_float, positive_float, positive_int, writable_dir
+from stoker.commands._args import non_negative_float, non_negative_int, positive_float, positive_int, writable_dir
 from stoker.errors import InputError
 
 
 def add_scenario_args(p: argparse.ArgumentParser) -> None:
     """Flags that pick the cluster and trace slice (shared with ``stoker bench cluster``)."""
-    p.add_argument("--trace", help="pod list CSV (default: ../shared/data/...openb_pod_list_default.csv)")
-    p.add_argument("--nodes", help="node list CSV (default: ../shared/data/...openb_node_list_all_node.csv)")
+    p.add_argument("--trace", help="pod list CSV (default: openb_pod_list_default.csv from `stoker data fetch`)")
+    p.add_argument("--nodes", help="node list CSV (default: openb_node_list_all_node.csv from `stoker data fetch`)")
     p.add_argument("--gpus", type=positive_int, help="simulate a reproducible sub-cluster of about N GPUs")
-    p.add_argument("--seed", type=int, default=0, help="seeds models, sub-cluster, slice and noise")
+    p.add_argument(
+        "--seed", type=non_negative_int, default=0, help="seeds models, sub-cluster, slice and noise (an integer >= 0)"
+    )
     p.add_argument("--cpus-per-gpu", type=positive_float, help="CPU-scarce variant: GPU nodes get X CPUs per GPU")
     p.add_argument("--placement", default="fifo", choices=sorted(PLACEMENT_POLICIES))
     p.add_argument(
@@ -67,6 +70,12 @@ def run_policies(args: argparse.Namespace, policies: list[str], oracle: bool = F
             f"the trace slice has no jobs to simulate (trace {args.trace or 'default'!r}, --gpus {args.gpus}); "
             f"give a trace with tasks, or a larger --gpus"
         )
+    # Rows left out are counted and said, never dropped in silence (stderr: stdout's last line stays JSON).
+    print(
+        f"stoker simulate: {len(scenario.jobs)} jobs in the slice; left out: the trace's {scenario.skipped_pending} "
+        f"pending pods (never scheduled, no run time) and {scenario.unplaceable} jobs no node of the slice could hold",
+        file=sys.stderr,
+    )
     params = CpuParams(remote_cost=args.remote_cost)
     results = []
     with Progress(console=Console(stderr=True), transient=True) as bar:

@@ -10,8 +10,8 @@ from stoker.errors import InputError
 def _run(args: argparse.Namespace) -> int:
     from stoker.obs.top import run_top
 
-    if args.interval <= 0:
-        raise InputError(f"--interval {args.interval} should be > 0 seconds")
+    if not 0 < args.interval <= 3600:  # NaN fails the comparison too
+        raise InputError(f"--interval {args.interval} should be > 0 seconds (at most 3600)")
     if args.cluster:
         if len(args.targets) != 1:
             raise InputError("--cluster takes the controller's metrics address, e.g. stoker top --cluster :9470")

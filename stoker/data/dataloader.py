@@ -9,9 +9,11 @@ them. See ``docs/migration.md`` for each argument's behaviour and the guarantees
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import multiprocessing
 import warnings
+import weakref
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
 from typing import Any, TypeVar
@@ -46,6 +48,39 @@ def _warn_once(key: str, message: str) -> None:
         warnings.warn(message, UserWarning, stacklevel=3)
 
 
+def _flatten_options(options: dict[str, Any]) -> dict[str, Any]:
+    """The Loader options, with ``options={...}`` (a rebuild from the ``options`` attribute) merged in."""
+    nested = options.pop("options", None)
+    if nested is None:
+        return options
+    if not isinstance(nested, dict):
+        raise TypeError(f"options={nested!r} should be a dict of stoker.Loader arguments")
+    return {**nested, **options}
+
+
+def _worker_count(num_workers: Any, autoscale: bool, options: dict[str, Any]) -> tuple[bool, int]:
+    """``(autoscale, num_workers)`` with ``num_workers`` an int, as torch's attribute holds it.
+
+    ``"auto"`` becomes the most workers the autoscaler may run (``max_workers``, else the cores
+    available); with ``autoscale=True`` an int is that bound.
+    """
+    if num_workers == "auto":
+        autoscale, num_workers = True, options.get("max_workers") or cpu_count()
+    if isinstance(num_workers, bool) or not isinstance(num_workers, int):
+        raise ValueError(f"num_workers={num_workers!r} should be a non-negative int or 'auto'")
+    if not isinstance(autoscale, bool):
+        raise TypeError(f"autoscale={autoscale!r} should be a bool")
+    if autoscale:
+        if num_workers < 1:
+            raise ValueError(f"autoscale=True needs num_workers >= 1 (the most workers to run), got {num_workers}")
+        if options.setdefault("max_workers", num_workers) != num_workers:
+            raise ValueError(
+                f"max_workers={options['max_workers']} and num_workers={num_workers} disagree: with autoscale, "
+                "num_workers is the most workers to run; give one of them"
+            )
+    return autoscale, num_workers
+
+
 def _map_pipeline(dataset: Any) -> Pipeline:
     """A pipeline over a map-style dataset; one without ``__len__`` works too (its sampler knows)."""
     if hasattr(dataset, "__len__"):
@@ -73,7 +108,8 @@ class DataLoader(tud.DataLoader[T_co]):
         batch_size, shuffle, sampler, batch_sampler, collate_fn, drop_last, generator: As in
             torch; the sampler is drawn in the trainer at ``iter()``.
         num_workers: Worker processes; ``0`` in-process; ``"auto"`` lets stoker's autoscaler
-            choose (stoker's extension).
+            choose (stoker's extension: the attribute then holds the most workers it may run, an
+            int as torch's, and ``autoscale`` is True).
         pin_memory: Pin batches on a side thread when an accelerator is present (torch warns
             and skips pinning otherwise; so does this).
         timeout: Seconds without data before an error (``0``: wait).
@@ -88,8 +124,12 @@ class DataLoader(tud.DataLoader[T_co]):
             ``generator`` (or torch's global RNG), as torch draws its workers' base seed.
         backend: ``"local"`` processes or ``"ray"`` actors.
         split_size: Samples per split when batching is off (``batch_size=None``).
+        autoscale: Let the autoscaler run between 1 and ``num_workers`` workers
+            (``num_workers="auto"`` sets it, with ``num_workers`` the cores available).
         **options: Other :class:`stoker.Loader` arguments (``on_error``, ``max_workers``,
-            ``max_attempts`` ...) and backend options (Ray ``address``).
+            ``max_attempts`` ...) and backend options (Ray ``address``). They are kept in the
+            ``options`` attribute; ``options={...}`` (what frameworks that rebuild a loader from
+            its attributes pass back) is read as those arguments.
     """
 
     def __init__(
@@ -115,49 +155,55 @@ class DataLoader(tud.DataLoader[T_co]):
         seed: int | None = None,
         backend: str = "local",
         split_size: int = 32,
+        autoscale: bool = False,
         **options: Any,
     ) -> None:
-        auto = num_workers == "auto"
-        if not auto and not isinstance(num_workers, int):
-            raise ValueError(f"num_workers={num_workers!r} should be a non-negative int or 'auto'")
-        # torch checks and stores every argument; "auto" is checked as one worker and restored below.
+        options = _flatten_options(options)
+        autoscale, num_workers = _worker_count(num_workers, autoscale, options)
+        self.autoscale = autoscale  # read by check_worker_number_rationality() inside torch's __init__
+        # torch checks and stores every argument. By keyword: a framework that records the call to
+        # rebuild the loader (Lightning's _update_dataloader) then never passes an argument twice.
         super().__init__(
-            dataset,
-            batch_size,
-            shuffle,
-            sampler,
-            batch_sampler,
-            1 if auto else int(num_workers),
-            collate_fn,
-            pin_memory,
-            drop_last,
-            timeout,
-            worker_init_fn,
-            multiprocessing_context,
-            generator,
+            dataset=dataset,
+            batch_size=batch_size,
+            shuffle=shuffle,
+            sampler=sampler,
+            batch_sampler=batch_sampler,
+            num_workers=num_workers,
+            collate_fn=collate_fn,
+            pin_memory=pin_memory,
+            drop_last=drop_last,
+            timeout=timeout,
+            worker_init_fn=worker_init_fn,
+            multiprocessing_context=multiprocessing_context,
+            generator=generator,
             prefetch_factor=prefetch_factor,
             persistent_workers=persistent_workers,
             pin_memory_device=pin_memory_device,
             in_order=in_order,
         )
-        if auto:
-            self.num_workers = "auto"  # type: ignore[assignment]
+        # Again after torch's __init__: a framework that records what is set after construction
+        # (Lightning, when it recorded only torch's call) replays it on the loader it rebuilds.
+        self.autoscale = autoscale
         unknown = set(options) - _LOADER_ARGS - (_LOCAL_ARGS if backend == "local" else set(options))
         if unknown:
             raise TypeError(
                 f"DataLoader() got unexpected keyword arguments {sorted(unknown)}; stoker accepts torch's "
-                f"arguments plus {sorted(_LOADER_ARGS | {'seed', 'backend', 'split_size'})}"
+                f"arguments plus {sorted(_LOADER_ARGS | {'seed', 'backend', 'split_size', 'autoscale'})}"
             )
         if seed is not None and not isinstance(seed, int):
             raise TypeError(f"seed={seed!r} should be an int or None")
         self.seed = seed
         self.backend = backend
         self.split_size = split_size
-        self._options = options
+        self.options = options
         self._stoker: Loader | None = None
         self._pending_state: dict[str, Any] | None = None
         self._generation = 0
-        self._live: _StokerIter | None = None
+        # The current epoch's iterator, weakly: an iterator the caller dropped (a sanity check
+        # stopped after 2 batches) is collected and ends its epoch then, as torch's does.
+        self._live: weakref.ref[_StokerIter] | None = None
+        self._consumed_state: dict[str, Any] | None = None  # state after the last pinned batch taken
         if worker_init_fn is not None:
             _warn_once(
                 "worker_init_fn",
@@ -171,7 +217,7 @@ class DataLoader(tud.DataLoader[T_co]):
     # -- torch hooks -----------------------------------------------------------------------------
 
     def check_worker_number_rationality(self) -> None:
-        if self.num_workers != "auto":  # the autoscaler stays within the cores it sees
+        if not self.autoscale:  # the autoscaler stays within the cores it sees
             super().check_worker_number_rationality()
 
     @property
@@ -210,10 +256,7 @@ class DataLoader(tud.DataLoader[T_co]):
             from_iterable = _stream_source()
             # One virtual shard per torch worker (what get_worker_info() tells the dataset); "auto"
             # fixes as many as the workers it may grow to, so the stream never depends on the count.
-            if self.num_workers == "auto":
-                shards = self._options.get("max_workers") or cpu_count()
-            else:
-                shards = max(1, int(self.num_workers))
+            shards = max(1, self.num_workers)
             pipe = from_iterable(self.dataset, num_shards=shards)  # type: ignore[misc]
         else:
             pipe = _map_pipeline(self.dataset)
@@ -224,11 +267,11 @@ class DataLoader(tud.DataLoader[T_co]):
             pipe = pipe.batch(self.batch_size or 1, drop_last=self.drop_last, collate=self.collate_fn)
         else:
             pipe = pipe.map(self.collate_fn, name=getattr(self.collate_fn, "__name__", "collate_fn"))
-        workers = self.num_workers if isinstance(self.num_workers, int) else 1
+        workers = self.num_workers
         pipe = pipe.with_worker_setup(
             WorkerSetup(workers, base_seed, self.worker_init_fn, per_sample_seed=self.worker_init_fn is None)
         )
-        options = dict(self._options)
+        options = dict(self.options)
         ctx = self.multiprocessing_context
         if ctx is not None and self.backend == "local":
             options["mp_context"] = (
@@ -236,7 +279,7 @@ class DataLoader(tud.DataLoader[T_co]):
             )
         loader = Loader(
             pipe,
-            workers=self.num_workers,
+            workers="auto" if self.autoscale else self.num_workers,
             seed=seed,
             deterministic=self.in_order,
             prefetch=max(1, self.prefetch_factor or 2),
@@ -256,7 +299,7 @@ class DataLoader(tud.DataLoader[T_co]):
     @property
     def _fresh_workers_each_epoch(self) -> bool:
         """torch's ``persistent_workers=False``; ``"auto"`` keeps its workers (and what the autoscaler learnt)."""
-        return not self.persistent_workers and isinstance(self.num_workers, int) and self.num_workers > 0
+        return not self.persistent_workers and not self.autoscale and self.num_workers > 0
 
     def _loader_for_epoch(self, base_seed: int) -> Loader:
         """The stoker Loader for a new epoch: kept when workers persist, else rebuilt as torch does."""
@@ -273,8 +316,8 @@ class DataLoader(tud.DataLoader[T_co]):
 
     def state_dict(self) -> dict[str, Any]:
         """Where the stream stands (see :meth:`stoker.Loader.state_dict`), sampler epoch included."""
-        if self._live is not None and self._live.consumed_state is not None:
-            return self._live.consumed_state
+        if self._consumed_state is not None:
+            return self._consumed_state
         if self._stoker is None:
             return dict(self._pending_state) if self._pending_state is not None else {"epoch": -1}
         return self._stoker.state_dict()
@@ -307,8 +350,9 @@ class DataLoader(tud.DataLoader[T_co]):
 
     def close(self) -> None:
         """Stops the workers; the next ``iter()`` starts new ones."""
-        if self._live is not None:
-            self._live.shutdown()
+        live = self._live() if self._live is not None else None
+        if live is not None:
+            live.end()
         if self._stoker is not None:
             self._stoker.close()
             self._stoker = None
@@ -321,15 +365,26 @@ class DataLoader(tud.DataLoader[T_co]):
 
 
 class _StokerIter:
-    """One epoch of a :class:`DataLoader`, as torch's iterator object (``next``, ``len``)."""
+    """One epoch of a :class:`DataLoader`, as torch's iterator object (``next``, ``len``).
+
+    Its life cycle is torch's, which Lightning and accelerate rely on: a new ``iter()`` ends this
+    one (persistent workers keep running for the new epoch), and so do exhaustion, ``close()`` and
+    garbage collection of an iterator dropped mid-epoch; :meth:`end` is the one way out for all.
+    """
 
     def __init__(self, loader: DataLoader[Any]) -> None:
         self._dl = loader
+        self._done = False
+        previous = loader._live() if loader._live is not None else None
+        if previous is not None:
+            previous.end(stop_workers=False)  # the new epoch restarts or keeps them, below
         loader._generation += 1
         self._generation = loader._generation
-        if loader._live is not None:
-            loader._live.shutdown(stop_workers=False)
-        loader._live = self
+        loader._live = weakref.ref(self)
+        loader._consumed_state = None
+        # torch warns when an IterableDataset yields more than the len() it reported.
+        self._len_reported: int | None = loader._IterableDataset_len_called
+        self._yielded = 0
         pin_device = self._pin_device(loader)
         # Drawn before the sampler, from the same generator, as torch's iterator does; persistent
         # workers keep the first epoch's (torch resets its iterator without a new draw).
@@ -339,9 +394,7 @@ class _StokerIter:
             base_seed = int(torch.empty((), dtype=torch.int64).random_(generator=loader.generator).item())
         self._loader = loader._loader_for_epoch(base_seed)
         self._it: Iterator[Any] = iter(self._loader)
-        self._done = False
         self._seen: dict[int, Any] = {}  # pid -> worker process, for _workers
-        self.consumed_state: dict[str, Any] | None = None
         self._pinner: Pinner | None = None
         if pin_device is not None:
             self._pinner = Pinner(self._it, self._restart, self._loader.state_dict, pin_device)
@@ -385,12 +438,12 @@ class _StokerIter:
             raise StopIteration
         try:
             if self._pinner is not None:
-                item, self.consumed_state = self._pinner.next()
-                return item
-            return next(self._it)
+                item, self._dl._consumed_state = self._pinner.next()
+            else:
+                item = next(self._it)
         except StopIteration:
             self._note_workers()
-            self._finish()
+            self.end()
             raise
         except DataTimeoutError as err:
             # torch's wording (scripts and tests match on it), stoker's detail after it.
@@ -398,32 +451,51 @@ class _StokerIter:
         except Exception:
             self._it = self._loader.continue_epoch()  # torch goes on with the next batch
             raise
+        self._yielded += 1
+        if self._len_reported is not None and self._yielded > self._len_reported:
+            self._warn_past_length()
+        return item
 
-    def _finish(self) -> None:
+    def _warn_past_length(self) -> None:
+        message = (
+            f"Length of IterableDataset {self._dl.dataset} was reported to be {self._len_reported}"
+            f"(when accessing len(dataloader)), but {self._yielded} samples have been fetched. "
+        )
+        if self._dl.num_workers > 0:
+            message += (
+                "For multiprocessing data-loading, this could be caused by not properly configuring the "
+                "IterableDataset replica at each worker. Please see "
+                "https://pytorch.org/docs/stable/data.html#torch.utils.data.IterableDataset for examples."
+            )
+        warnings.warn(message, stacklevel=3)
+
+    def end(self, stop_workers: bool = True) -> None:
+        """Ends this epoch: the pin thread, the Loader's epoch iterator and, without persistent
+        workers, the workers (torch's ``_shutdown_workers``). Safe to call again.
+
+        Args:
+            stop_workers: False when a new ``iter()`` ends this one: the new epoch decides.
+        """
+        if self._done:
+            return
         self._done = True
-        self.shutdown()
-
-    def shutdown(self, stop_workers: bool = True) -> None:
-        """Ends this epoch's pin thread and, without persistent workers, the workers (torch does too)."""
         if self._pinner is not None:
             self._pinner.close()
-        if self._dl._live is self:
-            self._dl._live = None
+            self._pinner.thread.join(timeout=5.0)
+        close = getattr(self._it, "close", None)
+        if close is not None:
+            # ValueError: the pin thread still waits inside it; the Loader then refuses a new epoch, saying so.
+            with contextlib.suppress(ValueError):
+                close()  # the Loader then accepts a new epoch
         dl = self._dl
-        if (
-            stop_workers
-            and dl._fresh_workers_each_epoch
-            and dl._stoker is not None
-            and self._generation == dl._generation
-        ):
+        if dl._live is not None and dl._live() is self:
+            dl._live = None
+        if stop_workers and dl._fresh_workers_each_epoch and dl._stoker is not None:
             dl._stoker.stop_workers()
 
     def __del__(self) -> None:
-        try:
-            if not self._done:
-                self.shutdown()
-        except Exception:  # interpreter shutdown: nothing left to stop
-            pass
+        with contextlib.suppress(Exception):  # interpreter shutdown: nothing left to stop
+            self.end()
 
     @property
     def _pin_memory_thread(self) -> Any:

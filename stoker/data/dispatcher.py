@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Hashable, Iterable, Sequence
+from dataclasses import replace
 from typing import Any
 
-import numpy as np
-
+from stoker.data.balance import Balancer
 from stoker.data.errors import WorkerLostError
+from stoker.data.order import Natural, Order
 from stoker.data.splits import Split, epoch_order, make_split, num_splits, padded_splits
 
 WorkerId = Hashable
@@ -87,8 +88,9 @@ class Dispatcher:
         self.owned = range(rank, self.dealt, world_size)
         self.epoch = -1
         self._explicit: Sequence[tuple[Any, ...]] | None = None  # splits drawn from a sampler
-        self._order: np.ndarray = np.empty(0, dtype=np.int64)
-        self._pending: list[int] = []
+        self._order: Order = Natural(0)
+        self._pending: list[int] = []  # a heap of the splits known to wait: re-issues and a few fresh ones
+        self._fresh = 0  # position in self.owned of the first split never put in _pending this epoch
         self._issued: dict[int, WorkerId] = {}
         self._attempts: dict[int, int] = {}
         self._received: dict[int, Any] = {}
@@ -96,8 +98,16 @@ class Dispatcher:
         self._next = 0  # deterministic mode: position in self.owned of the next split to deliver
         self._draining: set[WorkerId] = set()
         self._began: dict[WorkerId, int] = {}  # worker -> split it reported running
+        self._at: dict[WorkerId, int] = {}  # worker -> sample position it reported, in a traced split
+        # With on_error="skip" (the Loader sets skip_crashes), a split that killed a worker is
+        # traced: its worker reports every sample, and the next crash skips just that sample.
+        self.skip_crashes = False
+        self._traced: set[int] = set()
+        self._crashed: dict[int, list[tuple[int, str]]] = {}
         self.duplicates = 0
         self.reissued = 0
+        # Pads splits that come back short so ranks stay equal; the Loader enables it (balance.py).
+        self.balance = Balancer(False, rank)
 
     # -- epochs ----------------------------------------------------------------------------
 
@@ -117,10 +127,13 @@ class Dispatcher:
         if self._explicit is None:
             self._order = epoch_order(self.length, epoch, self.shuffle_seed)
         self._delivered = set(delivered)
-        self._pending = [k for k in self.owned if k not in self._delivered]
-        heapq.heapify(self._pending)
+        self._pending = []  # filled lazily (_top_up): an epoch of 1e8 samples costs nothing up front
+        self._fresh = 0
         self._issued.clear()
         self._began.clear()
+        self._at.clear()
+        self._traced.clear()
+        self._crashed.clear()
         self._attempts.clear()
         self._received.clear()
         self._next = 0
@@ -140,8 +153,12 @@ class Dispatcher:
 
     def split(self, k: int) -> Split:
         if self._explicit is not None:
-            return Split(self.epoch, k, tuple(self._explicit[k]))
-        return make_split(self._order, self.epoch, k, self.split_size, self.total)
+            split = Split(self.epoch, k, tuple(self._explicit[k]))
+        else:
+            split = make_split(self._order, self.epoch, k, self.split_size, self.total)
+        if k in self._traced:
+            return replace(split, trace=True, crashed=tuple(self._crashed.get(k, ())))
+        return split
 
     # -- what the Loader may ask (it never reads the private fields) ---------------------------
 
@@ -167,16 +184,41 @@ class Dispatcher:
         held = self.in_flight(worker)
         return held[0] if held else None
 
-    def began(self, worker: WorkerId, key: tuple[int, int]) -> None:
-        """``worker`` reports it started split ``key``."""
-        epoch, k = key
+    def began(self, worker: WorkerId, key: tuple[int, ...]) -> None:
+        """``worker`` reports it started split ``key``: (epoch, split) or, traced, (epoch, split, sample position)."""
+        epoch, k = key[0], key[1]
         if epoch == self.epoch and self._issued.get(k) == worker:
             self._began[worker] = k
+            if len(key) > 2:
+                self._at[worker] = key[2]
+            else:
+                self._at.pop(worker, None)
 
     # -- issuing ---------------------------------------------------------------------------
 
     def in_flight(self, worker: WorkerId) -> list[int]:
         return [k for k, w in self._issued.items() if w == worker]
+
+    def _top_up(self, want: int) -> None:
+        """Moves fresh splits, in order, into the pending heap until it holds ``want``.
+
+        Every fresh split is larger than any split already put back (those were issued before
+        it), so the heap's smallest is still the smallest split waiting.
+        """
+        while len(self._pending) < want and self._fresh < len(self.owned):
+            k = self.owned[self._fresh]
+            self._fresh += 1
+            if k not in self._delivered and k not in self._received and k not in self._issued:
+                heapq.heappush(self._pending, k)
+
+    def owned_samples(self) -> int:
+        """Samples in this rank's share of the current epoch (padding splits count in full)."""
+        if self._explicit is not None:
+            counted = getattr(self._explicit, "samples_in", None)  # RangeSplits counts without listing
+            return counted(self.owned) if counted else sum(len(self._explicit[k]) for k in self.owned)
+        last = self.total - 1  # only the last real split can be short (without drop_last)
+        short = max(0, (last + 1) * self.split_size - self.length)
+        return len(self.owned) * self.split_size - (short if last in self.owned else 0)
 
     def assign(self, workers: Iterable[WorkerId]) -> list[tuple[WorkerId, Split]]:
         """Issues pending splits, lowest first, to workers below their prefetch depth.
@@ -185,6 +227,7 @@ class Dispatcher:
         issued, which bounds the reorder buffer when one worker straggles.
         """
         live = [w for w in workers if w not in self._draining]
+        self._top_up(len(live) * self.prefetch)
         load = {w: 0 for w in live}
         for w in self._issued.values():
             if w in load:
@@ -223,11 +266,16 @@ class Dispatcher:
         self._draining.discard(worker)
         back = self.in_flight(worker)
         began = self._began.pop(worker, None)
+        at = self._at.pop(worker, None)
         ran = began if starts_known else (back[0] if back else None)
         for k in back:
             del self._issued[k]
-            if k == ran:
+            if k == ran and self.skip_crashes and k in self._traced and at is not None:
+                self._crashed.setdefault(k, []).append((at, reason))  # that sample, not the split, is to blame
+            elif k == ran:
                 self._attempts[k] = self._attempts.get(k, 0) + 1
+                if self.skip_crashes:
+                    self._traced.add(k)
             if self._attempts.get(k, 0) >= self.max_attempts:
                 indices = list(self.split(k).indices)
                 raise WorkerLostError(
@@ -244,6 +292,7 @@ class Dispatcher:
         """A drained worker exited cleanly; anything it still held is re-issued (no attempt counted)."""
         self._draining.discard(worker)
         self._began.pop(worker, None)
+        self._at.pop(worker, None)
         for k in self.in_flight(worker):
             del self._issued[k]
             heapq.heappush(self._pending, k)
@@ -259,6 +308,7 @@ class Dispatcher:
             return False
         if self._began.get(worker) == k:
             del self._began[worker]
+            self._at.pop(worker, None)
         if self._issued.get(k) == worker:
             del self._issued[k]
         elif k in self._issued:
@@ -306,6 +356,9 @@ class Dispatcher:
             "rank": self.rank,
             "world_size": self.world_size,
             "delivered": _to_ranges(delivered),
+            # Debt of the balancer (balance.py): as it stood before the unfinished split, which is re-run.
+            "owed": self.balance.owed_before if unfinished is not None else self.balance.owed,
+            "pad_from": self.balance.last_split,
         }
 
     def delivered_from_state(self, state: dict[str, Any]) -> set[int]:

@@ -9,76 +9,21 @@ from __future__ import annotations
 import time
 import traceback
 from collections import defaultdict
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from torch.utils.data import default_collate
 
+from stoker.data.outcome import DROP, OpFailed, SkipRecord, SplitFailure, SplitResult, failure
 from stoker.data.pipeline import Op, Pipeline
 from stoker.data.rng import BATCH_NAMESPACE, hash_index, preserved_rngs, seeded
 from stoker.data.splits import Split
 from stoker.data.transport import Arena, arena_collate
 
-_DROP = object()
-
-
-@dataclass
-class SkipRecord:
-    """A sample dropped under ``on_error="skip"``."""
-
-    epoch: int
-    index: int
-    file: str | None
-    op: str
-    error: str
-
-
-@dataclass
-class SplitResult:
-    """What a worker returns for a split.
-
-    Attributes:
-        key: (epoch, split index).
-        items: Batches (or samples, for an unbatched pipeline) in stream order.
-        skipped: Samples dropped by ``on_error="skip"``.
-        filtered: Samples dropped by ``filter``.
-        stage_s: Seconds spent per operator name over the split.
-        samples: Number of samples attempted.
-        busy_s: Wall seconds the worker spent on the split.
-    """
-
-    key: tuple[int, int]
-    items: Any  # list of items; a transport.Packed while in transit
-    skipped: list[SkipRecord] = field(default_factory=list)
-    filtered: int = 0
-    stage_s: dict[str, float] = field(default_factory=dict)
-    samples: int = 0
-    busy_s: float = 0.0
-
-
-@dataclass
-class SplitFailure:
-    """A split that failed under ``on_error="raise"``; the trainer turns it into a SampleError."""
-
-    key: tuple[int, int]
-    message: str
-    indices: tuple[int, ...]
-    file: str | None
-    op: str
-    traceback: str
-    # The original exception, re-raised as its own type in the trainer (stoker.data.errors).
-    exc_type: str = ""
-    exc_module: str = ""
-    exc_message: str = ""
-    exc_qualname: str = ""
-
-
-class _Failed(Exception):
-    def __init__(self, op: str, exc: BaseException) -> None:
-        super().__init__(op)
-        self.op = op
-        self.exc = exc
-        self.tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+# The records live in stoker.data.outcome (the stream runner imports them from there, so the
+# dependency runs one way); the backends import them from here too.
+__all__ = ["Executor", "SkipRecord", "SplitFailure", "SplitResult"]
 
 
 class Executor:
@@ -122,6 +67,8 @@ class Executor:
         setup = getattr(pipeline, "worker_setup", None)
         self.reseed = setup is None or setup.per_sample_seed
         self.in_trainer = in_trainer
+        # Worker processes set this to report each sample of a traced split (Split.trace).
+        self.on_sample: Callable[[Split, int], None] | None = None
 
     def _stream_runner(self) -> Any:
         if self._streams is None:
@@ -130,19 +77,24 @@ class Executor:
             self._streams = StreamRunner(self)
         return self._streams
 
-    def _apply(self, ops: list[Op], value: Any, stage: dict[str, float], result: SplitResult) -> Any:
+    def apply(self, ops: list[Op], value: Any, stage: dict[str, float], result: SplitResult) -> Any:
+        """Runs ``ops`` on ``value``; :data:`DROP` when a filter drops it.
+
+        Adds each operator's seconds to ``stage`` and filtered samples to ``result``; raises
+        :class:`OpFailed` naming the operator when user code raises.
+        """
         for op in ops:
             t0 = time.perf_counter()
             try:
                 out = op.fn(value)  # type: ignore[misc]
             except self.catch as exc:
-                raise _Failed(op.name, exc) from exc
+                raise OpFailed(op.name, exc) from exc
             finally:
                 stage[op.name] += time.perf_counter() - t0
             if op.kind == "filter":
                 if not out:
                     result.filtered += 1
-                    return _DROP
+                    return DROP
             else:
                 value = out
         return value
@@ -155,12 +107,12 @@ class Executor:
             try:
                 value = source.get(idx)
             except self.catch as exc:
-                raise _Failed(f"read:{source.name}", exc) from exc
+                raise OpFailed(f"read:{source.name}", exc) from exc
             finally:
                 stage["read"] += time.perf_counter() - t0
-            return self._apply(self.sample_ops, value, stage, result)
+            return self.apply(self.sample_ops, value, stage, result)
 
-    def _fail(self, split: Split, indices: tuple[int, ...], err: _Failed) -> SplitFailure:
+    def _fail(self, split: Split, indices: tuple[int, ...], err: OpFailed) -> SplitFailure:
         file = self.pipeline.source.file_of(indices[0]) if len(indices) == 1 and isinstance(indices[0], int) else None
         where = f"sample {indices[0]}" if len(indices) == 1 else f"the batch of samples {list(indices)}"
         if file:
@@ -169,31 +121,35 @@ class Executor:
             f"{type(err.exc).__name__} in {err.op!r} on {where}, epoch {split.epoch}: {err.exc}. "
             f"Fix the input or the function, or pass on_error='skip' to drop such samples."
         )
-        kind = type(err.exc)
-        return SplitFailure(
-            split.key,
-            msg,
-            indices,
-            file,
-            err.op,
-            err.tb,
-            exc_type=kind.__name__,
-            exc_module=kind.__module__,
-            exc_message=str(err.exc),
-            exc_qualname=kind.__qualname__,
-        )
+        return failure(split.key, msg, indices, file, err.op, err.exc, err.tb)
 
-    def _skip(self, split: Split, indices: tuple[int, ...], err: _Failed, result: SplitResult) -> None:
+    def _skip(self, split: Split, indices: tuple[int, ...], err: OpFailed, result: SplitResult) -> None:
         for idx in indices:
             file = self.pipeline.source.file_of(idx) if isinstance(idx, int) else None
             result.skipped.append(SkipRecord(split.epoch, idx, file, err.op, f"{type(err.exc).__name__}: {err.exc}"))
 
+    def _skip_crashed(self, split: Split, indices: tuple[int, ...], reason: str, result: SplitResult) -> None:
+        for idx in indices:
+            file = self.pipeline.source.file_of(idx) if isinstance(idx, int) else None
+            result.skipped.append(SkipRecord(split.epoch, idx, file, "worker", f"the worker running it {reason}"))
+
     def run(self, split: Split) -> SplitResult | SplitFailure:
-        """Runs the split; never raises for errors in user code (they come back as records)."""
-        if self.in_trainer and self.reseed:
-            with preserved_rngs():
-                return self._run(split)
-        return self._run(split)
+        """Runs the split; never raises for errors in user code (they come back as records).
+
+        Operators' errors become records where they happen, naming the sample; anything else that
+        escapes (a data set method called outside an operator, a bug) comes back as a record too,
+        because raised in a worker it would end the process and reach the trainer only as a lost
+        worker, with the real error left on the worker's stderr.
+        """
+        try:
+            if self.in_trainer and self.reseed:
+                with preserved_rngs():
+                    return self._run(split)
+            return self._run(split)
+        except self.catch as exc:
+            tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+            msg = f"{type(exc).__name__} in the data worker while running split {split.key}: {exc}"
+            return failure(split.key, msg, tuple(split.indices), None, "worker", exc, tb)
 
     def _run(self, split: Split) -> SplitResult | SplitFailure:
         from stoker.data.streams.split import StreamSplit  # here: that module imports this one
@@ -205,29 +161,39 @@ class Executor:
         result = SplitResult(split.key, [], samples=len(split.indices))
         kept: list[Any] = []
         kept_idx: list[int] = []
-        for idx in split.indices:
+        crashed = dict(split.crashed)
+        for pos, idx in enumerate(split.indices):
+            if pos in crashed:  # it killed a worker before: skip it rather than lose another
+                self._skip_crashed(split, (idx,), crashed[pos], result)
+                continue
+            if split.trace and self.on_sample is not None:
+                self.on_sample(split, pos)
             try:
                 value = self._sample(split, idx, stage, result)
-            except _Failed as err:
+            except OpFailed as err:
                 if self.on_error == "raise":
                     return self._fail(split, (idx,), err)
                 self._skip(split, (idx,), err, result)
                 continue
-            if value is not _DROP:
+            if value is not DROP:
                 kept.append(value)
                 kept_idx.append(idx)
         if self.batch_op is None:
             result.items = kept
+        elif kept and len(split.indices) in crashed:
+            self._skip_crashed(split, tuple(kept_idx), crashed[len(split.indices)], result)
         elif kept:
+            if split.trace and self.on_sample is not None:
+                self.on_sample(split, len(split.indices))
             try:
                 with seeded(self.seed, split.epoch, BATCH_NAMESPACE + split.index, self.reseed):
-                    batch = self._apply([self.batch_op, *self.batch_ops], kept, stage, result)
-            except _Failed as err:
+                    batch = self.apply([self.batch_op, *self.batch_ops], kept, stage, result)
+            except OpFailed as err:
                 if self.on_error == "raise":
                     return self._fail(split, tuple(kept_idx), err)
                 self._skip(split, tuple(kept_idx), err, result)
             else:
-                result.items = [] if batch is _DROP else [batch]
+                result.items = [] if batch is DROP else [batch]
         result.stage_s = dict(stage)
         result.busy_s = time.perf_counter() - t_start
         return result

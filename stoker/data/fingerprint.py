@@ -4,6 +4,9 @@ A state names delivered splits by number; under another shuffle seed, batch size
 or rank the same numbers hold other samples, and loading it would silently repeat and skip
 samples. The worker count and the backend are not part of the stream (any number of workers
 on any backend produces the same splits), so they may change between save and resume.
+
+The image decoder (``image_decoder``) is recorded so a state says which decoder made its pixels,
+but not checked: the decoders give bit-identical pixels (see :mod:`stoker.io_kernels`).
 """
 
 from __future__ import annotations
@@ -12,7 +15,10 @@ import hashlib
 from typing import Any
 
 from stoker.data.pipeline import Pipeline
+from stoker.errors import InputError
+from stoker.io_kernels import image_backend
 
+RECORDED = ("image_decoder",)  # in the fingerprint for the record, not checked on resume
 FIELDS = ("length", "source", "operators", "shuffle", "batch_size", "drop_last", "seed", "rank", "world_size")
 _MAX_HASHED = 100_000  # file lists longer than this are identified by length, ends and kind only
 
@@ -52,7 +58,20 @@ def stream_fingerprint(pipeline: Pipeline, *, seed: int, split_size: int, rank: 
         "seed": seed,
         "rank": rank,
         "world_size": world_size,
+        "image_decoder": _image_decoder(),  # recorded, not in FIELDS: the decoders give the same pixels
     }
+
+
+def _image_decoder() -> str | None:
+    """The process's image decoder, or None when ``$STOKER_IMAGE_BACKEND`` names none installed.
+
+    A bad name is refused by the first ``read_image``; a Loader whose pipeline reads no images
+    must not fail over it.
+    """
+    try:
+        return image_backend()
+    except InputError:
+        return None
 
 
 def check_fingerprint(saved: dict[str, Any] | None, current: dict[str, Any]) -> None:

@@ -14,12 +14,13 @@ import threading
 import time
 import weakref
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stoker.backends.base import Began, Done, Exited, Fatal, Lost, WorkerPool
 from stoker.cluster import membership
 from stoker.data.autoscale import get_policy
 from stoker.data.autoscale.history import AutoscaleHistory
+from stoker.data.balance import NOTHING
 from stoker.data.dispatcher import Dispatcher
 from stoker.data.errors import DataTimeoutError, StokerError, WorkerLostError, find_class, sample_error
 from stoker.data.executor import Executor, SplitFailure, SplitResult
@@ -33,6 +34,9 @@ from stoker.data.watchdog import ProgressWatch, head, run_with_timeout
 from stoker.obs.attach import attach_observer
 from stoker.obs.diagnose import Diagnosis, diagnose
 from stoker.system import cpu_count
+
+if TYPE_CHECKING:
+    from stoker.optimize.optimizer import OptimizeReport
 
 log = logging.getLogger("stoker")
 
@@ -122,7 +126,8 @@ class Loader(WorkerScaling, StreamState):
         continue_after_error: bool = False,
         **backend_options: Any,
     ) -> None:
-        self.pipeline = as_pipeline(source)
+        self.pipeline = given = as_pipeline(source)
+        self.optimize_report: OptimizeReport | None = None
         if optimize:  # rewrites that keep batches bit-identical; report in self.optimize_report
             from stoker.optimize import optimize as rewrite
 
@@ -171,9 +176,14 @@ class Loader(WorkerScaling, StreamState):
             self._dispatcher = Dispatcher(
                 0, size, drop_last, shuffle_seed, prefetch, deterministic, max_attempts, rank, world_size
             )
-        self._fingerprint = stream_fingerprint(
-            self.pipeline, seed=seed, split_size=size, rank=rank, world_size=world_size
-        )
+        # Data-parallel ranks pad short splits so that every rank yields len(loader) items (balance.py).
+        replicas = world_size if splits is None else max(world_size, splits.replicas)
+        self._balance = self._dispatcher.balance
+        self._balance.enabled = replicas > 1 and not stream
+        self._dispatcher.skip_crashes = on_error == "skip"  # a sample that kills its worker is skipped
+        # From the pipeline as given: an exact rewrite does not change the stream, so a state saved
+        # with optimize on resumes with it off (and whatever the optimiser decides next time).
+        self._fingerprint = stream_fingerprint(given, seed=seed, split_size=size, rank=rank, world_size=world_size)
         self._lock = threading.RLock()  # close() from another thread waits for the current step
         self._closed = False
         self._watch = ProgressWatch()  # which busy workers made no progress for `timeout`
@@ -318,6 +328,7 @@ class Loader(WorkerScaling, StreamState):
                 "second iter() would silently end the first. Exhaust or delete the first iterator (or call "
                 "close() to stop), then call iter() again."
             )
+        owed, pad_from = 0, None  # items a resumed rank still owes, and the split that pads them (balance.py)
         if self._resume is not None:
             state, self._resume = self._resume, None
             epoch = state["epoch"]
@@ -329,12 +340,14 @@ class Loader(WorkerScaling, StreamState):
             else:
                 self._draw_splits(state)
                 delivered = self._dispatcher.delivered_from_state(state["dispatcher"])
+                owed, pad_from = state["dispatcher"].get("owed", 0), state["dispatcher"].get("pad_from")
                 partial = state["partial"]
         else:
             epoch, delivered, partial = self._epoch + 1, set(), None
             self._draw_splits(None)
         self._epoch = epoch
         self._dispatcher.begin_epoch(epoch, delivered)
+        self._balance.begin(owed, pad_from)
         self._current = None
         self._skip_partial = partial  # (split, items already consumed)
         self._epoch_complete = False
@@ -400,7 +413,8 @@ class Loader(WorkerScaling, StreamState):
                 self._current = None
             ready = self._next_split()
             if ready is None:
-                return _END
+                pad = self._balance.pad_end(self._epoch, self._last_item_of)
+                return _END if pad is NOTHING else pad
             k, payload = ready
             if isinstance(payload, SplitFailure):
                 self._stats.on_failure()
@@ -420,7 +434,17 @@ class Loader(WorkerScaling, StreamState):
                 start = self._skip_partial[1]
                 self._skip_partial = None
             self._last_split_samples = payload.samples - payload.filtered - len(payload.skipped)
-            self._current = (k, payload.items, start)
+            items = self._balance.fill(payload.items, 1 if self._batched else payload.samples, k)
+            self._current = (k, items, start)
+
+    def _last_item_of(self, k: int) -> Any:
+        """Split ``k``'s last item, computed again in the trainer (a resumed rank pads with it)."""
+        out = (self._inline or Executor(self.pipeline, self.seed, self.on_error, in_trainer=True)).run(
+            self._dispatcher.split(k)
+        )
+        if not isinstance(out, SplitResult) or not out.items:
+            raise StokerError(f"split {k}, which this rank pads its epoch with, no longer delivers an item")
+        return out.items[-1]
 
     # -- introspection and lifetime ----------------------------------------------------------
 
@@ -448,8 +472,10 @@ class Loader(WorkerScaling, StreamState):
             "prefetch": self.prefetch,
             "job": self._observer.name,
             "rank": self.rank,
+            "padded_items": self._balance.padded,
             "backend": self.backend,
             "cpu_free": self._observer.cpu_free(),
+            "cache": self.optimize_report.stats() if self.optimize_report is not None else None,
         }
         return self._stats.snapshot(self.workers, extra)
 
@@ -472,11 +498,7 @@ class Loader(WorkerScaling, StreamState):
             raise TypeError(f"the stream {self.pipeline.source.name!r} has no length; iterate it to its end")
         if self._batched:
             return len(self._dispatcher.owned)
-        return (
-            sum(len(self._dispatcher.split(k).indices) for k in self._dispatcher.owned)
-            if self._dispatcher.epoch >= 0
-            else len(self.pipeline)
-        )
+        return self._dispatcher.owned_samples() if self._dispatcher.epoch >= 0 else len(self.pipeline)
 
     def close(self) -> None:
         """Stops the workers and removes their shared memory.

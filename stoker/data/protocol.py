@@ -55,9 +55,13 @@ class Result:
 
 @dataclass(frozen=True)
 class Started:
-    """The worker began running the split ``key`` (only a split that ran is blamed for a crash)."""
+    """The worker began running the split ``key`` (only a split that ran is blamed for a crash).
 
-    key: tuple[int, int]
+    A traced split (``Split.trace``) also sends ``(epoch, split, position)`` before each sample,
+    so a crash is pinned on the sample that caused it.
+    """
+
+    key: tuple[int, ...]
 
 
 @dataclass(frozen=True)

@@ -143,6 +143,16 @@ def sample_rngs_drawn() -> tuple[str, ...]:
     return () if cache is None else tuple(sorted(k for k in cache if k != "seed"))
 
 
+def sample_rngs() -> dict[str, object]:
+    """The per-sample generators the current sample has asked for so far, by name (``"np"``, ``"torch"``).
+
+    The optimiser compares their states before and after a step to see whether the step drew
+    (:mod:`stoker.optimize.watch`); outside a pipeline it is empty.
+    """
+    cache = _CACHE.get()
+    return {} if cache is None else {k: v for k, v in cache.items() if k != "seed"}
+
+
 def sample_key() -> tuple[int, int, int] | None:
     """(seed, epoch, index) of the sample being processed, or None outside a pipeline."""
     return _KEY.get()

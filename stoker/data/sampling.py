@@ -97,6 +97,47 @@ class IntSplits(Sequence[tuple[int, ...]]):
         return isinstance(other, Sequence) and len(self) == len(other) and all(a == b for a, b in zip(self, other))
 
 
+class RangeSplits(Sequence[tuple[int, ...]]):
+    """The splits of torch's ``SequentialSampler``, computed per split: ``range(n)`` cut into
+    ``size``-long pieces. An epoch of a data set with a virtual length of 1e8 then costs nothing
+    before its first batch, as with torch's DataLoader, instead of 800 MB of drawn indices."""
+
+    def __init__(self, n: int, size: int, drop_last: bool) -> None:
+        self.n, self.size, self.drop_last = n, size, drop_last
+
+    def __len__(self) -> int:
+        return self.n // self.size if self.drop_last else -(-self.n // self.size)
+
+    def __getitem__(self, k: int) -> tuple[int, ...]:  # type: ignore[override]
+        if not 0 <= k < len(self):
+            raise IndexError(f"split {k} of {len(self)}")
+        return tuple(range(k * self.size, min((k + 1) * self.size, self.n)))
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, RangeSplits):
+            return (self.n, self.size, len(self)) == (other.n, other.size, len(other))
+        return isinstance(other, Sequence) and len(self) == len(other) and all(a == b for a, b in zip(self, other))
+
+    def samples_in(self, ks: range) -> int:
+        """Samples in the splits ``ks`` (only the last split can be short)."""
+        last = len(self) - 1
+        return len(ks) * self.size - (max(0, (last + 1) * self.size - self.n) if last in ks else 0)
+
+
+def _sequential(index_sampler: Any, batched: bool, split_size: int) -> RangeSplits | None:
+    """The epoch as :class:`RangeSplits` when torch's own sequential sampler draws it, else None."""
+    from torch.utils.data import BatchSampler, SequentialSampler
+
+    if batched:
+        if type(index_sampler) is not BatchSampler or type(index_sampler.sampler) is not SequentialSampler:
+            return None
+        n = len(index_sampler.sampler.data_source)  # type: ignore[arg-type]
+        return RangeSplits(n, index_sampler.batch_size, index_sampler.drop_last)
+    if type(index_sampler) is not SequentialSampler:
+        return None
+    return RangeSplits(len(index_sampler.data_source), split_size, False)  # type: ignore[arg-type]
+
+
 def _collect(groups: Iterable[Iterable[Any]]) -> Sequence[tuple[Any, ...]]:
     """The groups as :class:`IntSplits` while every index is an int, else as a list of tuples."""
     flat, bounds = array("q"), array("q", [0])
@@ -113,6 +154,8 @@ def _collect(groups: Iterable[Iterable[Any]]) -> Sequence[tuple[Any, ...]]:
 
 def _pack(splits: Sequence[tuple[Any, ...]]) -> dict[str, Any]:
     """Splits as two int64 tensors when every index is an int (compact, torch.save-safe)."""
+    if isinstance(splits, RangeSplits):
+        return {"range": [splits.n, splits.size, splits.drop_last]}
     if isinstance(splits, IntSplits):
         return {
             "flat": torch.frombuffer(bytearray(splits.flat), dtype=torch.int64),
@@ -122,6 +165,9 @@ def _pack(splits: Sequence[tuple[Any, ...]]) -> dict[str, Any]:
 
 
 def _unpack(packed: dict[str, Any]) -> Sequence[tuple[Any, ...]]:
+    if "range" in packed:
+        n, size, drop_last = packed["range"]
+        return RangeSplits(int(n), int(size), bool(drop_last))
     if "list" in packed:
         return [tuple(s) for s in packed["list"]]
     return IntSplits(array("q", packed["flat"].tolist()), array("q", packed["bounds"].tolist()))
@@ -154,8 +200,23 @@ class SamplerSplits:
         self.identity = identity
         self._splits: Sequence[tuple[Any, ...]] = []
 
+    @property
+    def replicas(self) -> int:
+        """Ranks the sampler deals to (``num_replicas`` of a ``DistributedSampler``; 1 for others)."""
+        for name, value in (*self.identity.sampler_args, *self.identity.batch_args):
+            if name == "num_replicas" and value.isdigit():
+                return int(value)
+        return 1
+
     def draw(self) -> Sequence[tuple[Any, ...]]:
-        """Iterates the sampler once (one epoch), as torch's DataLoader does at ``iter()``."""
+        """Iterates the sampler once (one epoch), as torch's DataLoader does at ``iter()``.
+
+        torch's sequential sampler draws nothing random, so its epoch is computed per split instead.
+        """
+        lazy = _sequential(self.index_sampler, self.batched, self.split_size)
+        if lazy is not None:
+            self._splits = lazy
+            return lazy
         groups = self.index_sampler if self.batched else _chunks(self.index_sampler, self.split_size)
         self._splits = _collect(groups)
         return self._splits

@@ -7,11 +7,13 @@ sample indices for a given (seed, epoch, length), whatever the number of workers
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from stoker.data.rng import derive_seed
+from stoker.data.order import Order, epoch_order
+
+__all__ = ["Split", "epoch_order", "make_split", "num_splits", "padded_splits"]
 
 
 @dataclass(frozen=True)
@@ -22,32 +24,22 @@ class Split:
         epoch: Epoch number (0-based).
         index: Split number within the epoch (its place in the delivered stream).
         indices: Sample indices into the source, in stream order.
+        trace: The worker reports each sample it starts (the split already killed a worker,
+            and ``on_error="skip"`` wants to know which sample did).
+        crashed: (position, reason) of samples that killed a worker: they are skipped, not run
+            (a position of ``len(indices)`` is the batch stage: every kept sample is skipped).
     """
 
     epoch: int
     index: int
     indices: tuple[int, ...]
+    # Keyword-only, so subclasses (stream splits) keep their positional fields.
+    trace: bool = field(default=False, kw_only=True)
+    crashed: tuple[tuple[int, str], ...] = field(default=(), kw_only=True)
 
     @property
     def key(self) -> tuple[int, int]:
         return (self.epoch, self.index)
-
-
-def epoch_order(length: int, epoch: int, shuffle_seed: int | None) -> np.ndarray:
-    """The order in which an epoch visits sample indices.
-
-    Args:
-        length: Number of samples in the source.
-        epoch: Epoch number.
-        shuffle_seed: None for the natural order, else the shuffle seed.
-
-    Returns:
-        An int64 array, a permutation of ``range(length)``.
-    """
-    if shuffle_seed is None:
-        return np.arange(length, dtype=np.int64)
-    rng = np.random.default_rng(derive_seed(shuffle_seed, epoch, -1) & ((1 << 63) - 1))
-    return rng.permutation(length).astype(np.int64)
 
 
 def num_splits(length: int, split_size: int, drop_last: bool) -> int:
@@ -69,8 +61,8 @@ def padded_splits(total: int, world_size: int, drop_last: bool) -> int:
     return total // world_size * world_size if drop_last else -(-total // world_size) * world_size
 
 
-def make_split(order: np.ndarray, epoch: int, k: int, split_size: int, total: int | None = None) -> Split:
-    """Split ``k`` of an epoch given its order.
+def make_split(order: Order, epoch: int, k: int, split_size: int, total: int | None = None) -> Split:
+    """Split ``k`` of an epoch given its order (only this split's positions are computed).
 
     Args:
         order: The epoch's order of sample indices.
@@ -80,9 +72,11 @@ def make_split(order: np.ndarray, epoch: int, k: int, split_size: int, total: in
         total: Real splits of the epoch; a ``k`` at or past it is a padding split that repeats
             samples from the start of the order (wrapping around), so ranks stay equal.
     """
+    n = len(order)
     if total is not None and k >= total:
         start = (k - total) * split_size
-        n = len(order)
-        return Split(epoch, k, tuple(int(order[(start + j) % n]) for j in range(split_size)))
-    start = k * split_size
-    return Split(epoch, k, tuple(int(i) for i in order[start : start + split_size]))
+        positions = (start + np.arange(split_size, dtype=np.int64)) % n
+    else:
+        start = k * split_size
+        positions = np.arange(start, min(start + split_size, n), dtype=np.int64)
+    return Split(epoch, k, tuple(order.take(positions).tolist()))

@@ -1,7 +1,9 @@
 """Moving finished batches from a worker process to the trainer through shared memory.
 
-The worker writes every tensor / numpy array of a result into files in ``/dev/shm`` and sends
-only a small skeleton through its pipe. Large batch tensors are *collated straight into* such a
+The worker writes every tensor / numpy array of a result, at any depth and in any object, into
+files in ``/dev/shm`` (only the bytes each array views, never the rest of its storage) and sends
+only a small skeleton through its pipe: the result pickled with the arrays as persistent
+references. Large batch tensors are *collated straight into* such a
 file (see :class:`Arena`), so the payload is written once, as ``DataLoader`` does; everything
 else is copied into one per-split file (64-byte aligned). The trainer maps each file and unlinks
 its name at once, a lent arena file the first time it arrives (so ``/dev/shm`` holds only files
@@ -14,8 +16,10 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import io
 import mmap
 import os
+import pickle
 import sys
 import tempfile
 import weakref
@@ -23,6 +27,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+import cloudpickle
 import numpy as np
 import torch
 
@@ -183,29 +188,22 @@ class _Ref:
 
 @dataclass(frozen=True)
 class Packed:
-    """A result's items as a skeleton plus the shared-memory files holding their arrays."""
+    """A result's items as a pickled skeleton plus the shared-memory files holding their arrays."""
 
-    skeleton: Any
+    skeleton: bytes
     files: tuple[tuple[str, int], ...] = ()
 
 
-def _walk(obj: Any, leaf: Any) -> Any:
-    """Rebuilds ``obj`` with ``leaf(x)`` applied to every tensor / numeric array / _Ref."""
-    if isinstance(obj, torch.Tensor) and (obj.is_nested or obj.layout != torch.strided):
-        return obj  # nested and sparse tensors have no flat buffer: they travel pickled in the skeleton
-    if isinstance(obj, (torch.Tensor, _Ref)) or (isinstance(obj, np.ndarray) and obj.dtype.kind in "biufc"):
-        return leaf(obj)
-    if isinstance(obj, list):
-        return [_walk(x, leaf) for x in obj]
-    if isinstance(obj, tuple):
-        items = [_walk(x, leaf) for x in obj]
-        return type(obj)(*items) if hasattr(obj, "_fields") else tuple(items)
-    if isinstance(obj, dict):
-        return type(obj)((k, _walk(v, leaf)) for k, v in obj.items())
-    return obj
+def _is_leaf(obj: Any) -> bool:
+    """Whether ``obj`` travels through shared memory: a strided tensor or a numeric numpy array."""
+    if isinstance(obj, torch.Tensor):
+        # Nested and sparse tensors have no flat buffer: they pickle (their parts are leaves).
+        return not obj.is_nested and obj.layout == torch.strided
+    return isinstance(obj, np.ndarray) and obj.dtype.kind in "biufc"
 
 
 def _as_bytes(arr: Any) -> np.ndarray:
+    """The bytes of ``arr``'s elements only: a view of a larger storage copies just the view."""
     if isinstance(arr, torch.Tensor):
         # A uint8 view of the contiguous bytes works for every dtype, bfloat16 included.
         return arr.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy()
@@ -216,11 +214,41 @@ def _dtype_name(arr: Any) -> str:
     return arr.dtype.str if isinstance(arr, np.ndarray) else str(arr.dtype).removeprefix("torch.")
 
 
+class _Packer(cloudpickle.Pickler):
+    """Pickles a result, taking every array out of the pickle into shared memory.
+
+    ``persistent_id`` sees every object at any depth (dataclasses, custom classes, ``__reduce__``
+    output), before torch's own reduction would ship a tensor's whole storage: a 256-byte view of
+    a 1 GiB tensor costs 256 bytes. cloudpickle sends classes and functions defined in
+    ``__main__`` by value, and the trainer gets back its own class (cloudpickle tracks the
+    classes it sent the worker with the pipeline).
+    """
+
+    def __init__(self, file: io.BytesIO, leaf: Callable[[Any], _Ref]) -> None:
+        super().__init__(file, protocol=5)
+        self._leaf = leaf
+
+    def persistent_id(self, obj: Any) -> _Ref | None:  # type: ignore[override]
+        return self._leaf(obj) if _is_leaf(obj) else None
+
+
+class _Unpacker(pickle.Unpickler):
+    def __init__(self, file: io.BytesIO, leaf: Callable[[_Ref], Any]) -> None:
+        super().__init__(file)
+        self._leaf = leaf
+
+    def persistent_load(self, pid: Any) -> Any:
+        if not isinstance(pid, _Ref):
+            raise pickle.UnpicklingError(f"unexpected persistent id {pid!r} in a stoker payload")
+        return self._leaf(pid)
+
+
 def pack(items: Any, path: str, arena: Arena | None = None) -> Packed:
     """Puts the arrays of ``items`` in shared memory; returns what to send through the pipe.
 
     Args:
-        items: Any nesting of lists, tuples, dicts, tensors and numpy arrays.
+        items: Anything picklable; every strided tensor and numeric numpy array in it, at any
+            depth and in any container or object, goes to shared memory (only its own bytes).
         path: A new file name (in :func:`shm_dir`) for the arrays that are not arena tensors.
         arena: The worker's arena; its tensors are referenced, not copied.
     """
@@ -241,7 +269,13 @@ def pack(items: Any, path: str, arena: Arena | None = None) -> Packed:
         offset += -(-raw.nbytes // _ALIGN) * _ALIGN
         return ref
 
-    skeleton = _walk(items, leaf)
+    buf = io.BytesIO()
+    try:
+        _Packer(buf, leaf).dump(items)
+    except BaseException:
+        if arena is not None:  # arena files taken before the failure go back to the pool
+            arena.give_back(p for p, _ in files[1:])
+        raise
     if copies:
         size = max(offset, 1)
         with _create(path, size) as mm:
@@ -250,7 +284,7 @@ def pack(items: Any, path: str, arena: Arena | None = None) -> Packed:
         files[0] = (path, size)
     else:
         files[0] = ("", 0)
-    return Packed(skeleton, tuple(files))
+    return Packed(buf.getvalue(), tuple(files))
 
 
 _PROT_RW = 0x1 | 0x2  # PROT_READ | PROT_WRITE
@@ -337,7 +371,7 @@ def unpack(packed: Packed, lent: Callable[[str, int], Any] | None = None) -> Any
         raw = torch.frombuffer(mm, dtype=torch.uint8, count=ref.nbytes, offset=ref.offset)  # type: ignore[arg-type]
         return raw.view(dtype).view(ref.shape)
 
-    return _walk(packed.skeleton, leaf)
+    return _Unpacker(io.BytesIO(packed.skeleton), leaf).load()
 
 
 def discard(packed: Packed) -> None:

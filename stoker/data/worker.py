@@ -30,7 +30,7 @@ def _unsendable(out: SplitResult, exc: BaseException, indices: tuple[int, ...]) 
         out.key,
         f"{type(exc).__name__} while sending the result of split {out.key} to the trainer: {exc}. "
         f"A map or collate returned something that cannot leave the worker process (a generator, an open "
-        f"file, a lambda, a sparse tensor); return plain tensors, arrays, numbers or strings.",
+        f"file, a lock, a socket); return plain tensors, arrays, numbers, strings or objects of them.",
         indices,
         None,
         "send",
@@ -93,6 +93,8 @@ def worker_main(
         arena = Arena(f"{shm_prefix}-arena", cap=shm_files)
         executor = Executor(pipeline, seed, on_error, arena=arena, catch=BaseException)
         apply_setup(pipeline, worker_id)
+        # In a traced split, say which sample starts: a crash then blames that sample alone.
+        executor.on_sample = lambda s, pos: conn.send(msg.Started((s.epoch, s.index, pos)))
     except BaseException:
         conn.send(msg.Broken(f"the worker could not load the pipeline:\n{traceback.format_exc()}"))
         return
@@ -125,7 +127,7 @@ def worker_main(
             data = ForkingPickler.dumps(msg.Result(out))
         except (Exception, SystemExit, KeyboardInterrupt) as exc:  # pickling runs user __reduce__ code
             if packed is not None:
-                discard(Packed(None, packed.files[:1]))  # the per-split copy; arena files go back
+                discard(Packed(b"", packed.files[:1]))  # the per-split copy; arena files go back
                 arena.give_back(path for path, _ in packed.files[1:])
             data = ForkingPickler.dumps(msg.Result(_unsendable(out, exc, split.indices)))
         arena.release_all()  # arena tensors of a failed or filtered batch go back to the pool

@@ -29,6 +29,11 @@ ADVICE: dict[str, str] = {
         "into the pipeline, or put it in a helper marked @stoker.stateful, which runs as one opaque step "
         "in the trainer"
     ),
+    "in_place": (
+        "an item assignment or in-place write into a buffer or into a view of another tensor changes "
+        "what other values read: assign into a fresh tensor (torch.zeros(...), x.clone()) or use "
+        "torch.where / index_put"
+    ),
     "run": (
         "an operation failed on the example batch: check that the pipeline yields what the model "
         "takes, or pass example="

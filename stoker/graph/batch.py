@@ -1,6 +1,7 @@
 """How a batch maps to the step: which elements the model reads, which the loss reads, what the trainer carries.
 
-A batch is a tensor, a tuple/list, a dict or a dataclass of tensors. Its elements cross the cut
+A batch is a tensor, a tuple/list, a mapping (a dict, transformers' ``BatchEncoding``) or a
+dataclass of tensors; non-tensor entries (``return_loss=True``) are constants of the trace. Its elements cross the cut
 in a fixed order (:attr:`BatchSpec.keys`); the model receives :attr:`BatchSpec.inputs`
 (positionally for a tuple, as keyword arguments for a dict or dataclass) and the loss receives
 the model's output followed by :attr:`BatchSpec.targets`. An element both read (an autoencoder's
@@ -14,7 +15,7 @@ and the model's output is ``(output, *new_state)``, the new state kept for the n
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -79,7 +80,7 @@ def spec_of(batch: Any, has_loss: bool, inputs: Any = None, target: Any = None) 
         kind, keys = "tensor", (0,)
     elif isinstance(batch, (tuple, list)):
         kind, keys = "tuple", tuple(range(len(batch)))
-    elif isinstance(batch, dict):
+    elif isinstance(batch, Mapping):  # a dict, or transformers' BatchEncoding (a UserDict)
         kind, keys = "dict", tuple(batch)
     elif dataclasses.is_dataclass(batch) and not isinstance(batch, type):
         kind, keys = "dataclass", tuple(f.name for f in dataclasses.fields(batch))
@@ -117,8 +118,10 @@ def signature(value: Any) -> Any:
         return (tuple(value.shape), str(value.dtype))
     if isinstance(value, (tuple, list)):
         return tuple(signature(v) for v in value)
-    if isinstance(value, dict):
+    if isinstance(value, Mapping):
         return tuple((k, signature(v)) for k, v in value.items())
+    if isinstance(value, (bool, int, float, str, type(None))):
+        return value  # a constant of the trace (`return_loss=True`): another value runs unsplit
     return type(value).__name__
 
 

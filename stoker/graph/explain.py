@@ -101,8 +101,11 @@ def _capture(plan: Plan) -> str:
         "values": "traced on the example batch (shape-dependent Python specialised)",
         "fx": "traced symbolically with torch.fx",
         "opaque": "traced with part of the step kept whole (see the note below)",
+        "partial": "traced on the example batch, with graph breaks (modules run eagerly in the trainer)",
     }.get(plan.method, plan.method)
     lines = [f"Capture: {how}."]
+    for i, line in enumerate(plan.breaks, start=1):
+        lines.append(f"  graph break {i}: {line}")
     if plan.assumptions:
         lines.append(
             f"  specialised on {len(plan.assumptions)} fact(s) of the example; a batch with other shapes "

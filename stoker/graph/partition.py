@@ -8,10 +8,14 @@ valid cuts, measure each, and let the objective choose; then build the Send and 
 
 from __future__ import annotations
 
+import contextlib
+import random
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
+import numpy as np
+import torch
 from torch import nn
 
 from stoker.data.loader import as_pipeline
@@ -52,6 +56,18 @@ def _hooked(model: nn.Module) -> set[str]:
 
 def _tail_index(name: str) -> int:
     return int(name.split(":", 1)[0][1:].split(".")[0]) - 1
+
+
+@contextlib.contextmanager
+def _global_rng_kept() -> Iterator[None]:
+    """Restores torch's, numpy's and Python's global generators: planning seeds them per sample."""
+    py, npy = random.getstate(), np.random.get_state()
+    with torch.random.fork_rng(devices=[]):
+        try:
+            yield
+        finally:
+            random.setstate(py)
+            np.random.set_state(npy)
 
 
 def partition(
@@ -103,6 +119,26 @@ def partition(
     Returns:
         The :class:`Plan`.
     """
+    with _global_rng_kept():  # the trainer's torch, numpy and random streams are as they were
+        return _partition(
+            pipe, model, loss_fn, example, pin, objective, workers, optimizer, seed, inputs, target, carry
+        )
+
+
+def _partition(
+    pipe: Any,
+    model: nn.Module,
+    loss_fn: Callable[..., Any] | None,
+    example: Any,
+    pin: Mapping[str, str] | None,
+    objective: str,
+    workers: int | None,
+    optimizer: Any,
+    seed: int,
+    inputs: Any,
+    target: Any,
+    carry: Carry | None,
+) -> Plan:
     pipe = as_pipeline(pipe)
     if not isinstance(model, nn.Module):
         raise TypeError(f"partition() needs the model as an nn.Module, got {type(model).__name__}")
@@ -134,7 +170,7 @@ def partition(
     return Plan(
         graph, verdicts, sides, costs, candidates, chosen, naive, why, objective, workers,
         pipe, send, train, traced.gm, traced.failure, tail, mode,
-        traced.method, traced.assumptions, traced.signature, spec, carry,
+        traced.method, traced.assumptions, traced.signature, spec, carry, traced.breaks,
     )  # fmt: skip
 
 
@@ -165,7 +201,10 @@ def _trace(program: Program, args: tuple[Any, ...]) -> tuple[Traced, dict[str, s
     if extra and traced.failure is None:
         traced = trace_program(program, extra | hooked, args)
     if traced.failure:
-        warnings.warn(f"stoker.partition: {traced.failure}", stacklevel=3)
+        warnings.warn(f"stoker.partition: {traced.failure}", stacklevel=4)
+    elif traced.breaks:
+        shown = "; ".join(f"({i}) {b}" for i, b in enumerate(traced.breaks, start=1))
+        warnings.warn(f"stoker.partition: captured with {len(traced.breaks)} graph break(s): {shown}", stacklevel=4)
     return traced, writes
 
 

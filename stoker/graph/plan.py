@@ -45,11 +45,14 @@ class Plan:
         tail_ops: Pipeline operator indices that run in the trainer (stateful, after batch).
         mode: ``"train"`` or ``"eval"``: the model's mode when traced.
         method: How the step was captured: ``"values"`` (traced on the example batch, shape
-            code specialised), ``"fx"`` (plain symbolic trace) or ``"opaque"`` (a fallback).
+            code specialised), ``"partial"`` (the same, with graph breaks), ``"fx"`` (plain
+            symbolic trace) or ``"opaque"`` (a fallback).
         assumptions: What the trace specialised on (shapes, lengths, trip counts, with lines).
         signature: Shapes and dtypes of the example's elements; a batch that differs runs unsplit.
         spec: The batch's layout (what the model and the loss read).
         carry: The trainer-carried state, or None.
+        breaks: Graph breaks (``method="partial"``): each module kept whole and run eagerly in
+            the trainer, with the construct that stopped the trace, its line and advice.
     """
 
     graph: Graph
@@ -74,6 +77,7 @@ class Plan:
     signature: Any = None
     spec: BatchSpec | None = None
     carry: Carry | None = None
+    breaks: list[str] = field(default_factory=list)
 
     @property
     def data_module(self) -> fx.GraphModule | None:
@@ -142,4 +146,5 @@ class Plan:
             "traced": self.failure is None,
             "method": self.method,
             "assumptions": [a.what for a in self.assumptions],
+            "breaks": list(self.breaks),
         }

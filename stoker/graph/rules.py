@@ -21,6 +21,10 @@ from torch import nn
 
 from stoker.graph.ir import Node
 from stoker.graph.marks import mark_of
+from stoker.graph.specialise import assign
+
+# Functions the tracer itself records (item assignment as a copy): plain tensor code, no state.
+_TRACER_FUNCTIONS = (assign,)
 
 
 @dataclass(frozen=True)
@@ -65,16 +69,19 @@ def marked(node: Node, ctx: Context) -> Finding | None:
 
 
 def parameters(node: Node, ctx: Context) -> Finding | None:
+    """Parameters that train. Frozen ones (``requires_grad=False``) get no gradient, so no
+    optimiser step changes them: like read-only buffers they are constants (a front end's STFT
+    and mel matrices), and the node may move."""
     mod = _module(node, ctx)
     if mod is not None:
-        names = [n for n, _ in mod.named_parameters()]
+        names = [n for n, p in mod.named_parameters() if p.requires_grad]
         if names:
-            count = sum(p.numel() for p in mod.parameters())
+            count = sum(p.numel() for p in mod.parameters() if p.requires_grad)
             shown = ", ".join(names[:4]) + (", ..." if len(names) > 4 else "")
             return Finding(f"holds parameters {shown} ({count:,} values)")
     if node.kind == "get_attr" and node.is_model:
         value = _attr(ctx.root, _path(node))
-        if isinstance(value, nn.Parameter):
+        if isinstance(value, nn.Parameter) and value.requires_grad:
             return Finding(f"reads parameter {_path(node)}")
     return None
 
@@ -145,7 +152,7 @@ def opaque_call(node: Node, ctx: Context) -> Finding | None:
     if node.kind == "call_function":
         fn = node.target.target
         home = getattr(fn, "__module__", None) or ""
-        if mark_of(fn) or fn in (getattr, operator.getitem) or fn in vars(builtins).values():
+        if mark_of(fn) or fn in (getattr, operator.getitem, *_TRACER_FUNCTIONS) or fn in vars(builtins).values():
             return None
         if fn in vars(math).values():
             return None

@@ -17,16 +17,21 @@ specialised: that would bake one batch's data into the graph. They stop the trac
 from __future__ import annotations
 
 import copy
+import operator
+import sys
 import traceback
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from types import FrameType
 from typing import Any
 
+import numpy as np
 import torch
 import torch.fx as fx
 from torch import nn
 from torch.overrides import TorchFunctionMode
 
+from stoker.graph.checks import raise_only_branch
 from stoker.graph.marks import mark_of
 
 RANDOM_FUNCTIONS = frozenset(
@@ -49,6 +54,7 @@ RANDOM_FUNCTIONS = frozenset(
 _STATIC = frozenset({"shape", "ndim", "dtype", "device", "is_cuda", "is_sparse", "layout", "is_floating_point"})
 _SHAPE_METHODS = frozenset({"size", "dim", "numel", "nelement", "ndimension", "get_device", "is_contiguous"})
 _MISSING = object()
+LAYOUT = "stoker_layout"  # fx node meta key: (shape, stride) of the node's value on the example
 
 
 class TraceStop(Exception):
@@ -77,10 +83,32 @@ class Assumption:
     where: str
 
 
+def assign(tensor: torch.Tensor, key: Any, value: Any) -> torch.Tensor:
+    """``tensor[key] = value`` without changing ``tensor``: a copy with the assignment (traced item assignment)."""
+    out = tensor.clone()
+    out[key] = value
+    return out
+
+
 class ValueProxy(fx.Proxy):
-    """An fx proxy that knows its value on the example batch."""
+    """An fx proxy that knows its value on the example batch.
+
+    Item assignment (``x[:, 1:] = y``) is recorded as a copy with the assignment (:func:`assign`) that this proxy then stands for, so later reads
+    of ``x`` see the new value, as they would eagerly.
+    """
 
     value: Any = _MISSING
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        target = self._known()
+        if not isinstance(target, torch.Tensor):
+            raise TraceStop("in_place", f"item assignment into {self.node.name}, a {type(target).__name__}")
+        if self.node.op == "get_attr" or target._is_view():
+            # A buffer written (state: it must change in place) or a view whose base would change too.
+            what = "a buffer" if self.node.op == "get_attr" else "a view of another tensor"
+            raise TraceStop("in_place", f"item assignment into {self.node.name}, {what}")
+        new = self.tracer.create_proxy("call_function", assign, (self, key, value), {})
+        self.node, self.value = new.node, new.value
 
     def _known(self) -> Any:
         if self.value is _MISSING:
@@ -92,6 +120,13 @@ class ValueProxy(fx.Proxy):
             v = getattr(self.value, k)
             self.tracer.assume(f"{self.node.name}.{k} = {v}")  # type: ignore[attr-defined]
             return v
+        value = self.__dict__.get("value", _MISSING)
+        if isinstance(value, torch.Tensor):
+            if not hasattr(value, k):  # as eagerly: hasattr(x, "jax") is False, not a proxy
+                raise AttributeError(f"'Tensor' object has no attribute {k!r}")
+            if not callable(getattr(value, k)):
+                # A tensor property (x.T, x.mT): a value of its own, so len(x.T) and friends work.
+                return self.tracer.create_proxy("call_function", getattr, (self, k), {})
         return super().__getattr__(k)
 
     def _shape_call(self, name: str, *args: Any) -> Any:
@@ -151,12 +186,18 @@ class ValueTracer(fx.Tracer):
     def __init__(self, example: tuple[Any, ...], leaf_paths: Iterable[str] = ()) -> None:
         super().__init__()
         self.record_stack_traces = True
+        # Buffers read as attributes become get_attr nodes, so an in-place update of one
+        # (num_batches_tracked.add_(1) in a traced-through norm layer) is a node of the graph
+        # instead of running once, at trace time, on the model.
+        self.proxy_buffer_attributes = True
         self.leaf_paths = set(leaf_paths)
         self.example = example
         self.twin: nn.Module | None = None
         self.assumptions: list[Assumption] = []
         self._seen: set[str] = set()
         self._evaluating = 0
+        self._modules: list[str] = []  # paths of the modules being traced through, innermost last
+        self.break_path: str | None = None  # the innermost module the trace stopped in
 
     # -- what the program sees -------------------------------------------------------------
     def assume(self, what: str) -> None:
@@ -184,6 +225,16 @@ class ValueTracer(fx.Tracer):
                 raise TraceStop("run", f"argument validation failed on the example batch at {_user_line()}")
             self.create_proxy("call_function", torch._assert, (obj, "stoker: argument validation failed"), {})
             return True
+        if value is not _MISSING:
+            taken = _bool_or_none(value)
+            check = raise_only_branch(_caller_frame(), taken) if taken is not None else None
+            if check is not None and taken is not None:
+                # `if bad: raise ...` / `assert ok`: only the raising side depends on the data, so the
+                # check becomes a run-time assertion in the graph and the trace goes on.
+                ok = obj if taken else self.create_proxy("call_function", torch.logical_not, (obj,), {})
+                self.create_proxy("call_function", torch._assert, (ok, f"stoker: check failed at {check}"), {})
+                self.assume(f"{obj.node.name} is {taken} (a check that only raises, now asserted at run time)")
+                return taken
         raise TraceStop(
             "branch", f"a Python `if`/`while`/`and` on the tensor {obj.node.name} (data-dependent control flow)"
         )
@@ -202,7 +253,33 @@ class ValueTracer(fx.Tracer):
     def call_module(self, m: nn.Module, forward: Any, args: Any, kwargs: Any) -> Any:
         if self._evaluating:  # computing a value: fx's patched Module.__call__ must not record it
             return forward(*args, **kwargs)
-        return super().call_module(m, forward, args, kwargs)
+        try:
+            path = self.path_of_module(m)
+        except NameError:
+            # Built inside forward (`loss_fct = CrossEntropyLoss()`): without state it is just
+            # code, so trace through it; with parameters it would be new ones every step.
+            if any(True for _ in m.parameters()) or any(True for _ in m.buffers()):
+                raise TraceStop(
+                    "module_not_installed", f"{type(m).__name__} with parameters or buffers is built inside forward"
+                ) from None
+            return forward(*args, **kwargs)
+        self._modules.append(path)
+        try:
+            return super().call_module(m, forward, args, kwargs)
+        except Exception:
+            # The innermost module traced *through* (a leaf's failure belongs to its caller).
+            if self.break_path is None and not self.is_leaf_module(m, path):
+                self.break_path = path
+            raise
+        finally:
+            self._modules.pop()
+
+    def create_arg(self, a: Any) -> Any:
+        if isinstance(a, np.generic):
+            # A numpy scalar (`log_spec -= 10.0 * np.log10(...)`): fx would write it as
+            # `np.float64(0.0)` in code that workers cannot load; it is a Python number to torch.
+            return a.item()
+        return super().create_arg(a)
 
     def getattr(self, attr: str, attr_val: Any, parameter_proxy_cache: dict[str, Any]) -> Any:
         if self._evaluating:
@@ -215,12 +292,24 @@ class ValueTracer(fx.Tracer):
     # -- values ----------------------------------------------------------------------------
     def create_proxy(self, kind: str, target: Any, args: Any, kwargs: Any, *rest: Any, **more: Any) -> Any:
         proxy: Any = super().create_proxy(kind, target, args, kwargs, *rest, **more)
+        if _is_batch_element(kind, target, args):
+            value = self._evaluate(kind, target, args, kwargs)
+            if not isinstance(value, torch.Tensor) and isinstance(value, _CONSTANT_TYPES):
+                # A non-tensor batch entry (`return_loss=True`): a constant of the trace, so Python
+                # can branch on it; a batch with another value runs unsplit (it is in the signature).
+                self.assume(f"{proxy.node.name} = {value!r} (a constant of the batch)")
+                self.graph.erase_node(proxy.node)
+                return value
         try:
             proxy.value = self._evaluate(kind, target, args, kwargs)
         except TraceStop:
             raise
         except Exception as exc:
             raise TraceStop("run", f"running {kind} {getattr(target, '__name__', target)} failed: {exc}") from exc
+        if isinstance(proxy.value, torch.Tensor):
+            # The memory layout on the example: a value that crosses the cut arrives contiguous,
+            # and some kernels (batch_norm's backward) give other numbers for another layout.
+            proxy.node.meta[LAYOUT] = (tuple(proxy.value.shape), tuple(proxy.value.stride()))
         return proxy
 
     def _value_of(self, a: Any) -> Any:
@@ -269,6 +358,7 @@ class ValueTracer(fx.Tracer):
     def trace_values(self, root: nn.Module) -> fx.Graph:
         """Traces ``root`` on the example; a deep copy computes the values (the user's state is untouched)."""
         self.twin = copy.deepcopy(root)
+        self.example = copy.deepcopy(self.example)  # item assignment must not write into the user's batch
         cuda = sorted({p.device.index or 0 for p in root.parameters() if p.device.type == "cuda"})
         # torch.distributions validates arguments with isinstance(value, Tensor) and data-dependent
         # checks that only ever raise; the traced step skips them (the eager step still runs them).
@@ -299,6 +389,34 @@ class _RandomAsNodes(TorchFunctionMode):
             if not any(isinstance(a, fx.Proxy) for a in flat) and kwargs.get("generator") is None:
                 return self.tracer.create_proxy("call_function", func, args, kwargs)
         return func(*args, **kwargs)
+
+
+_CONSTANT_TYPES = (bool, int, float, str, type(None))
+
+
+def _is_batch_element(kind: str, target: Any, args: Any) -> bool:
+    """``args[i]`` on the step's ``*args`` placeholder: one element of the batch."""
+    if kind != "call_function" or target is not operator.getitem or not args:
+        return False
+    first = args[0]
+    return isinstance(first, fx.Proxy) and first.node.op == "placeholder"
+
+
+def _bool_or_none(value: Any) -> bool | None:
+    try:
+        return bool(value)
+    except Exception:  # a tensor of several values: eager Python would fail here too
+        return None
+
+
+def _caller_frame() -> Any:
+    """The frame that asked for ``bool(proxy)``: the first outside torch and stoker.graph."""
+    from stoker.graph.trace import is_internal
+
+    frame: FrameType | None = sys._getframe(1)
+    while frame is not None and is_internal(frame.f_code.co_filename):
+        frame = frame.f_back
+    return frame
 
 
 def _user_line() -> str:

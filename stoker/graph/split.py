@@ -11,6 +11,7 @@ updates are the model's.
 from __future__ import annotations
 
 import copy
+import math
 import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -20,6 +21,7 @@ import torch.fx as fx
 from torch import nn
 
 from stoker.graph.batch import BatchSpec, Carry, Unsplit, signature
+from stoker.graph.specialise import LAYOUT
 
 
 def elements(batch: Any, spec: BatchSpec | None) -> tuple[Any, ...]:
@@ -49,6 +51,38 @@ def data_graph(gm: fx.GraphModule, on_data: set[str], crossing: Sequence[str]) -
     return copy.deepcopy(half).to("cpu")
 
 
+def relayout(x: Any, shape: tuple[int, ...], stride: tuple[int, ...]) -> Any:
+    """A received value in the memory layout the unsplit step had on the example.
+
+    Transport delivers tensors contiguous; a value that was a transposed view (a log-mel
+    spectrogram ``.transpose(1, 3)`` before ``BatchNorm2d``) must be laid out as it was, since
+    some kernels (batch_norm's backward on the CPU) give other numbers for another layout.
+    """
+    if not isinstance(x, torch.Tensor) or tuple(x.shape) != shape or tuple(x.stride()) == stride:
+        return x
+    out = torch.empty_strided(shape, stride, dtype=x.dtype, device=x.device)
+    out.copy_(x)
+    return out
+
+
+def _needs_relayout(node: fx.Node) -> tuple[tuple[int, ...], tuple[int, ...]] | None:
+    layout = node.meta.get(LAYOUT)
+    if layout is None:
+        return None
+    shape, stride = layout
+    contiguous: list[int] = []
+    step = 1
+    for size in reversed(shape):
+        contiguous.insert(0, step)
+        step *= max(size, 1)
+    numel = math.prod(shape)
+    span = sum((size - 1) * s for size, s in zip(shape, stride, strict=True)) + 1
+    # Only a dense permutation of the contiguous layout (no broadcast or overlapping views).
+    if tuple(contiguous) == tuple(stride) or numel == 0 or 0 in stride or span != numel:
+        return None
+    return layout
+
+
 def train_graph(
     gm: fx.GraphModule, on_data: set[str], crossing: Sequence[str], carried: Sequence[str] = ()
 ) -> fx.GraphModule:
@@ -58,6 +92,9 @@ def train_graph(
     by_name = {n.name: n for n in gm.graph.nodes}
     for name in crossing:
         env[by_name[name]] = graph.placeholder(f"recv_{name}")
+        layout = _needs_relayout(by_name[name])
+        if layout is not None:
+            env[by_name[name]] = graph.call_function(relayout, (env[by_name[name]], *layout))
     for name in carried:
         env[by_name[name]] = graph.placeholder(f"carry_{name}")
     for node in gm.graph.nodes:

@@ -22,8 +22,15 @@ from stoker.graph.batch import BatchSpec, signature
 from stoker.graph.marks import mark_of
 from stoker.graph.specialise import Assumption, TraceStop, ValueTracer
 
-_TORCH_DIR = os.path.dirname(torch.__file__)
-_GRAPH_DIR = os.path.dirname(__file__)
+# With the separator: ``.../site-packages/torch`` is a prefix of ``.../site-packages/torchaudio`` too,
+# and a library's own frames (torchaudio, torchvision) are where its errors should point.
+_TORCH_DIR = os.path.dirname(torch.__file__) + os.sep
+_GRAPH_DIR = os.path.dirname(__file__) + os.sep
+
+
+def is_internal(filename: str) -> bool:
+    """A frame of torch itself or of stoker's tracer (never the place a user should look)."""
+    return filename.startswith(_TORCH_DIR) or filename.startswith(_GRAPH_DIR)
 
 
 def closure_modules(fn: Any) -> dict[str, nn.Module]:
@@ -131,11 +138,13 @@ class Traced:
         gm: The step as an fx ``GraphModule`` (root: ``program``).
         program: The eager step, for probing and as the root of the split halves.
         failure: Why tracing failed (construct, line, advice), or None when the whole step traced.
-        method: ``"values"`` (specialised on the example), ``"fx"`` (plain symbolic) or
-            ``"opaque"`` (part of the step kept as one node).
+        method: ``"values"`` (specialised on the example), ``"partial"`` (specialised, with
+            graph breaks: modules that could not be captured run eagerly in the trainer),
+            ``"fx"`` (plain symbolic) or ``"opaque"`` (the model or the loss kept as one node).
         assumptions: What the trace specialised on (shapes, lengths, trip counts).
         signature: Shapes and dtypes of the example's elements, checked at run time when
             ``assumptions`` is not empty.
+        breaks: One line per graph break: the module kept whole, the construct, its line, advice.
     """
 
     gm: fx.GraphModule
@@ -144,13 +153,17 @@ class Traced:
     method: str = "fx"
     assumptions: list[Assumption] = field(default_factory=list)
     signature: Any = None
+    breaks: list[str] = field(default_factory=list)
+
+
+MAX_BREAKS = 8  # graph breaks tried before falling back to keeping the model whole
 
 
 def user_frame(tb: list[traceback.FrameSummary]) -> str:
     """The innermost frame outside torch and stoker.graph, as ``file:line  code``."""
     for frame in reversed(tb):
         fname = frame.filename
-        if not fname.startswith(_TORCH_DIR) and not fname.startswith(_GRAPH_DIR):
+        if not is_internal(fname):
             return f"{fname}:{frame.lineno}  {(frame.line or '').strip()}"
     return "an unknown line"
 
@@ -181,11 +194,29 @@ def _describe(part: str, exc: BaseException) -> str:
 
 
 def _try_values(program: Program, example: tuple[Any, ...], leaves: set[str]) -> Traced:
-    tracer = ValueTracer(example, leaves)
-    graph = tracer.trace_values(program)
+    """Traces with values; a module whose code cannot be captured becomes a graph break and the trace is retried.
+
+    A graph break keeps the innermost module (below the model itself) that the trace stopped in
+    as one node, run eagerly in the trainer like a stateful module; what comes before it can still
+    move. A stop in the model's or the loss's own ``forward`` is raised to the caller.
+    """
+    breaks: list[str] = []
+    while True:
+        tracer = ValueTracer(example, leaves)
+        try:
+            graph = tracer.trace_values(program)
+            break
+        except Exception as exc:
+            path = tracer.break_path
+            if path is None or path in ("model", "loss") or len(breaks) >= MAX_BREAKS:
+                raise
+            kind = type(program.get_submodule(path)).__name__
+            breaks.append(_describe(f"{path} ({kind}); it runs eagerly in the trainer", exc))
+            leaves = leaves | {path}
     # The batch's elements only: carried state never reaches the Send that checks them.
     sig = signature(example[: program.n_batch]) if tracer.assumptions else None
-    return Traced(fx.GraphModule(program, graph), program, None, "values", tracer.assumptions, sig)
+    method = "partial" if breaks else "values"
+    return Traced(fx.GraphModule(program, graph), program, None, method, tracer.assumptions, sig, breaks)
 
 
 def trace_program(program: Program, leaf_paths: Iterable[str] = (), example: tuple[Any, ...] | None = None) -> Traced:
@@ -248,7 +279,7 @@ def node_where(node: fx.Node) -> str:
             continue
         parts = text.split(",")
         fname = parts[0][len("File ") :].strip().strip('"')
-        if fname.startswith(_TORCH_DIR) or fname.startswith(_GRAPH_DIR):
+        if is_internal(fname):
             continue
         lineno = parts[1].strip().removeprefix("line ").strip() if len(parts) > 1 else "?"
         code = lines[i + 1].strip() if i + 1 < len(lines) and not lines[i + 1].strip().startswith("File ") else ""

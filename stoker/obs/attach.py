@@ -8,7 +8,7 @@ import weakref
 from typing import Any
 
 from stoker.obs.cpu import CpuMeter
-from stoker.obs.exporter import MetricsServer, StatsCollector, weak_stats
+from stoker.obs.exporter import MetricsServer, StatsCollector, parse_address, weak_stats
 from stoker.obs.timeline import JsonlSink, Sampler, Sink, TensorBoardSink
 
 ENV_PORT = "STOKER_METRICS_PORT"
@@ -30,14 +30,26 @@ class Observer:
         metrics: Port or ``host:port`` to serve ``/metrics`` on, or None.
         stats_log: JSONL path, or None.
         tensorboard: A ``SummaryWriter``, or None.
+        metrics_from_env: ``metrics`` came from ``$STOKER_METRICS_PORT``: the first Loader of the
+            process gets that port, later ones (or ranks sharing the machine) any free port.
     """
 
-    def __init__(self, loader: Any, name: str, metrics: int | str | None, stats_log: Any, tensorboard: Any) -> None:
+    def __init__(
+        self,
+        loader: Any,
+        name: str,
+        metrics: int | str | None,
+        stats_log: Any,
+        tensorboard: Any,
+        metrics_from_env: bool = False,
+    ) -> None:
         self.name = name
         local = loader.pool is None or hasattr(loader.pool, "pids")  # in-process or forkserver workers
         self._cpu = CpuMeter(lambda: local)
         read = weak_stats(loader)
-        self.server = MetricsServer(StatsCollector(read), metrics) if metrics is not None else None
+        self.server = (
+            MetricsServer(StatsCollector(read), metrics, any_if_taken=metrics_from_env) if metrics is not None else None
+        )
         sinks: list[Sink] = []
         if stats_log is not None:
             sinks.append(JsonlSink(stats_log))
@@ -71,8 +83,17 @@ def attach_observer(
     """Builds the loader's :class:`Observer` from its keywords and ``$STOKER_METRICS_PORT``."""
     if name is not None and (not isinstance(name, str) or not name.strip()):
         raise ValueError(f"name={name!r} should be a non-empty job name")
-    if metrics_port is None:
+    from_env = metrics_port is None
+    if from_env:
         metrics_port = os.environ.get(ENV_PORT) or None
+        if metrics_port is not None:
+            try:
+                parse_address(metrics_port)
+            except ValueError:
+                raise ValueError(
+                    f"{ENV_PORT}={metrics_port!r} should be a port (0-65535, 0 = any free one) or 'host:port'; "
+                    f"fix or unset it"
+                ) from None
     if isinstance(metrics_port, bool):
         raise ValueError(f"metrics_port={metrics_port!r} should be a port number or 'host:port'")
-    return Observer(loader, name or default_job_name(), metrics_port, stats_log, tensorboard)
+    return Observer(loader, name or default_job_name(), metrics_port, stats_log, tensorboard, from_env)

@@ -8,12 +8,16 @@ one consistent snapshot and each counter equals its ``stats()`` key exactly.
 
 from __future__ import annotations
 
+import errno
+import logging
 import math
 import weakref
 from collections.abc import Callable, Iterator
 from typing import Any
 
 from stoker.obs.schema import JOB_LABELS, METRICS, STAGE_LABEL
+
+log = logging.getLogger("stoker")
 
 DEFAULT_HOST = "127.0.0.1"
 SNAPSHOT_TRIES = 3  # stats() read from another thread can meet a dict that grows mid-copy
@@ -79,9 +83,12 @@ class MetricsServer:
             :class:`stoker.obs.cluster.ClusterCollector` for the cluster controller).
         address: Port or ``host:port``; the host defaults to 127.0.0.1 so nothing is exposed
             beyond this machine unless asked.
+        any_if_taken: When that port is taken, serve on any free one (logged) instead of failing:
+            for a port from the environment, which every Loader of a program (and every rank
+            on the machine) reads, and only the first can have.
     """
 
-    def __init__(self, collector: Any, address: int | str) -> None:
+    def __init__(self, collector: Any, address: int | str, any_if_taken: bool = False) -> None:
         host, port = parse_address(address)
         try:
             from prometheus_client import CollectorRegistry, start_http_server
@@ -94,6 +101,16 @@ class MetricsServer:
         try:
             self._httpd, self._thread = start_http_server(port, addr=host, registry=self.registry)
         except OSError as exc:
+            if any_if_taken and exc.errno == errno.EADDRINUSE and port != 0:
+                self._httpd, self._thread = start_http_server(0, addr=host, registry=self.registry)
+                log.warning(
+                    "stoker: metrics port %s:%d is taken (another Loader or process has it); serving on %d",
+                    host,
+                    port,
+                    self._httpd.server_port,
+                )
+                self.host, self.port = host, int(self._httpd.server_port)
+                return
             raise OSError(
                 f"cannot serve metrics on {host}:{port} ({exc}); pick another metrics_port (0 = any free one)"
             ) from exc

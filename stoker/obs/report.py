@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 import os
 from typing import Any
 
@@ -16,23 +17,61 @@ def read_log(path: str) -> list[dict[str, Any]]:
     Raises:
         InputError: naming the file and line when it is missing, empty or not JSONL.
     """
+    if os.path.isdir(path):
+        raise InputError(f"{path!r} is a folder; give the JSONL file of Loader(..., stats_log=...)")
     if not os.path.isfile(path):
         raise InputError(f"{path!r} does not exist; write one with Loader(..., stats_log={path!r})")
     rows: list[dict[str, Any]] = []
-    with open(path, encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise InputError(f"{path}:{n} is not a JSON line ({exc.msg}); is it a stoker stats log?") from exc
-            if not isinstance(row, dict) or "samples" not in row or "wall_s" not in row:
-                raise InputError(f"{path}:{n} has no 'samples'/'wall_s'; is it a stoker stats log?")
-            rows.append(row)
+    try:
+        with open(path, "rb") as f:
+            for n, raw in enumerate(f, 1):
+                row = _record(path, n, raw)
+                if row is not None:
+                    rows.append(row)
+    except OSError as exc:
+        raise InputError(f"{path!r} cannot be read ({exc.strerror or exc}); check its permissions") from None
     if not rows:
         raise InputError(f"{path!r} holds no records yet; the loader writes one line a second")
     return rows
+
+
+NUMBERS = ("samples", "wall_s", "wait_s", "step_s")  # what every record holds and the plots divide by
+# Read when present (the plots and the diagnosis): numbers, and name -> number tables.
+OPTIONAL_NUMBERS = ("workers", "max_workers", "worker_busy_s", "worker_s", "stage_samples", "cpu_free", "prefetch")
+OPTIONAL_TABLES = ("stage_s", "stage_s_per_sample")
+
+
+def _finite(value: Any) -> bool:
+    return not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
+
+
+def _record(path: str, n: int, raw: bytes) -> dict[str, Any] | None:
+    """Line ``n`` as a record, None for a blank line; an InputError naming the line for anything else."""
+    try:
+        line = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}:{n} is not UTF-8 text ({exc.reason}); is it a stoker stats log?") from None
+    if not line.strip():
+        return None
+    try:
+        row = json.loads(line)
+    except (json.JSONDecodeError, RecursionError) as exc:
+        why = exc.msg if isinstance(exc, json.JSONDecodeError) else "nested too deep"
+        raise InputError(f"{path}:{n} is not a JSON line ({why}); is it a stoker stats log?") from None
+    if not isinstance(row, dict):
+        raise InputError(f"{path}:{n} is not a JSON object; is it a stoker stats log?")
+    missing = [repr(k) for k in NUMBERS if k not in row]
+    if missing:
+        raise InputError(f"{path}:{n} has no {'/'.join(missing)}; is it a stoker stats log?")
+    # json reads NaN and Infinity: a plot of them is no plot.
+    for key in (*NUMBERS, *(k for k in OPTIONAL_NUMBERS if row.get(k) is not None)):
+        if not _finite(row[key]):
+            raise InputError(f"{path}:{n}: {key}={row[key]!r} is not a finite number; is it a stoker stats log?")
+    for key in OPTIONAL_TABLES:
+        table = row.get(key, {})
+        if not isinstance(table, dict) or not all(isinstance(k, str) and _finite(v) for k, v in table.items()):
+            raise InputError(f"{path}:{n}: {key} should map stage names to finite numbers; is it a stoker stats log?")
+    return row
 
 
 def rates(rows: list[dict[str, Any]]) -> tuple[list[float], list[float], list[float]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import urllib.error
+import urllib.parse
 import urllib.request
 
 from stoker.errors import InputError
@@ -26,8 +27,16 @@ def metrics_url(target: str) -> str:
         url = f"127.0.0.1:{url}"
     if "://" not in url:
         url = "http://" + url
-    if not url.startswith(("http://", "https://")):
-        raise InputError(f"{target!r} is not an http address of a job's metrics; give e.g. http://127.0.0.1:9100")
+    bad = InputError(f"{target!r} is not an http address of a job's metrics; give e.g. http://127.0.0.1:9100")
+    if not url.startswith(("http://", "https://")) or any(c.isspace() for c in url):
+        raise bad
+    try:
+        parts = urllib.parse.urlsplit(url)
+        parts.port  # noqa: B018 -- raises ValueError for a port that is not a number in 0..65535
+    except ValueError:
+        raise bad from None
+    if not parts.hostname:
+        raise bad
     return url if url.rstrip("/").endswith("/metrics") else url.rstrip("/") + "/metrics"
 
 
@@ -35,8 +44,9 @@ def fetch_text(url: str, timeout: float = TIMEOUT_S) -> str:
     """The body of ``url``; raises :class:`JobGone` when nothing answers."""
     try:
         with urllib.request.urlopen(url, timeout=timeout) as resp:
-            return resp.read().decode("utf-8")
-    except (urllib.error.URLError, ConnectionError, TimeoutError, OSError) as exc:
+            # Whatever answers may not be a metrics endpoint: undecodable bytes must not end the view.
+            return resp.read().decode("utf-8", errors="replace")
+    except (urllib.error.URLError, ConnectionError, TimeoutError, OSError, ValueError) as exc:
         raise JobGone(f"{url}: {getattr(exc, 'reason', exc)}") from exc
 
 

@@ -1,11 +1,11 @@
 """Autocache: cache the output of the pipeline's deterministic prefix, when reading it back is cheaper.
 
 The deterministic prefix is the source read and every operator before the first one that reads
-the RNG or varies with the sample key (found by :mod:`stoker.optimize.probe`, or declared with
-``mark(fn, random=True)``). Its output for sample ``i`` is the same in every epoch, so epoch 2
-on reads it from a cache instead of recomputing it: exact, bit for bit, because the cache stores
-the bytes the prefix produced (and the operators after it draw the same numbers as before: the
-prefix drew none).
+the RNG or varies with the sample key on the probe samples (:mod:`stoker.optimize.probe`), or is
+declared with ``mark(fn, random=True)``. The probe only chooses where to cut; exactness does not
+rest on it: every sample the cache fills is watched from its source read on, and a sample whose
+cached part drew is not cached (:mod:`stoker.optimize.cached_source`). Epoch 2 on reads the
+bytes the prefix produced, so batches are bit-identical to recomputing them.
 
 Where to cut: every point inside the prefix is a candidate; for each, the probe outputs are
 written to the cache's medium and read back, and the cut with the lowest measured cost (read
@@ -14,7 +14,8 @@ measured recompute cost and the saving per sample exceeds the measured cost of w
 (so the cache pays back within one epoch after the first). Where: shared memory (``/dev/shm``) when the whole cache fits in half
 of what is free there (and in RAM), else local disk; a cache that does not fit keeps the first
 indices that do. A given ``cache_dir`` is kept (a resumed run reuses it), under a folder named
-after the prefix's fingerprint so a changed pipeline never reads stale entries.
+after what the cache was made from (:mod:`stoker.optimize.identity`: the source's files or bytes
+and the cached operators' code), so a changed input never reads an old entry.
 """
 
 from __future__ import annotations
@@ -32,8 +33,10 @@ from typing import Any
 
 from stoker.data.pipeline import Op, Source
 from stoker.optimize.base import Context, Rewrite
+from stoker.optimize.cache_stats import CacheStats, StatsSink, total
 from stoker.optimize.cache_store import CacheStore
 from stoker.optimize.cached_source import CachedPrefix, Dropped, kept
+from stoker.optimize.identity import ops_identity, source_identity
 from stoker.optimize.probe import GONE
 
 NAME = "autocache"
@@ -51,6 +54,22 @@ def _free(root: str) -> int:
 
 def _roots() -> list[str]:
     return [r for r in ("/dev/shm", tempfile.gettempdir()) if os.path.isdir(r)]
+
+
+@dataclass
+class _Owned:
+    """A cache the report answers for: its counts, and its folder when the optimisation made it."""
+
+    store: CacheStore
+    remove_folder: bool
+
+    def stats(self) -> CacheStats:
+        return total(str(self.store.stats.folder), self.store.stats.counts)
+
+    def remove(self) -> None:
+        if self.remove_folder:
+            self.store.remove()
+        shutil.rmtree(str(self.store.stats.folder), ignore_errors=True)
 
 
 @dataclass
@@ -72,20 +91,21 @@ def _entries(ctx: Context, k: int) -> list[tuple[int, Any]]:
 
 
 def _measure(ctx: Context, k: int, n: int, root: str) -> _Cut:
-    store = CacheStore(os.path.join(root, f"stoker-probe-{os.getpid()}-{uuid.uuid4().hex[:8]}"), 1 << 62)
+    entries = _entries(ctx, k)
+    capacity = max(i for i, _ in entries) + 1
+    store = CacheStore(os.path.join(root, f"stoker-probe-{os.getpid()}-{uuid.uuid4().hex[:8]}"), capacity)
     try:
-        entries = _entries(ctx, k)
         writes = []
         for i, v in entries:
             t0 = time.perf_counter()
-            store.put(i, v)
+            store.put(i, k, v)
             writes.append(time.perf_counter() - t0)
         times = []
         for i, _ in entries:
             best = float("inf")
             for _ in range(3):
                 t0 = time.perf_counter()
-                store.get(i)
+                store.get(i, k)
                 best = min(best, time.perf_counter() - t0)
             times.append(best)
         size = store.bytes_used() / max(1, len(entries))
@@ -95,21 +115,60 @@ def _measure(ctx: Context, k: int, n: int, root: str) -> _Cut:
     return _Cut(k, statistics.median(times), statistics.median(writes), rest, size)
 
 
-def _fingerprint(source: Source, ops: list[Op]) -> str:
-    import cloudpickle
-
-    blob = cloudpickle.dumps((source.name, len(source), [(op.kind, op.name, op.fn) for op in ops]))
-    return hashlib.sha1(blob).hexdigest()[:16]
+def _shared_root() -> str:
+    return _roots()[0] if _roots() else tempfile.gettempdir()
 
 
-def _place(ctx: Context, cut: _Cut, ops: list[Op]) -> tuple[str, int, int, bool]:
-    """(folder, capacity in samples, reserve bytes, owned) for the cache."""
+def _private(root: str, what: str) -> str:
+    # Named like every trainer-owned shm file (stoker.backends.lifeline) so that a new Loader reaps the
+    # folder of a trainer that was killed before it could remove it.
+    return os.path.join(root, f"stoker-p{os.getpid()}-{what}-{uuid.uuid4().hex[:8]}")
+
+
+def _kept_name(source: str | None, ops: list[Op]) -> str | None:
+    """The folder name of a kept cache, or None when the source or an op has no identity."""
+    code = ops_identity(ops)
+    if source is None or code is None:
+        return None
+    return hashlib.sha1(f"{source}\n{code}".encode()).hexdigest()[:20]
+
+
+def _kept_folder(ctx: Context, ops: list[Op], source: str | None) -> tuple[str, bool, str]:
+    """(folder, owned, note) under the user's ``cache_dir``: named after the cache's identity."""
+    root = str(ctx.options.cache_dir)
+    name = _kept_name(source, ops)
+    if name is None:
+        if source is None:
+            why = f"{type(ctx.chain.source.data).__name__} has no content identity; name it with cache_version="
+        else:
+            why = "an op holds a value that does not pickle, so the ops have no identity"
+        return _private(root, "cache"), True, f"private to this process: {why}"
+    return os.path.join(root, name), False, "kept for resumes"
+
+
+def _kept_cut(ctx: Context, cuts: list[_Cut], source: str | None) -> _Cut | None:
+    """The cut of a cache a run before this one left in ``cache_dir`` for this same input, if any.
+
+    A resumed run keeps that cut even where its own (noisy) timings would pick another, so it
+    reads the entries already made instead of starting a new cache.
+    """
+    if ctx.options.cache_dir is None or source is None:
+        return None
+    for cut in cuts:
+        name = _kept_name(source, ctx.chain.sample_ops[: cut.k])
+        if name is not None and os.path.exists(os.path.join(ctx.options.cache_dir, name, "index.bin")):
+            return cut
+    return None
+
+
+def _place(ctx: Context, cut: _Cut, ops: list[Op], source: str | None) -> tuple[str, int, int, bool, str]:
+    """(folder, capacity in samples, reserve bytes, owned, note) for the cache."""
     n = len(ctx.chain.source)
     limit = ctx.options.cache_bytes
     if ctx.options.cache_dir is not None:
         root = ctx.options.cache_dir
         os.makedirs(root, exist_ok=True)
-        folder, owned = os.path.join(root, _fingerprint(ctx.chain.source, ops)), False
+        folder, owned, note = _kept_folder(ctx, ops, source)
     else:
         best = None
         for r in _roots():
@@ -120,13 +179,11 @@ def _place(ctx: Context, cut: _Cut, ops: list[Op]) -> tuple[str, int, int, bool]
             if cap >= n:
                 break
         root = best[0] if best else tempfile.gettempdir()
-        # Named like every trainer-owned shm file (stoker.backends.lifeline) so that a new Loader reaps the
-        # folder of a trainer that was killed before it could remove it.
-        folder, owned = os.path.join(root, f"stoker-p{os.getpid()}-cache-{uuid.uuid4().hex[:8]}"), True
+        folder, owned, note = _private(root, "cache"), True, "removed with the report"
     free = _free(root)
     budget = SHARE_OF_FREE * free if limit is None else min(limit, SHARE_OF_FREE * free)
     capacity = min(n, int(budget // max(1.0, cut.entry_bytes)))
-    return folder, capacity, int(free - budget), owned
+    return folder, capacity, int(free - budget), owned, note
 
 
 def apply(ctx: Context) -> list[Rewrite]:
@@ -136,42 +193,56 @@ def apply(ctx: Context) -> list[Rewrite]:
     n = 0
     while n < len(facts) and facts[n].deterministic:
         n += 1
+    if ctx.probe.read_drew:
+        why = f"the source read of {chain.source.name!r} drew from an RNG on a probe sample"
+        return [Rewrite(NAME, False, True, "cache nothing", why)]
     if n == 0:
         first = facts[0] if facts else None
         why = f"the first op {first.name!r} {first.why}" if first else "the pipeline has no per-sample op"
         return [Rewrite(NAME, False, True, "cache nothing", why)]
     compute = ctx.probe.read_s + sum(f.cost_s for f in facts[:n])
-    root = _roots()[0]
+    root = _shared_root()
     cuts = [_measure(ctx, k, n, root) for k in range(1, n + 1)]
-    cut = min(cuts, key=lambda c: c.cost_s)
+    source = None
+    if ctx.options.cache_dir is not None:
+        source = source_identity(chain.source, ctx.options.cache_version, ctx.options.content_hash)
+    earlier = _kept_cut(ctx, cuts, source)
+    cut = earlier or min(cuts, key=lambda c: c.cost_s)
     names = [op.name for op in chain.sample_ops[: cut.k]]
     figures = (
         f"recompute {compute * 1e3:.3f} ms/sample, cached {cut.cost_s * 1e3:.3f} "
         f"(read back {cut.read_s * 1e3:.3f}, write once {cut.write_s * 1e3:.3f})"
     )
-    if cut.cost_s > (1 - ctx.options.min_gain) * compute:
+    if earlier is not None:
+        figures += "; the cut of the cache an earlier run left in cache_dir"
+    elif cut.cost_s > (1 - ctx.options.min_gain) * compute:
         return [Rewrite(NAME, False, True, f"cache nothing (best cut after {names})", f"not cheaper: {figures}")]
-    if compute - cut.cost_s < cut.write_s:
+    if earlier is None and compute - cut.cost_s < cut.write_s:
         why = f"{figures}, but writing costs {cut.write_s * 1e3:.3f} ms/sample: it would not pay back in one epoch"
         return [Rewrite(NAME, False, True, f"cache nothing (best cut after {names})", why)]
     prefix = chain.sample_ops[: cut.k]
-    folder, capacity, reserve, owned = _place(ctx, cut, prefix)
-    if capacity < 1:
-        return [Rewrite(NAME, False, True, "cache nothing", f"no room: {cut.entry_bytes:.0f} B/sample")]
-    store = CacheStore(folder, capacity, reserve)
-    for i, v in _entries(ctx, cut.k):  # the probe already computed these entries
-        store.put(i, v)
+    try:
+        folder, capacity, reserve, owned, note = _place(ctx, cut, prefix, source)
+        if capacity < 1:
+            return [Rewrite(NAME, False, True, "cache nothing", f"no room: {cut.entry_bytes:.0f} B/sample")]
+        stats = StatsSink(_private(_shared_root(), "cachestats"))
+        os.makedirs(str(stats.folder))
+        store = CacheStore(folder, capacity, reserve, stats)
+    except OSError as exc:  # a read-only or full cache location: run as if not optimised
+        return [Rewrite(NAME, False, True, "cache nothing", f"cannot make the cache folder: {exc}")]
     cached = CachedPrefix(chain.source, prefix, store)
+    # Only the creating process owns these (the finalizer is not pickled with the pipeline).
+    weakref.finalize(cached, shutil.rmtree, str(stats.folder), True)
+    ctx.owned.append(_Owned(store, owned))
     if owned:
-        weakref.finalize(cached, store.remove)  # only the creating process owns it (not pickled)
-        ctx.owned.append(store)
+        weakref.finalize(cached, store.remove)
     chain.source = Source("dataset", cached, f"cache({chain.source.name})")
     rest = chain.sample_ops[cut.k :]
     if any(op.kind == "filter" for op in prefix):
         rest = [Op("filter", kept, "cached-filter"), *rest]
     chain.sample_ops = rest
     ctx.changed()
-    where = f"{folder} ({capacity}/{len(cached)} samples, {cut.entry_bytes / 1e3:.1f} kB each)"
+    where = f"{folder} ({capacity}/{len(cached)} samples, {cut.entry_bytes / 1e3:.1f} kB each; {note})"
     return [
         Rewrite(
             NAME,

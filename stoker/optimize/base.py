@@ -55,6 +55,9 @@ class Options:
             on local disk when that has more room); a given folder is kept for resumes.
         cache_bytes: Upper bound of the cache size, bytes (None: half of what is free).
         min_gain: A rewrite must save at least this fraction of the time it replaces.
+        cache_version: A name for the data set's content, for sources whose bytes cannot be
+            hashed (a custom ``Dataset``): a kept ``cache_dir`` is reused only under the same name.
+        content_hash: Key a kept cache of files by their bytes too, not only size and mtime.
     """
 
     seed: int = 0
@@ -63,6 +66,8 @@ class Options:
     cache_dir: str | None = None
     cache_bytes: int | None = None
     min_gain: float = 0.2
+    cache_version: str | None = None
+    content_hash: bool = False
 
 
 @dataclass

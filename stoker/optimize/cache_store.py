@@ -1,180 +1,226 @@
-"""One file per cached sample, in shared memory (``/dev/shm``) or on local disk.
+"""The cache as append-only arenas and one index, in shared memory (``/dev/shm``) or on local disk.
 
-Writes go to a temporary name and are renamed into place, so a worker killed mid-write leaves no
-half entry: every entry any process sees is complete, and entries written by a worker that died
-later are still good for its replacement and for a resumed run. Arrays and tensors travel out of
-band (pickle protocol 5), so reading an entry back is one ``readinto`` and no copy of the
-payload; each read gets its own buffer, so a function that writes into its input cannot spoil
-the cache.
+A file per sample costs a create, a rename and, on read, an open and a close: on a decoded image
+that was a fifth of epoch 1. Here each writer process appends its entries to its own arena file
+(``arena-<id>.bin``, the id a hash of host and pid; one ``pwritev`` per entry, no new file) and
+then publishes the entry in a shared index file (``index.bin``): one 32-byte slot per sample with
+the arena, the offset, the length, the cut level and a checksum of the slot itself. A reader does two ``pread``\\ s. The
+entry bytes carry their own length and checksum (:mod:`stoker.optimize.cache_entry`).
+
+Why it stays correct:
+
+- An entry is published only after its bytes are written, so a worker killed mid-write leaves
+  bytes nobody points at; its earlier entries stay good for its replacement and a resumed run.
+- Only one live process has a given host and pid, so no two processes append to the same arena
+  (two whose ids collide, about one pair in 2**32, would only make damaged entries: recomputed).
+- A slot read while it is being rewritten fails its own checksum and is a plain miss; any other
+  problem (short or damaged entry, missing arena, vanished folder, full or read-only file system)
+  is a counted miss (:class:`~stoker.optimize.cache_stats.StatsSink`), never an error.
+- A removed folder (``report.close()``) is noticed on the next write (its index has no links
+  left): the process closes its files so the memory is freed, and stops writing.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import pickle
 import shutil
+import socket
 import struct
-from dataclasses import dataclass
+import zlib
 from typing import Any
 
-import numpy as np
-import torch
+from stoker.optimize.cache_entry import DamagedEntry, decode, encode, header
+from stoker.optimize.cache_stats import StatsSink
 
-_HEAD = struct.Struct("<4sIQ")  # magic, buffer count, pickle length
-_MAGIC = b"STK1"
-_ALIGN = 64
 MISS = object()
+_CUTS = "cuts"  # subfolder of markers "<level>": the lowest is the cache's cut level
+_INDEX = "index.bin"
+_SLOT = struct.Struct("<IIQQQ")  # arena id (0: empty), level, offset, length, check of the first four
+_CHECK_EVERY = 256  # reads between checks that the folder still exists
 
 
-@dataclass(frozen=True)
-class _Tensor:
-    """A CPU tensor carried as a numpy array (out of band), rebuilt with ``torch.from_numpy``."""
-
-    array: np.ndarray
-
-
-@dataclass(frozen=True)
-class _Image:
-    """A PIL image of a plain mode carried as its pixel array."""
-
-    mode: str
-    array: np.ndarray
+def arena_id() -> int:
+    """This process's arena number: a hash of host and pid, so processes of several machines can share a
+    kept ``cache_dir`` on a network file system without appending to one file (0 means an empty slot)."""
+    return zlib.crc32(f"{socket.gethostname()}:{os.getpid()}".encode()) or 1
 
 
-_PLAIN_MODES = frozenset({"L", "RGB", "RGBA", "I", "F"})
-
-
-def _to_wire(obj: Any) -> Any:
-    if isinstance(obj, torch.Tensor) and obj.device.type == "cpu" and not obj.requires_grad:
-        try:
-            return _Tensor(obj.contiguous().numpy())
-        except TypeError:  # a dtype numpy lacks (bfloat16): torch's own pickling
-            return obj
-    if hasattr(obj, "getbands") and getattr(obj, "mode", None) in _PLAIN_MODES:
-        return _Image(obj.mode, np.asarray(obj))
-    if isinstance(obj, list):
-        return [_to_wire(x) for x in obj]
-    if isinstance(obj, tuple) and not hasattr(obj, "_fields"):
-        return tuple(_to_wire(x) for x in obj)
-    if isinstance(obj, dict) and type(obj) is dict:
-        return {k: _to_wire(v) for k, v in obj.items()}
-    return obj
-
-
-def _from_wire(obj: Any) -> Any:
-    if isinstance(obj, _Tensor):
-        return torch.from_numpy(obj.array)
-    if isinstance(obj, _Image):
-        from PIL import Image
-
-        img = Image.fromarray(obj.array)
-        return img if img.mode == obj.mode else img.convert(obj.mode)
-    if isinstance(obj, list):
-        return [_from_wire(x) for x in obj]
-    if isinstance(obj, tuple):
-        return tuple(_from_wire(x) for x in obj)
-    if isinstance(obj, dict) and type(obj) is dict:
-        return {k: _from_wire(v) for k, v in obj.items()}
-    return obj
-
-
-def encode(value: Any) -> list[bytes | memoryview]:
-    """The pieces of one entry: header, buffer lengths, pickle, buffers."""
-    bufs: list[pickle.PickleBuffer] = []
-    body = pickle.dumps(_to_wire(value), protocol=5, buffer_callback=bufs.append)
-    raws = [b.raw() for b in bufs]
-    lens = struct.pack(f"<{len(raws)}Q", *(r.nbytes for r in raws))
-    pieces: list[bytes | memoryview] = [_HEAD.pack(_MAGIC, len(raws), len(body)), lens, body]
-    pos = _HEAD.size + len(lens) + len(body)
-    for raw in raws:
-        # Every buffer starts 64-byte aligned, so the arrays read back are aligned for any dtype.
-        pad = -pos % _ALIGN
-        pieces += [b"\0" * pad, raw]
-        pos += pad + raw.nbytes
-    return pieces
-
-
-def decode(data: bytearray) -> Any:
-    """Rebuilds a value from one entry's bytes (arrays view ``data``)."""
-    magic, count, body_len = _HEAD.unpack_from(data, 0)
-    if magic != _MAGIC:
-        raise ValueError(f"not a stoker cache entry (magic {magic!r})")
-    view = memoryview(data)
-    pos = _HEAD.size
-    lens = struct.unpack_from(f"<{count}Q", data, pos)
-    pos += 8 * count
-    body = view[pos : pos + body_len]
-    pos += body_len
-    buffers = []
-    for n in lens:
-        pos += -pos % _ALIGN
-        buffers.append(view[pos : pos + n])
-        pos += n
-    return _from_wire(pickle.loads(body, buffers=buffers))
+def _check(pid: int, level: int, offset: int, length: int) -> int:
+    return zlib.crc32(struct.pack("<IIQQ", pid, level, offset, length)) | 1 << 32
 
 
 class CacheStore:
-    """Entries ``0 <= index < capacity`` of one cached prefix, as files under ``root``.
+    """Entries ``0 <= index < capacity`` of one cached prefix, in arenas under ``root``.
 
     Args:
-        root: The folder (created).
+        root: The folder (created, with an index of ``capacity`` empty slots).
         capacity: Indices at or above this are never stored (the cache was sized to fit).
-        reserve_bytes: Stop writing when the file system has less than this free.
+        reserve_bytes: Stop writing when the file system has less than this free, bytes.
+        stats: Where this process counts hits and problems (None: in memory only).
     """
 
-    def __init__(self, root: str, capacity: int, reserve_bytes: int = 0) -> None:
+    def __init__(self, root: str, capacity: int, reserve_bytes: int = 0, stats: StatsSink | None = None) -> None:
         self.root = root
         self.capacity = capacity
         self.reserve_bytes = reserve_bytes
-        os.makedirs(root, exist_ok=True)
-
-    def _path(self, index: int) -> str:
-        return os.path.join(self.root, f"{index}.entry")
-
-    def get(self, index: int) -> Any:
-        """The cached value of ``index``, or :data:`MISS`."""
+        self.stats = stats if stats is not None else StatsSink(None)
+        os.makedirs(os.path.join(root, _CUTS), exist_ok=True)
+        index = os.path.join(root, _INDEX)
+        fd = os.open(index, os.O_RDWR | os.O_CREAT, 0o644)
         try:
-            with open(self._path(index), "rb", buffering=0) as f:
-                size = os.fstat(f.fileno()).st_size
-                data = bytearray(size)
-                if f.readinto(data) != size:
-                    return MISS  # cannot happen with rename-into-place; recompute to be safe
-        except FileNotFoundError:
+            if os.fstat(fd).st_size < capacity * _SLOT.size:
+                os.ftruncate(fd, capacity * _SLOT.size)  # sparse: empty slots cost no memory
+        finally:
+            os.close(fd)
+        self._open_files()
+
+    def _open_files(self) -> None:
+        self._pid = os.getpid()
+        self._id = arena_id()
+        self._index: int | None = None
+        self._arenas: dict[int, int] = {}  # arena id -> fd
+        self._end = -1  # where this process appends next in its own arena (-1: not opened)
+        self._reads = 0
+        self._gone = False
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {k: self.__dict__[k] for k in ("root", "capacity", "reserve_bytes", "stats")}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._open_files()
+
+    def __del__(self) -> None:
+        self._close()
+
+    def _close(self) -> None:
+        fds = [*getattr(self, "_arenas", {}).values(), getattr(self, "_index", None)]
+        for fd in fds:
+            if fd is not None:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+        self._arenas, self._index, self._end = {}, None, -1
+
+    def _mine(self) -> None:
+        if self._pid != os.getpid():  # a forked child: the parent's descriptors stay the parent's
+            self._open_files()
+
+    def _index_fd(self) -> int:
+        if self._index is None:
+            self._index = os.open(os.path.join(self.root, _INDEX), os.O_RDWR)
+        return self._index
+
+    def _vanished(self) -> bool:
+        """True once the folder was removed; then frees this process's descriptors."""
+        if not self._gone and os.fstat(self._index_fd()).st_nlink == 0:
+            self._gone = True
+            self._close()
+        return self._gone
+
+    def _slot(self, index: int) -> tuple[int, int, int, int] | None:
+        raw = os.pread(self._index_fd(), _SLOT.size, index * _SLOT.size)
+        if len(raw) != _SLOT.size:
+            return None
+        pid, level, offset, length, check = _SLOT.unpack(raw)
+        if pid == 0 or check != _check(pid, level, offset, length):
+            return None  # empty, or read while being rewritten: a plain miss
+        return pid, level, offset, length
+
+    def _arena(self, arena: int) -> int:
+        fd = self._arenas.get(arena)
+        if fd is None:
+            path = os.path.join(self.root, f"arena-{arena}.bin")
+            fd = self._arenas[arena] = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        return fd
+
+    def get(self, index: int, level: int) -> Any:
+        """The value of ``index`` cached at ``level``, or :data:`MISS` (counted when damaged)."""
+        self._mine()
+        if self._gone or index >= self.capacity:
             return MISS
-        return decode(data)
-
-    def put(self, index: int, value: Any) -> bool:
-        """Stores ``value`` for ``index`` if it fits; True when written."""
-        if index >= self.capacity:
-            return False
-        if self.reserve_bytes and shutil.disk_usage(self.root).free < self.reserve_bytes:
-            return False
-        tmp = os.path.join(self.root, f".{index}.{os.getpid()}.tmp")
         try:
-            with open(tmp, "wb", buffering=0) as f:
-                for piece in encode(value):
-                    f.write(piece)
-            os.replace(tmp, self._path(index))
-        except OSError:  # out of space or the folder was removed: recompute next time instead
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
+            self._reads += 1
+            if self._reads % _CHECK_EVERY == 0 and self._vanished():
+                return MISS
+            slot = self._slot(index)
+            if slot is None or slot[1] != level:
+                return MISS
+            pid, _, offset, length = slot
+            data = bytearray(length)
+            got = os.preadv(self._arena(pid), [data], offset)
+        except FileNotFoundError:  # the folder or an arena is gone: a plain miss
+            return MISS
+        except OSError as exc:
+            self.stats.problem("damaged", f"cannot read entry {index} under {self.root}: {exc}")
+            return MISS
+        try:
+            if got != length:
+                raise DamagedEntry(f"read {got} of {length} bytes")
+            if header(data)[1] != level:
+                raise DamagedEntry(f"made at cut {header(data)[1]}, indexed at {level}")
+            return decode(data, index)
+        except DamagedEntry as exc:
+            self.stats.problem("damaged", f"entry {index} under {self.root} is damaged ({exc})")
+            return MISS
+
+    def put(self, index: int, level: int, value: Any) -> bool:
+        """Appends ``value`` (made by ``level`` prefix ops) for ``index`` if it fits; True when written."""
+        self._mine()
+        if index >= self.capacity or self._gone:
+            return False
+        try:
+            if self._vanished():
+                raise FileNotFoundError(f"{self.root} was removed")
+            if self.reserve_bytes and shutil.disk_usage(self.root).free < self.reserve_bytes:
+                return False
+            pieces = encode(value, index, level)
+            length = sum(memoryview(p).nbytes for p in pieces)
+            fd = self._arena(self._id)
+            if self._end < 0:
+                self._end = os.fstat(fd).st_size
+            offset = self._end
+            self._end += length  # a failed write leaves a hole nobody points at
+            if os.pwritev(fd, pieces, offset) != length:  # a short write: the file system is full
+                raise OSError(f"short write to the arena under {self.root}")
+            slot = _SLOT.pack(self._id, level, offset, length, _check(self._id, level, offset, length))
+            os.pwrite(self._index_fd(), slot, index * _SLOT.size)
+        except OSError as exc:
+            self.stats.problem("write_failed", f"cannot write to {self.root}: {exc}")
             return False
         return True
 
-    def entries(self) -> int:
-        """Number of complete entries on disk."""
+    def cut(self, ops: int) -> int:
+        """The cut level: ``ops`` unless a lower one was marked (an op at that level was seen drawing)."""
         try:
-            return sum(1 for n in os.listdir(self.root) if n.endswith(".entry"))
-        except FileNotFoundError:
+            marks = [int(n) for n in os.listdir(os.path.join(self.root, _CUTS)) if n.isdigit()]
+        except OSError:
+            marks = []
+        return min([ops, *marks])
+
+    def lower_cut(self, level: int) -> None:
+        """Marks ``level`` as the highest cut from now on, for every process reading this cache."""
+        with contextlib.suppress(OSError):
+            with open(os.path.join(self.root, _CUTS, str(level)), "w"):
+                pass
+        self.stats.note_cut(level)
+
+    def entries(self) -> int:
+        """Number of published entries (filled slots)."""
+        self._mine()
+        try:
+            return sum(1 for i in range(self.capacity) if self._slot(i) is not None)
+        except OSError:
             return 0
 
     def bytes_used(self) -> int:
+        """Bytes in the arenas."""
         try:
-            return sum(e.stat().st_size for e in os.scandir(self.root) if e.name.endswith(".entry"))
+            return sum(e.stat().st_size for e in os.scandir(self.root) if e.name.startswith("arena-"))
         except FileNotFoundError:
             return 0
 
     def remove(self) -> None:
         """Deletes every entry and the folder."""
+        self._close()
         shutil.rmtree(self.root, ignore_errors=True)

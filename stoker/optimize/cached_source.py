@@ -1,4 +1,13 @@
-"""The source autocache puts in front of a pipeline: source + deterministic prefix, read through a cache."""
+"""The source autocache puts in front of a pipeline: source + deterministic prefix, read through a cache.
+
+Exact by construction: every sample that is computed (a miss) is watched
+(:mod:`stoker.optimize.watch`) from its source read through the cached operators, and is stored
+only if none of them drew from an RNG. Serving it later is then bit-identical to recomputing it:
+its bytes do not depend on the key, and the operators after the cut see the generators exactly as
+seeded, since nothing before them drew. When a step is seen drawing, the cut moves in front of it
+for every process (entries made at the old cut are no longer served) and that sample is not
+cached; a source read that draws ends caching altogether.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +16,7 @@ from typing import Any
 
 from stoker.data.pipeline import Op, Source
 from stoker.optimize.cache_store import MISS, CacheStore
+from stoker.optimize.watch import Snapshot
 
 
 class Dropped:
@@ -39,11 +49,13 @@ class CachedPrefix:
     """A map-style dataset: item ``i`` is the prefix's output for source item ``i``, cached.
 
     Runs in worker processes (it is pickled with the pipeline); each process opens the same
-    cache folder, so what one worker wrote, every worker and every later epoch reads.
+    cache folder, so what one worker wrote, every worker and every later epoch reads. The cache
+    holds the output of the first ``cut`` ops (``cut <= len(ops)``); the ops after the cut run
+    on every read.
 
     Args:
         source: The original source.
-        ops: The deterministic prefix (maps and filters that read no RNG).
+        ops: The prefix the pipeline expects this source to have applied.
         store: Where the outputs live.
     """
 
@@ -51,6 +63,10 @@ class CachedPrefix:
         self.source = source
         self.ops = tuple(ops)
         self.store = store
+        self._cut: int | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_cut": None}  # each process reads the shared cut itself
 
     def __len__(self) -> int:
         return len(self.source)
@@ -60,14 +76,15 @@ class CachedPrefix:
         """The original file paths, so errors still name the file."""
         return self.source.data if self.source.kind == "files" else getattr(self.source.data, "files", None)
 
-    def compute(self, index: int) -> Any:
-        """The prefix's output for ``index`` without the cache."""
-        value = self.source.get(index)
-        for op in self.ops:
-            try:
-                out = op.fn(value)  # type: ignore[misc]
-            except Exception as exc:
-                raise PrefixError(f"{op.kind} {op.name!r} (cached prefix): {type(exc).__name__}: {exc}") from exc
+    def _run(self, op: Op, value: Any) -> Any:
+        try:
+            return op.fn(value)  # type: ignore[misc]
+        except Exception as exc:
+            raise PrefixError(f"{op.kind} {op.name!r} (cached prefix): {type(exc).__name__}: {exc}") from exc
+
+    def _apply(self, ops: Sequence[Op], value: Any) -> Any:
+        for op in ops:
+            out = self._run(op, value)
             if op.kind == "filter":
                 if not out:
                     return Dropped()
@@ -75,9 +92,59 @@ class CachedPrefix:
                 value = out
         return value
 
-    def __getitem__(self, index: int) -> Any:
-        value = self.store.get(index)
-        if value is MISS:
-            value = self.compute(index)
-            self.store.put(index, value)
+    def compute(self, index: int) -> Any:
+        """The prefix's output for ``index`` without the cache."""
+        return self._apply(self.ops, self.source.get(index))
+
+    def cut(self) -> int:
+        """Ops whose output is cached (read from the cache folder once per process, lowered on a draw)."""
+        if self._cut is None:
+            self._cut = self.store.cut(len(self.ops))
+            self.store.stats.note_cut(self._cut)
+        return self._cut
+
+    def _lower(self, level: int, index: int, step: str) -> None:
+        self.store.stats.problem("drew", f"{step} drew from an RNG on sample {index}; it is not cached")
+        if level < self.cut():
+            self._cut = level
+            self.store.lower_cut(level)
+
+    def _fill(self, index: int, cut: int) -> Any:
+        """Computes ``index`` watching the cached part, and stores it if nothing there drew."""
+        before = Snapshot.take()
+        value = self.source.get(index)
+        if before.drew_since():
+            self._lower(0, index, f"the source read of {self.source.name!r}")
+            return self._apply(self.ops, value)
+        for level, op in enumerate(self.ops):
+            if level == cut:
+                self.store.put(index, cut, value)
+                return self._apply(self.ops[cut:], value)
+            out = self._run(op, value)
+            if before.drew_since():
+                self._lower(level, index, f"{op.kind} {op.name!r}")
+                value = out if op.kind == "map" else value
+                if op.kind == "filter" and not out:
+                    return Dropped()
+                return self._apply(self.ops[level + 1 :], value)
+            if op.kind == "filter":
+                if not out:
+                    self.store.put(index, cut, Dropped())
+                    return Dropped()
+            else:
+                value = out
+        self.store.put(index, cut, value)
         return value
+
+    def __getitem__(self, index: int) -> Any:
+        cut = self.cut()
+        if cut == 0:  # the source read itself draws: nothing is cached
+            return self.compute(index)
+        value = self.store.get(index, cut)
+        if value is MISS:
+            self.store.stats.read(hit=False)
+            self._cut = None  # another process may have lowered the cut: look again (a miss is slow anyway)
+            cut = self.cut()
+            return self.compute(index) if cut == 0 else self._fill(index, cut)
+        self.store.stats.read(hit=True)
+        return value if isinstance(value, Dropped) else self._apply(self.ops[cut:], value)

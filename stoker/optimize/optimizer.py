@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -13,6 +13,7 @@ import torch
 
 from stoker.data.pipeline import Pipeline
 from stoker.optimize.base import Context, Options, Rewrite
+from stoker.optimize.cache_stats import CacheStats
 from stoker.optimize.chain import Chain
 from stoker.optimize.registry import get_strategy, strategy_names
 
@@ -59,6 +60,17 @@ class OptimizeReport:
         lines += [f"  {r.line()}" for r in self.rewrites]
         return "\n".join(lines)
 
+    def stats(self) -> dict[str, int]:
+        """What the caches did, summed over every process that read them (see :class:`CacheStats`).
+
+        Keys: ``hits``, ``computed``, ``damaged``, ``write_failed``, ``drew`` (samples not cached
+        because their cached part drew from an RNG), ``cut`` (prefix ops cached; -1: no cache).
+        """
+        out = CacheStats()
+        for owned in self._owned:
+            out = out.add(owned.stats())
+        return asdict(out)
+
     def close(self) -> None:
         """Removes the caches this optimisation created (a given ``cache_dir`` is kept)."""
         for store in self._owned:
@@ -83,6 +95,8 @@ def optimize(
     strategies: Sequence[str] | None = None,
     samples: int = 4,
     min_gain: float = 0.2,
+    cache_version: str | None = None,
+    content_hash: bool = False,
 ) -> Optimized:
     """Rewrites ``pipe`` to do less work per sample, keeping its batches bit-identical.
 
@@ -101,6 +115,10 @@ def optimize(
         strategies: Names to run (default all, in registry order).
         samples: Source items to probe.
         min_gain: A rewrite must save at least this fraction of what it replaces.
+        cache_version: Names the content of a source stoker cannot hash (a custom ``Dataset``),
+            so a kept ``cache_dir`` may be reused across runs; change it when the data changes.
+            Without it such a cache is private to this process.
+        content_hash: Key a kept cache of files by their bytes, not only path, size and mtime.
 
     Returns:
         ``(pipeline, report)``; ``report.explain()`` lists each rewrite, why, and its gain.
@@ -120,7 +138,7 @@ def optimize(
     names = strategy_names() if strategies is None else list(strategies)
     funcs = [get_strategy(n) for n in names]
     t0 = time.perf_counter()
-    options = Options(seed, samples, approximate, cache_dir, cache_bytes, min_gain)
+    options = Options(seed, samples, approximate, cache_dir, cache_bytes, min_gain, cache_version, content_hash)
     ctx = Context(Chain.of(pipe), options)
     rewrites: list[Rewrite] = []
     threads = torch.get_num_threads()

@@ -15,13 +15,13 @@ Two measurements on the probe samples, reported for every pipeline:
 
 from __future__ import annotations
 
-import copy
 import threading
 import time
 from typing import Any
 
 from stoker.optimize.base import Context, Rewrite
 from stoker.optimize.probe import GONE
+from stoker.optimize.values import fresh_copy
 
 NAME = "placement"
 RELEASES_GIL = 1.5  # two threads at least this much faster than serial
@@ -31,7 +31,7 @@ def _speedup(fn: Any, value: Any) -> float:
     """Serial time / two-thread time for two calls of ``fn`` on ``value``."""
 
     def one() -> None:
-        fn(copy.deepcopy(value))  # an op may write into its input; the probe's values stay intact
+        fn(fresh_copy(value))  # an op may write into its input; the probe's values stay intact
 
     one()  # warm (lazy initialisation)
     t0 = time.perf_counter()

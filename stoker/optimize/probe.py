@@ -16,21 +16,19 @@ when the probe saw no draw; a declared ``random=False`` never overrides a draw t
 
 from __future__ import annotations
 
-import copy
-import random
 import statistics
 import time
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import torch
 
 from stoker.data.pipeline import Op
-from stoker.data.rng import sample_rngs_drawn, seeded
+from stoker.data.rng import seeded
 from stoker.optimize.chain import Chain
 from stoker.optimize.marks import traits_of
-from stoker.optimize.values import nbytes, same
+from stoker.optimize.values import fresh_copy, nbytes, same
+from stoker.optimize.watch import Snapshot
 
 
 class _Gone:
@@ -74,6 +72,7 @@ class Probe:
         seed: Seed of the sample keys used.
         indices: The source indices probed.
         read_s: Median seconds to read a source item.
+        read_drew: The source read drew from an RNG on a probe sample (nothing can be cached).
         values: ``values[k][j]`` is the input of sample op ``k`` for probe sample ``j``;
             ``values[len(ops)]`` are the outputs; :data:`GONE` where a filter dropped it.
         ops: Facts per sample op.
@@ -84,21 +83,11 @@ class Probe:
     read_s: float
     values: list[list[Any]]
     ops: list[OpFacts]
+    read_drew: bool = False
 
     def kept(self, k: int) -> list[int]:
         """Probe samples still alive at the input of op ``k``."""
         return [j for j, v in enumerate(self.values[k]) if v is not GONE]
-
-
-def _global_states() -> tuple[Any, Any, torch.Tensor]:
-    return random.getstate(), np.random.get_state(), torch.default_generator.get_state()
-
-
-def _moved(before: tuple[Any, Any, torch.Tensor]) -> bool:
-    py, npy, tt = _global_states()
-    np_before = before[1]
-    np_same = np.array_equal(npy[1], np_before[1]) and npy[2:] == np_before[2:]
-    return py != before[0] or not np_same or not torch.equal(tt, before[2])
 
 
 @dataclass
@@ -112,13 +101,13 @@ class Call:
 
 def call(fn: Any, value: Any, seed: int, epoch: int, index: int) -> Call:
     """Calls ``fn`` on a copy of ``value`` under the key (seed, epoch, index), watching the RNGs."""
-    arg = copy.deepcopy(value)
+    arg = fresh_copy(value)  # copies the sample's own bytes only, never a whole tensor's storage
     with seeded(seed, epoch, index):
-        before = _global_states()
+        before = Snapshot.take()
         t0 = time.perf_counter()
         out = fn(arg)
         seconds = time.perf_counter() - t0
-        drew = bool(sample_rngs_drawn()) or _moved(before)
+        drew = before.drew_since()
     return Call(out, seconds, drew)
 
 
@@ -183,18 +172,21 @@ def probe(chain: Chain, seed: int = 0, samples: int = 4) -> Probe:
     indices = probe_indices(len(chain.source), samples)
     reads: list[float] = []
     first: list[Any] = []
+    read_drew = False
     for idx in indices:
         with seeded(seed, 0, idx):
+            before = Snapshot.take()
             t0 = time.perf_counter()
             first.append(chain.source.get(idx))
             reads.append(time.perf_counter() - t0)
+            read_drew = read_drew or before.drew_since()
     values = [first]
     ops: list[OpFacts] = []
     for op in chain.sample_ops:
         facts, nxt = _facts(op, values[-1], indices, seed)
         ops.append(facts)
         values.append(nxt)
-    return Probe(seed, indices, statistics.median(reads), values, ops)
+    return Probe(seed, indices, statistics.median(reads), values, ops, read_drew)
 
 
 def run_ops(ops: list[Op], value: Any, seed: int, index: int) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import numpy as np
@@ -61,3 +62,26 @@ def nbytes(value: Any) -> int:
     if isinstance(value, dict):
         return sum(nbytes(v) for v in value.values())
     return 8
+
+
+def fresh_copy(value: Any) -> Any:
+    """A copy of a sample a function may write into, holding only the sample's own bytes.
+
+    ``copy.deepcopy`` of a tensor view copies its whole storage (a ``TensorDataset`` item is a
+    view of the full tensor, so one probe copied the data set); ``clone`` copies the view only.
+    """
+    if isinstance(value, torch.Tensor):
+        return value.clone()
+    if isinstance(value, np.ndarray):
+        return value.copy()
+    if isinstance(value, (bytes, str, int, float, bool, complex, type(None))):
+        return value
+    if hasattr(value, "getbands") and hasattr(value, "copy"):  # a PIL image
+        return value.copy()
+    if isinstance(value, list):
+        return [fresh_copy(v) for v in value]
+    if isinstance(value, tuple) and not hasattr(value, "_fields"):
+        return tuple(fresh_copy(v) for v in value)
+    if isinstance(value, dict) and type(value) is dict:
+        return {k: fresh_copy(v) for k, v in value.items()}
+    return copy.deepcopy(value)

@@ -144,3 +144,52 @@ def box_half(px: np.ndarray) -> np.ndarray:
 
 def to_tensor(px: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(px.copy()).permute(2, 0, 1).contiguous()
+
+
+# -- randomness the probe cannot see: in the source read, or on a few samples only -------------
+
+
+def _draw(kind: str) -> float:
+    if kind == "torch":
+        return float(torch.rand(1))
+    if kind == "numpy":
+        return float(np.random.rand())
+    if kind == "random":
+        return random.random()
+    if kind == "sample_rng":
+        return float(stoker.sample_rng().random())
+    return float(torch.rand(1, generator=stoker.sample_generator()))
+
+
+class AugmentingDataset(torch.utils.data.Dataset):  # type: ignore[type-arg]
+    """A map-style data set whose ``__getitem__`` augments with a global RNG (``kind``), as many do."""
+
+    def __init__(self, n: int, kind: str, rare: bool = False) -> None:
+        self.n, self.kind, self.rare = n, kind, rare
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, i: int) -> dict[str, Any]:
+        # rare: only indices 4 mod 6 augment, which evenly spread probes (0, 7, 15, 23 of 24) miss.
+        draws = not self.rare or i % 6 == 4
+        return {"i": int(i), "aug": _draw(self.kind) if draws else 0.0}
+
+
+def heavy_keep(rec: dict[str, Any]) -> dict[str, Any]:
+    """:func:`heavy` on the record's index, keeping its other fields (a costly deterministic map)."""
+    return {**rec, **heavy(rec["i"])}
+
+
+class RareDraw:
+    """Deterministic, except on samples whose index is 4 mod 6 (missed by evenly spread probes), where it
+    draws from ``kind``: the kind of data-dependent randomness (long documents, one class) a probe misses."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self.__name__ = f"rare_{kind}"
+
+    def __call__(self, rec: dict[str, Any]) -> dict[str, Any]:
+        if rec["i"] % 6 == 4:
+            return {**rec, "x": rec["x"] + _draw(self.kind)}
+        return rec

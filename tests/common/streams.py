@@ -95,3 +95,29 @@ def consume(folder: str, name: str, steps: int | None, state_in: str | None, sta
             with open(state_out, "wb") as f:
                 pickle.dump(loader.state_dict(), f)
     torch.save(taken, out)
+
+
+class RankLevelState(Numbers):
+    """:class:`Numbers` whose ``state_dict`` takes arguments and works only in the trainer, as litdata's
+    ``StreamingDataset.state_dict(num_samples_yielded, num_workers, batch_size)`` does."""
+
+    def state_dict(self, num_samples_yielded: int, num_workers: int, batch_size: int) -> dict:
+        if get_worker_info() is not None:
+            raise RuntimeError("The method `state_dict` should only be called in the main process.")
+        return {"num_samples_yielded": num_samples_yielded}
+
+    def load_state_dict(self, state: dict) -> None:
+        raise AssertionError("stoker must not restore a rank-level state into a virtual shard")
+
+
+class BrokenState(CountingNumbers):
+    """:class:`CountingNumbers` whose ``state_dict()`` raises after ``after`` records of a shard."""
+
+    def __init__(self, n: int, after: int) -> None:
+        super().__init__(n)
+        self.after = after
+
+    def state_dict(self) -> dict:
+        if self.next_index is not None and self.next_index >= self.after:
+            raise KeyError(f"no state past record {self.after}")
+        return super().state_dict()

@@ -95,6 +95,28 @@ def test_a_sample_that_crashes_its_worker_is_reported_not_retried_forever() -> N
         list(loader)
 
 
+def segfault_on_5_and_9(i: int) -> int:
+    if i in (5, 9):
+        import ctypes
+
+        ctypes.string_at(0)  # a real SIGSEGV: reads address 0
+    return i
+
+
+@pytest.mark.parametrize("batch", [4, None])
+def test_skip_mode_survives_samples_that_segfault_their_worker(batch: int | None) -> None:
+    pipe = stoker.from_items(list(range(16))).map(segfault_on_5_and_9)
+    pipe = pipe.batch(batch) if batch else pipe
+    with stoker.Loader(pipe, workers=1, on_error="skip", split_size=4) as loader:
+        got = [int(v) for item in loader for v in (item.tolist() if batch else [item])]
+        stats = loader.stats()
+    assert got == [i for i in range(16) if i not in (5, 9)]
+    assert stats["skipped"] == 2 and stats["workers_lost"] >= 2
+    records = sorted(stats["skipped_samples"], key=lambda r: r["index"])
+    assert [r["index"] for r in records] == [5, 9] and all(r["op"] == "worker" for r in records)
+    assert "SIGSEGV" in records[0]["error"] or "-11" in records[0]["error"], records[0]["error"]
+
+
 def test_a_hanging_function_times_out_with_the_reason() -> None:
     def hang(x):
         threading.Event().wait()

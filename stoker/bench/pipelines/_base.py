@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 
-from stoker.bench._util import user_seeded
 from stoker.data.pipeline import Pipeline
+from stoker.data.rng import seeded
 
 
 @dataclass(frozen=True)
@@ -53,13 +53,40 @@ class _Head:
 _DROPPED = None  # what OpsDataset returns for a sample a filter drops
 
 
+class EpochSampler(torch.utils.data.Sampler):  # type: ignore[type-arg]
+    """Yields ``(epoch, index)``, the epoch advancing with every new pass, as ``set_epoch`` does.
+
+    The sampler runs in the trainer, so even persistent workers learn each sample's epoch and
+    draw new augmentations every epoch, as a user's DataLoader does (one seeded per epoch 0 would
+    replay the same augmentation every epoch and do less work than a real one).
+
+    Args:
+        n: Samples per epoch.
+        shuffle: A new order every epoch (from ``seed``).
+        seed: Seed of the orders.
+    """
+
+    def __init__(self, n: int, shuffle: bool, seed: int = 0) -> None:
+        self.n, self.shuffle = n, shuffle
+        self.epoch = -1
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def __iter__(self) -> Iterator[tuple[int, int]]:
+        self.epoch += 1
+        order = torch.randperm(self.n, generator=self.generator).tolist() if self.shuffle else range(self.n)
+        return iter([(self.epoch, i) for i in order])
+
+    def __len__(self) -> int:
+        return self.n
+
+
 class OpsDataset(torch.utils.data.Dataset):
     """A stoker pipeline's source and per-sample ops as a map-style Dataset for ``DataLoader``.
 
-    Runs exactly the same functions per sample, each under a per-sample RNG key drawn from the
-    worker's torch RNG (:func:`~stoker.bench._util.user_seeded`), so DataLoader does the same work
-    and, as a user's DataLoader, new random augmentation every epoch; a filtered sample comes back as ``None`` and
-    :class:`DropCollate` leaves it out, as stoker's executor does.
+    Runs exactly the same functions per sample, under per-sample RNG keys (seed, epoch, index)
+    as stoker does, the epoch coming from :class:`EpochSampler`, so DataLoader does the same
+    work; a filtered sample comes back as ``None`` and :class:`DropCollate` leaves it out, as
+    stoker's executor does.
     """
 
     def __init__(self, pipe: Pipeline, seed: int = 0) -> None:
@@ -70,8 +97,9 @@ class OpsDataset(torch.utils.data.Dataset):
     def __len__(self) -> int:
         return len(self.source)
 
-    def __getitem__(self, index: int) -> Any:
-        with user_seeded(index):
+    def __getitem__(self, key: int | tuple[int, int]) -> Any:
+        epoch, index = key if isinstance(key, tuple) else (0, key)
+        with seeded(self.seed, epoch, index):
             value = self.source.get(index)
             for op in self.ops:
                 out = op.fn(value)  # type: ignore[misc]
@@ -101,18 +129,18 @@ class DropCollate:
 
 
 def dataloader(pipe: Pipeline, workers: int, seed: int = 0) -> torch.utils.data.DataLoader:
-    """The strongest plain DataLoader for the same work: persistent workers, prefetch 2, shuffled."""
+    """The strongest plain DataLoader for the same work: persistent workers, prefetch 2, shuffled and
+    re-randomised every epoch (:class:`EpochSampler`)."""
     batch = pipe.batch_op
     size = int(batch.args["size"]) if batch is not None else 1
     drop_last = bool(batch.args["drop_last"]) if batch is not None else False
     return torch.utils.data.DataLoader(
         OpsDataset(pipe, seed),
         batch_size=size,
-        shuffle=pipe.shuffle_op is not None,
+        sampler=EpochSampler(len(pipe), pipe.shuffle_op is not None, seed),
         num_workers=workers,
         collate_fn=DropCollate(pipe),
         drop_last=drop_last,
         persistent_workers=workers > 0,
         prefetch_factor=2 if workers > 0 else None,
-        generator=torch.Generator().manual_seed(seed),
     )

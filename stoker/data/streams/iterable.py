@@ -18,6 +18,8 @@ from torch.utils.data._utils.worker import WorkerInfo
 
 from stoker.data.pipeline import Pipeline, Source
 from stoker.data.rng import derive_seed, seeded
+from stoker.data.streams.dataset_state import describe, libraries_of, resumable
+from stoker.data.streams.libraries import check_shards
 from stoker.data.streams.source import StreamSource
 
 ITER_NAMESPACE = 1 << 41  # RNG keys of iter(dataset) calls: one per (epoch, shard), apart from samples
@@ -52,11 +54,6 @@ def _copy(dataset: Any) -> Any:
         return dataset
 
 
-def stateful(dataset: Any) -> bool:
-    """True when the data set can save and restore its position (torchdata's Stateful protocol)."""
-    return callable(getattr(dataset, "state_dict", None)) and callable(getattr(dataset, "load_state_dict", None))
-
-
 class IterableReader:
     """One virtual shard of an iterable data set, open in a worker."""
 
@@ -64,7 +61,8 @@ class IterableReader:
         self.dataset = dataset
         self.info = info
         self.position = 0
-        if resume is not None and stateful(dataset):
+        self.resumable = resumable(dataset)
+        if resume is not None and self.resumable:
             dataset.load_state_dict(resume)
             self.position = start  # the data set continues from ``start`` by itself
         with worker_info(info), seeded(*key):
@@ -77,7 +75,7 @@ class IterableReader:
         return value
 
     def state(self) -> Any:
-        if not stateful(self.dataset):
+        if not self.resumable:
             return None
         with worker_info(self.info):
             return self.dataset.state_dict()
@@ -103,6 +101,13 @@ class IterableSource(StreamSource):
         self.dataset = dataset
         self.num_shards = num_shards
         self.name = f"{type(dataset).__name__}[{num_shards} shards]"
+        self._label = describe(dataset)
+        for library in libraries_of(dataset):
+            check_shards(library, self._label, num_shards)
+
+    @property
+    def label(self) -> str:
+        return self._label
 
     def open(self, shard: int, epoch: int, seed: int, start: int, resume: Any) -> IterableReader:
         copy = _copy(self.dataset)
@@ -134,6 +139,8 @@ def from_iterable(dataset: Any, num_shards: int = 8) -> Pipeline:
     Raises:
         TypeError: ``dataset`` is not iterable.
         ValueError: ``num_shards`` is not a positive int.
+        InputError: ``dataset`` comes from a library that cannot be read as ``num_shards``
+            virtual shards (see :mod:`stoker.data.streams.libraries`).
     """
     if not isinstance(dataset, IterableDataset) and not callable(getattr(dataset, "__iter__", None)):
         raise TypeError(f"from_iterable() takes an iterable data set, got {type(dataset).__name__}")

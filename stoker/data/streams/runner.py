@@ -7,12 +7,13 @@ The ledger gives a shard's blocks to one worker while it lives, so the reader le
 
 from __future__ import annotations
 
+import contextlib
 import time
 import traceback
 from collections import OrderedDict, defaultdict
 from typing import TYPE_CHECKING, Any
 
-from stoker.data.executor import _DROP, SkipRecord, SplitFailure, _Failed
+from stoker.data.outcome import DROP, OpFailed, SkipRecord, SplitFailure, failure
 from stoker.data.rng import BATCH_NAMESPACE, seeded
 from stoker.data.streams.source import ShardReader, StreamSource
 from stoker.data.streams.split import StreamResult, StreamSplit, sample_id
@@ -77,8 +78,9 @@ class StreamRunner:
         try:
             reader = self._reader(split)
             alive = self._replay(split, reader)
-        except Exception as exc:
-            return self._failure(split, split.start, None, _Failed(f"read:{self.source.name}", exc))
+        except ex.catch as exc:  # iter(), load_state_dict() or a replayed record of the data set
+            self._drop(split.shard)
+            return self._failure(split, split.start, None, OpFailed(f"read:{self.source.label}", exc))
         finally:
             stage["read"] += time.perf_counter() - t0
         kept: list[Any] = []
@@ -94,11 +96,11 @@ class StreamRunner:
                 except StopIteration:
                     alive = False
                     break
-                except Exception as exc:
+                except ex.catch as exc:
                     # A data set's iterator that raised is finished (a generator cannot resume):
                     # the shard ends here, whatever on_error says.
                     self._open.pop(split.shard, None)
-                    err = _Failed(f"read:{self.source.name}", exc)
+                    err = OpFailed(f"read:{self.source.name}", exc)
                     if ex.on_error == "raise":
                         return self._failure(split, record, reader.where(), err)
                     self._skip(split, result, sid, reader.where(), err)
@@ -109,13 +111,13 @@ class StreamRunner:
                     stage["read"] += time.perf_counter() - t0
                 record += 1
                 try:
-                    value = ex._apply(ex.sample_ops, value, stage, result)
-                except _Failed as err:
+                    value = ex.apply(ex.sample_ops, value, stage, result)
+                except OpFailed as err:
                     if ex.on_error == "raise":
                         return self._failure(split, record - 1, reader.where(), err)
                     self._skip(split, result, sid, reader.where(), err)
                     continue
-            if value is not _DROP:
+            if value is not DROP:
                 kept.append(value)
                 kept_ids.append(sid)
         result.records = record - split.start
@@ -124,7 +126,11 @@ class StreamRunner:
         if not alive:
             self._open.pop(split.shard, None)
         else:
-            result.state = reader.state()
+            try:
+                result.state = reader.state()
+            except ex.catch as exc:
+                self._drop(split.shard)
+                return self._state_failure(split, exc)
         cut_short = result.records < split.stop - split.start
         failure = self._collate(split, result, kept, kept_ids, stage, drop=split.drop_last and cut_short)
         if failure is not None:
@@ -150,18 +156,38 @@ class StreamRunner:
             return None
         try:
             with seeded(ex.seed, split.epoch, BATCH_NAMESPACE + split.index):
-                batch = ex._apply([ex.batch_op, *ex.batch_ops], kept, stage, result)
-        except _Failed as err:
+                batch = ex.apply([ex.batch_op, *ex.batch_ops], kept, stage, result)
+        except OpFailed as err:
             if ex.on_error == "raise":
                 return self._failure(split, None, None, err, tuple(kept_ids))
             for sid in kept_ids:
                 self._skip(split, result, sid, None, err)
             return None
-        result.items = [] if batch is _DROP else [batch]
+        result.items = [] if batch is DROP else [batch]
         return None
 
+    def _drop(self, shard: int) -> None:
+        """Forgets a shard's reader after its data set raised: a later block opens it anew."""
+        held = self._open.pop(shard, None)
+        if held is not None:
+            with contextlib.suppress(Exception):
+                held[1].close()
+
+    def _state_failure(self, split: StreamSplit, exc: BaseException) -> SplitFailure:
+        """The data set's ``state_dict()`` raised: an error of the data set, not of a sample or a worker."""
+        op = f"state_dict:{self.source.label}"
+        msg = (
+            f"{type(exc).__name__} in {self.source.label}.state_dict(), which stoker calls in the worker after "
+            f"records {split.start}..{split.stop - 1} of virtual shard {split.shard} (epoch {split.epoch}) so that "
+            f"another worker can resume the shard there: {exc}. Fix state_dict(), or give the data set no "
+            f"state_dict()/load_state_dict() pair and stoker replays a moved shard from its start instead."
+        )
+        tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        ids = tuple(sample_id(split.shard, r, split.num_shards) for r in range(split.start, split.stop))
+        return failure(split.key, msg, ids, None, op, exc, tb)
+
     def _failure(
-        self, split: StreamSplit, record: int | None, where: str | None, err: _Failed, ids: tuple[int, ...] = ()
+        self, split: StreamSplit, record: int | None, where: str | None, err: OpFailed, ids: tuple[int, ...] = ()
     ) -> SplitFailure:
         if record is not None:
             ids = (sample_id(split.shard, record, split.num_shards),)
@@ -174,10 +200,9 @@ class StreamRunner:
             f"{type(err.exc).__name__} in {err.op!r} on {place}, epoch {split.epoch}: {err.exc}. "
             f"Fix the input or the function, or pass on_error='skip' to drop such samples."
         )
-        tb = err.tb or "".join(traceback.format_exception(type(err.exc), err.exc, err.exc.__traceback__))
-        return SplitFailure(split.key, msg, ids, where, err.op, tb)
+        return failure(split.key, msg, ids, where, err.op, err.exc, err.tb)
 
-    def _skip(self, split: StreamSplit, result: StreamResult, sid: int, where: str | None, err: _Failed) -> None:
+    def _skip(self, split: StreamSplit, result: StreamResult, sid: int, where: str | None, err: OpFailed) -> None:
         result.skipped.append(SkipRecord(split.epoch, sid, where, err.op, f"{type(err.exc).__name__}: {err.exc}"))
 
     def close(self) -> None:

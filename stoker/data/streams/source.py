@@ -31,11 +31,16 @@ class StreamSource:
 
     Attributes:
         num_shards: Virtual shards (``K``); fixed, whatever the number of worker processes.
-        name: A short label for plans, stats and errors.
+        name: A short label for plans and stats.
     """
 
     num_shards: int
     name: str
+
+    @property
+    def label(self) -> str:
+        """What errors call the source: its name, or the data set with its library for iterables."""
+        return self.name
 
     def open(self, shard: int, epoch: int, seed: int, start: int, resume: Any) -> ShardReader:
         """Opens virtual shard ``shard`` for ``epoch`` as near ``start`` as it can.

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from stoker.data.executor import SplitResult
+from stoker.data.outcome import SplitResult
 from stoker.data.splits import Split
 
 

@@ -88,6 +88,26 @@ def test_env_port_and_default_job_name(monkeypatch: pytest.MonkeyPatch) -> None:
         assert scraped["cpu_free"] is None or 0.0 <= scraped["cpu_free"] <= os.cpu_count()
 
 
+def test_env_port_goes_to_the_first_loader_and_the_second_gets_a_free_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+    monkeypatch.setenv("STOKER_METRICS_PORT", str(port))
+    pipe = stoker.from_items(list(range(8))).map(cheap)
+    with stoker.Loader(pipe, workers=0) as first, stoker.Loader(pipe, workers=0) as second:
+        assert first.metrics_address == f"http://127.0.0.1:{port}"
+        assert second.metrics_address is not None and second.metrics_address != first.metrics_address
+        list(second)
+        assert _scrape(second.metrics_address)["samples"] == 8 and _scrape(first.metrics_address)["samples"] == 0
+    with socket.socket() as taken:  # another process (a second rank on this machine) holds it
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        monkeypatch.setenv("STOKER_METRICS_PORT", str(taken.getsockname()[1]))
+        with stoker.Loader(pipe, workers=0) as third:
+            assert third.metrics_address is not None
+            assert not third.metrics_address.endswith(f":{taken.getsockname()[1]}")
+
+
 def test_a_taken_port_is_named() -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -95,6 +115,12 @@ def test_a_taken_port_is_named() -> None:
         port = int(s.getsockname()[1])
         with pytest.raises(OSError, match=f"127.0.0.1:{port}.*metrics_port"):
             stoker.Loader(stoker.from_items([1, 2]), workers=0, metrics_port=port)
+
+
+def test_a_bad_env_port_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STOKER_METRICS_PORT", "nine")
+    with pytest.raises(ValueError, match="STOKER_METRICS_PORT='nine'"):
+        stoker.Loader(stoker.from_items([1, 2]), workers=0)
 
 
 def test_bad_metrics_port_is_a_value_error() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import pickle
 from collections import namedtuple
 
 import cloudpickle
@@ -10,7 +12,7 @@ import pytest
 import torch
 
 import stoker
-from stoker.backends.ray_worker import DataWorker, NotLoaded, TensorBox, from_wire, to_wire
+from stoker.backends.ray_worker import BoxedObject, DataWorker, NotLoaded, TensorBox, from_wire, to_wire
 from stoker.data.executor import SplitFailure, SplitResult
 from stoker.data.splits import Split
 
@@ -78,3 +80,19 @@ def test_a_pipeline_that_cannot_load_is_reported_not_raised():
     info = w.hello()
     assert "could not load the pipeline" in info["error"] and "UnpicklingError" in info["error"]
     assert isinstance(w.run(Split(0, 0, (0,))), NotLoaded)
+
+
+@dataclasses.dataclass
+class Holder:
+    view: torch.Tensor
+    note: str
+
+
+def test_tensors_inside_objects_travel_boxed_with_only_their_bytes():
+    big = torch.arange(1 << 20, dtype=torch.float32)  # 4 MiB
+    wire = to_wire([Holder(big[64:128], "n"), {"h": Holder(big[:4], "m")}, "plain"])
+    assert isinstance(wire[0], BoxedObject) and len(wire[0].skeleton) < 1024
+    assert wire[0].boxes[0].array.nbytes == 256 and len(pickle.dumps(wire)) < 4096
+    back = from_wire(wire)
+    assert isinstance(back[0], Holder) and back[0].note == "n" and torch.equal(back[0].view, big[64:128])
+    assert torch.equal(back[1]["h"].view, big[:4]) and back[2] == "plain"

@@ -10,7 +10,7 @@ import pytest
 
 from stoker.cluster.learning import JobReport
 from stoker.cluster.records import Node
-from stoker.cluster.service import SILENT_ROUNDS, ControllerService
+from stoker.cluster.service import SILENT_ROUNDS, Budget, ControllerService
 from tests.common.state import run_test_save_load_state
 
 NODES = (Node("a", 4.0, 0, 0), Node("b", 2.0, 0, 0))
@@ -29,6 +29,24 @@ def hungry(name: str, workers: float, node: str = "a") -> JobReport:
     return JobReport(name, node, 1.0, 10.0 * workers, 0.6, workers)
 
 
+TOKENS: dict[str, str] = {}  # job name -> token, as each job process would keep it
+
+
+@pytest.fixture(autouse=True)
+def _fresh_tokens() -> None:
+    TOKENS.clear()
+
+
+def send(svc: ControllerService, r: JobReport, tokens: dict[str, str] | None = None) -> Budget:
+    """What a job does: joins with its first report, then reports with the token it got."""
+    tokens = TOKENS if tokens is None else tokens
+    if r.name not in svc.members:
+        joined = svc.join(r)
+        tokens[r.name] = joined.token
+        return joined.budget
+    return svc.report(r, tokens[r.name])
+
+
 def make(clock: Clock, tmp_path: Path | None = None, policy: str = "elastic") -> ControllerService:
     state = tmp_path / "state.json" if tmp_path else None
     return ControllerService(lambda: NODES, policy, period_s=1.0, state_path=state, clock=clock)
@@ -39,22 +57,22 @@ def test_a_lone_hungry_job_borrows_the_cluster_and_a_new_job_gets_its_floor_at_o
     svc = make(clock)
     budget = 1
     for _ in range(4):
-        budget = svc.report(hungry("old", budget)).workers
+        budget = send(svc, hungry("old", budget)).workers
         clock.t += 1.0
         svc.round()
     assert budget == 6  # all 6 CPUs: nobody else needs them
-    joined = svc.report(hungry("new", 0, node="b"))
+    joined = send(svc, hungry("new", 0, node="b"))
     assert joined.workers >= 1  # its floor, in the reply to its first report
     assert svc.members["old"].budget + joined.workers <= 6  # borrowed CPUs go back in the same round
-    assert svc.report(hungry("old", budget)).workers <= 5
+    assert send(svc, hungry("old", budget)).workers <= 5
 
 
 def test_a_job_silent_for_three_periods_is_dropped_and_its_budget_freed() -> None:
     clock = Clock()
     svc = make(clock)
-    svc.report(hungry("quiet", 1))
+    send(svc, hungry("quiet", 1))
     for _ in range(5):
-        svc.report(hungry("busy", svc.members["busy"].budget if "busy" in svc.members else 1))
+        send(svc, hungry("busy", svc.members["busy"].budget if "busy" in svc.members else 1))
         clock.t += 1.0
         svc.round()
         if clock.t <= SILENT_ROUNDS:
@@ -66,9 +84,9 @@ def test_a_job_silent_for_three_periods_is_dropped_and_its_budget_freed() -> Non
 def test_leave_frees_the_budget_at_once() -> None:
     clock = Clock()
     svc = make(clock)
-    svc.report(hungry("a", 1))
-    svc.report(hungry("b", 1, node="b"))
-    svc.leave("b")
+    send(svc, hungry("a", 1))
+    send(svc, hungry("b", 1, node="b"))
+    svc.leave("b", TOKENS["b"])
     assert list(svc.members) == ["a"] and svc.history[-1] == {"a": svc.members["a"].budget}
 
 
@@ -76,7 +94,7 @@ def test_status_lists_jobs_and_nodes_with_lent_and_free_cpus() -> None:
     clock = Clock()
     svc = make(clock)
     for _ in range(4):
-        svc.report(hungry("j", svc.members["j"].budget if "j" in svc.members else 1))
+        send(svc, hungry("j", svc.members["j"].budget if "j" in svc.members else 1))
         svc.round()
     status = svc.status()
     assert [j.name for j in status.jobs] == ["j"] and status.jobs[0].budget == 6
@@ -89,14 +107,14 @@ def test_the_state_is_saved_every_round_and_a_new_service_resumes_from_it(tmp_pa
     clock = Clock()
     svc = make(clock, tmp_path)
     for _ in range(4):
-        svc.report(hungry("j", svc.members["j"].budget if "j" in svc.members else 1))
+        send(svc, hungry("j", svc.members["j"].budget if "j" in svc.members else 1))
         svc.round()
     saved = json.loads((tmp_path / "state.json").read_text())
     assert saved["jobs"]["j"]["budget"] == 6
     again = make(clock, tmp_path)  # a controller restarted after a SIGKILL
     assert again.starts == 2 and again.members["j"].budget == 6
     assert again.controller.book.curve("j") == svc.controller.book.curve("j")
-    assert again.report(hungry("j", 6)).workers == 6
+    assert send(again, hungry("j", 6)).workers == 6
 
 
 def test_service_round_trips_its_state() -> None:
@@ -104,22 +122,28 @@ def test_service_round_trips_its_state() -> None:
         def __init__(self) -> None:
             self.clock = Clock()
             self.svc = make(self.clock)
+            self.tokens: dict[str, str] = {}  # the jobs' side: each keeps the token it joined with
             self.k = 0
 
         def advance(self) -> dict[str, int]:
             self.k += 1
             for name in ("x", "y") if self.k % 4 else ("x",):
                 member = self.svc.members.get(name)
-                self.svc.report(hungry(name, member.budget if member else 1, node="a" if name == "x" else "b"))
+                send(
+                    self.svc,
+                    hungry(name, member.budget if member else 1, node="a" if name == "x" else "b"),
+                    self.tokens,
+                )
             self.clock.t += 1.0
             return self.svc.round()
 
         def state_dict(self) -> dict:
-            return {"svc": self.svc.state_dict(), "k": self.k}
+            return {"svc": self.svc.state_dict(), "k": self.k, "tokens": dict(self.tokens)}
 
         def load_state_dict(self, s: dict) -> None:
             self.svc.load_state_dict(s["svc"])
             self.k = s["k"]
+            self.tokens = dict(s["tokens"])
 
     run_test_save_load_state(Driver, lambda d: d.advance(), steps=10, checkpoints=[0, 3, 9])
 

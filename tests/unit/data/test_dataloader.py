@@ -6,6 +6,7 @@ variants are in tests/integration/test_dataloader_workers.py.
 
 from __future__ import annotations
 
+import inspect
 import pickle
 import warnings
 from collections import namedtuple
@@ -17,6 +18,7 @@ import torch.utils.data as tud
 from torch.utils.data.distributed import DistributedSampler
 
 import stoker
+from stoker.system import cpu_count
 from tests.common.state import LoaderStream, run_test_save_load_state
 
 DS = tud.TensorDataset(torch.arange(23), torch.arange(23) * 10)
@@ -164,7 +166,33 @@ def test_torch_argument_checks() -> None:
         stoker.DataLoader(DS, num_workers="many")
     with pytest.raises(TypeError, match=r"unexpected keyword arguments \['bogus'\]"):
         stoker.DataLoader(DS, bogus=1)
-    assert stoker.DataLoader(DS, num_workers="auto").num_workers == "auto"
+    with pytest.raises(ValueError, match="max_workers=3 and num_workers=2 disagree"):
+        stoker.DataLoader(DS, num_workers=2, autoscale=True, max_workers=3)
+    with pytest.raises(ValueError, match="autoscale=True needs num_workers >= 1"):
+        stoker.DataLoader(DS, autoscale=True)
+
+
+def test_auto_keeps_num_workers_an_int_as_torch_and_frameworks_expect() -> None:
+    auto = stoker.DataLoader(DS, num_workers="auto", max_workers=3)
+    assert auto.num_workers == 3 and isinstance(auto.num_workers, int) and auto.autoscale
+    assert auto.options == {"max_workers": 3}
+    default = stoker.DataLoader(DS, num_workers="auto")
+    assert default.num_workers == cpu_count() and default.autoscale
+    assert not stoker.DataLoader(DS, num_workers=2).autoscale
+
+
+def test_rebuilt_from_its_attributes_it_is_the_same_stoker_loader() -> None:
+    """What Lightning's _update_dataloader and accelerate do: type(dl)(**public attributes)."""
+    loader = stoker.DataLoader(DS, batch_size=4, num_workers="auto", max_workers=2, seed=7, on_error="skip")
+    attrs = {k: v for k, v in vars(loader).items() if not k.startswith("_")}
+    params = inspect.signature(stoker.DataLoader.__init__).parameters
+    kwargs = {k: v for k, v in attrs.items() if k in params or k in inspect.signature(tud.DataLoader).parameters}
+    kwargs.pop("batch_sampler")  # torch's own BatchSampler stands for batch_size and drop_last
+    kwargs["sampler"] = tud.SequentialSampler(DS)
+    rebuilt = type(loader)(**kwargs)
+    assert (rebuilt.num_workers, rebuilt.autoscale, rebuilt.seed) == (2, True, 7)
+    assert rebuilt.options == {"max_workers": 2, "on_error": "skip"}
+    assert rebuilt.batch_size == 4 and rebuilt.sampler is kwargs["sampler"]
 
 
 def test_pin_memory_without_an_accelerator_warns_as_torch_does() -> None:
@@ -238,3 +266,35 @@ def test_worker_init_fn_warns_once_which_guarantee_is_off() -> None:
         stoker.DataLoader(DS, worker_init_fn=print)
     texts = [str(w.message) for w in caught if "worker_init_fn" in str(w.message)]
     assert len(texts) <= 1  # once per process (0 when an earlier test already warned)
+
+
+def test_a_new_iter_ends_the_previous_iterator_as_torchs_does() -> None:
+    loader = stoker.DataLoader(DS, batch_size=4)
+    first = iter(loader)
+    assert next(first)[0].tolist() == [0, 1, 2, 3]
+    second = iter(loader)  # Lightning keeps `first` referenced while it asks for this one
+    assert [b[0].tolist() for b in second] == [b[0].tolist() for b in tud.DataLoader(DS, batch_size=4)]
+    with pytest.raises(RuntimeError, match="superseded by a newer iter"):
+        next(first)
+    assert len(list(loader)) == 6  # and the epoch after it
+
+
+class _SaysThree(tud.IterableDataset[int]):
+    def __iter__(self) -> Any:
+        return iter(range(5))
+
+    def __len__(self) -> int:
+        return 3
+
+
+def test_an_iterable_past_its_reported_length_warns_as_torchs_does() -> None:
+    loader = stoker.DataLoader(_SaysThree(), batch_size=None)
+    it = iter(loader)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert [next(it) for _ in range(5)] == [0, 1, 2, 3, 4]  # len() not asked: no warning
+    assert len(loader) == 3
+    it = iter(loader)
+    assert [next(it) for _ in range(3)] == [0, 1, 2]
+    with pytest.warns(UserWarning, match=r"reported to be 3\(when accessing len\(dataloader\)\), but 4 samples"):
+        next(it)

@@ -164,3 +164,36 @@ def test_state_from_another_pipeline_is_refused() -> None:
     a.begin_epoch(0)
     with pytest.raises(ValueError, match="splits per epoch"):
         b.delivered_from_state(a.state_dict())
+
+
+def test_a_1e8_epoch_issues_its_first_splits_without_listing_the_rest() -> None:
+    import tracemalloc
+
+    tracemalloc.start()
+    for seed in (None, 5):
+        d = Dispatcher(100_000_000, 32, False, seed, prefetch=2, world_size=2, rank=1)
+        d.begin_epoch(0)
+        issued = d.assign([0, 1])
+        assert [s.index for _, s in issued] == [1, 3, 5, 7]
+        assert seed is not None or issued[0][1].indices == tuple(range(32, 64))
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert peak < 1 << 20  # bytes; listing 3.1 M splits would take hundreds of MB
+
+
+def test_skip_mode_traces_a_split_that_killed_a_worker_and_then_blames_one_sample() -> None:
+    d = Dispatcher(8, 4, False, None, prefetch=1, max_attempts=2)
+    d.skip_crashes = True
+    d.begin_epoch(0)
+    assert [s.trace for _, s in d.assign([0])] == [False]
+    d.began(0, (0, 0))
+    d.lost(0, "killed by SIGSEGV", starts_known=True)  # first death: attempt 1, the split is traced
+    ((_, split),) = d.assign([1])
+    assert split.index == 0 and split.trace and split.crashed == ()
+    d.began(1, (0, 0, 2))  # the traced worker says it runs the sample at position 2
+    d.lost(1, "killed by SIGSEGV", starts_known=True)  # blames that sample, not the split: no WorkerLostError
+    ((_, split),) = d.assign([2])
+    assert split.crashed == ((2, "killed by SIGSEGV"),)
+    d.began(2, (0, 0))
+    with pytest.raises(WorkerLostError, match="split 0"):  # a death with no sample named counts as before
+        d.lost(2, "killed by SIGSEGV", starts_known=True)

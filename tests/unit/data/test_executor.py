@@ -42,3 +42,33 @@ def test_filter_shortens_the_batch_and_is_counted() -> None:
     out = _run(stoker.from_items(list(range(10))).filter(lambda i: i % 2 == 0).batch(4), [0, 1, 2, 3])
     assert isinstance(out, SplitResult) and out.items[0].tolist() == [0, 2] and out.filtered == 2
     assert set(out.stage_s) >= {"read", "<lambda>", "collate"}
+
+
+def test_an_error_outside_the_operators_comes_back_as_a_record_not_raised() -> None:
+    from stoker.data.streams.split import make_stream_split
+
+    # A stream split on an index pipeline: the stream runner refuses it before any operator runs.
+    out = Executor(stoker.from_items([1, 2]), seed=0, on_error="raise").run(make_stream_split(0, 0, 0, 1, 0, 2, False))
+    assert isinstance(out, SplitFailure)
+    assert (out.op, out.exc_type) == ("worker", "TypeError")
+    assert "a stream split needs a stream source" in out.message and out.key == (0, 0)
+
+
+def test_samples_that_crashed_a_worker_are_skipped_not_run() -> None:
+    pipe = stoker.from_items(list(range(8))).map(fail_on_13).batch(4)
+    ex = Executor(pipe, seed=0, on_error="skip")
+    out = ex.run(Split(0, 0, (0, 1, 2, 3), crashed=((1, "killed by SIGSEGV"),)))
+    assert isinstance(out, SplitResult) and out.items[0].tolist() == [0, 2, 3]
+    assert [(r.index, r.op) for r in out.skipped] == [(1, "worker")] and "SIGSEGV" in out.skipped[0].error
+    whole = ex.run(Split(0, 1, (4, 5, 6, 7), crashed=((4, "killed by SIGSEGV"),)))  # the batch stage crashed
+    assert isinstance(whole, SplitResult) and whole.items == [] and len(whole.skipped) == 4
+
+
+def test_a_traced_split_reports_each_sample_before_running_it() -> None:
+    seen: list[int] = []
+    ex = Executor(stoker.from_items(list(range(8))).batch(4), seed=0, on_error="skip")
+    ex.on_sample = lambda split, pos: seen.append(pos)
+    ex.run(Split(0, 0, (0, 1, 2, 3)))
+    assert seen == []
+    ex.run(Split(0, 0, (0, 1, 2, 3), trace=True))
+    assert seen == [0, 1, 2, 3, 4]  # 4: the batch stage

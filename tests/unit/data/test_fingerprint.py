@@ -8,7 +8,7 @@ import pytest
 import torch
 
 import stoker
-from stoker.data.fingerprint import FIELDS
+from stoker.data.fingerprint import FIELDS, RECORDED
 
 
 def double(x: int) -> int:
@@ -67,7 +67,7 @@ def test_another_rank_is_refused() -> None:
 
 def test_what_is_not_part_of_the_stream_may_change() -> None:
     state = saved()
-    assert set(state["fingerprint"]) == set(FIELDS)
+    assert set(state["fingerprint"]) == set(FIELDS) | set(RECORDED)
     with stoker.Loader(pipe(), workers=0, prefetch=5, deterministic=True, interval=2.0) as other:
         other.load_state_dict(state)
         assert len(list(other)) == 9

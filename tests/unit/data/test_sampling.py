@@ -55,3 +55,42 @@ def test_dispatcher_hands_out_explicit_splits_to_its_rank() -> None:
     for _, s in issued:
         d.receive("w", s.key, s.indices)
     assert [d.pop_ready(), d.pop_ready(), d.done] == [(1, (7,)), (3, (0,)), True]
+
+
+class _Virtual(torch.utils.data.Dataset):
+    """A data set whose length is virtual: items are made from their index."""
+
+    def __len__(self) -> int:
+        return 100_000_000
+
+    def __getitem__(self, i: int) -> int:
+        return i
+
+
+def test_a_sequential_epoch_of_1e8_is_computed_per_split_and_round_trips() -> None:
+    import tracemalloc
+
+    import stoker
+
+    tracemalloc.start()
+    with stoker.DataLoader(_Virtual(), batch_size=32, num_workers=0) as loader:
+        it = iter(loader)
+        first, second = next(it), next(it)
+        state = loader.state_dict()
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert first.tolist() == list(range(32)) and second.tolist() == list(range(32, 64))
+    assert peak < 8 << 20  # bytes; the drawn epoch alone was 800 MB of indices
+    with stoker.DataLoader(_Virtual(), batch_size=32, num_workers=0) as again:
+        again.load_state_dict(pickle.loads(pickle.dumps(state)))
+        assert next(iter(again)).tolist() == list(range(64, 96))
+
+
+def test_range_splits_match_what_the_sampler_draws() -> None:
+    from stoker.data.sampling import RangeSplits, _collect
+
+    for n, size, drop_last in [(10, 3, False), (10, 3, True), (9, 3, False), (1, 4, False)]:
+        drawn = _collect(BatchSampler(SequentialSampler(range(n)), size, drop_last))
+        lazy = RangeSplits(n, size, drop_last)
+        assert lazy == drawn and [lazy[k] for k in range(len(lazy))] == [drawn[k] for k in range(len(drawn))]
+        assert lazy.samples_in(range(len(lazy))) == sum(map(len, drawn))

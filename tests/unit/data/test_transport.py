@@ -1,4 +1,5 @@
 import collections
+import dataclasses
 import os
 
 import numpy as np
@@ -46,3 +47,33 @@ def test_arena_tensors_are_referenced_not_copied() -> None:
     ((x, y),) = unpack(packed)
     assert torch.equal(x, torch.stack([s[0] for s in samples])) and y.tolist() == [0, 1, 2, 3]
     assert not any(os.path.exists(p) for p, _ in packed.files if p)
+
+
+@dataclasses.dataclass
+class Holder:
+    view: torch.Tensor
+    name: str
+
+
+class Custom:
+    def __init__(self, arr: np.ndarray) -> None:
+        self.arr = arr
+
+
+def test_a_small_view_of_a_large_storage_costs_only_its_own_bytes_in_any_object() -> None:
+    big = torch.arange(4 << 20, dtype=torch.float32)  # a 16 MiB storage
+    base = np.arange(1 << 20, dtype=np.float64)  # 8 MiB
+    items = [Holder(big[1000:1064], "a"), {"c": Custom(base[8:40])}, (Holder(big[::65536][:64], "strided"),)]
+    packed = pack(items, os.path.join(shm_dir(), f"stoker-unit-view-{os.getpid()}"))
+    assert sum(size for _, size in packed.files) <= 3 * 256 + 3 * 64  # three 256-byte views, 64-byte aligned
+    out = unpack(packed)
+    assert isinstance(out[0], Holder) and out[0].name == "a" and torch.equal(out[0].view, big[1000:1064])
+    assert isinstance(out[1]["c"], Custom) and np.array_equal(out[1]["c"].arr, base[8:40])
+    assert torch.equal(out[2][0].view, big[::65536][:64])
+    assert out[0].view.untyped_storage().nbytes() == 256
+
+
+def test_sparse_tensors_still_travel() -> None:
+    sparse = torch.eye(3).to_sparse()
+    out = unpack(pack([sparse], os.path.join(shm_dir(), f"stoker-unit-sparse-{os.getpid()}")))
+    assert out[0].is_sparse and torch.equal(out[0].to_dense(), torch.eye(3))

@@ -79,8 +79,8 @@ def test_the_real_controller_service_status_exports_and_reads_back() -> None:
 
     nodes = [Node("a", 4.0, 0, 1, "sim"), Node("b", 4.0, 0, 1, "sim")]
     service = ControllerService(lambda: nodes, "elastic", period_s=2.0)
-    service.report(JobReport("resnet", "a", 1.0, 410.0, 0.31, 2.0))
-    service.report(JobReport("bert", "b", 1.0, 95.5, 0.02, 1.0))
+    service.join(JobReport("resnet", "a", 1.0, 410.0, 0.31, 2.0))
+    service.join(JobReport("bert", "b", 1.0, 95.5, 0.02, 1.0))
     status = service.status().to_json()
     jobs, rounds = cluster_rows(_text(status))
     assert rounds == status["rounds"]

@@ -103,3 +103,38 @@ def test_the_owned_cache_is_removed_on_close(tmp_path) -> None:
     assert os.path.isdir(folder)
     report.close()
     assert not os.path.exists(folder)
+
+
+def test_a_cache_dir_that_cannot_be_made_leaves_the_pipeline_uncached(tmp_path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    pipe = pipeline(16)
+    new, report = stoker.optimize(pipe, strategies=["autocache"], cache_dir=str(blocker / "cache"))
+    (rw,) = report.rewrites
+    assert not rw.applied and "cannot make the cache folder" in rw.why and new.source is pipe.source
+    assert identical(run(pipe, 2), run(new, 2))
+
+
+def test_a_resumed_run_keeps_the_cut_an_earlier_run_left_in_cache_dir(tmp_path, monkeypatch) -> None:
+    from dataclasses import replace
+
+    from stoker.optimize import autocache
+
+    pipe = pipeline(16, fns.heavy, fns.heavy_keep, fns.jitter)
+    measure = autocache._measure
+
+    def prefer_first_cut(ctx, k, n, root):  # an earlier run whose (noisy) timings favoured cutting after op 1
+        cut = measure(ctx, k, n, root)
+        return cut if k == 1 else replace(cut, read_s=cut.read_s + 1.0)
+
+    monkeypatch.setattr(autocache, "_measure", prefer_first_cut)
+    first, report = stoker.optimize(pipe, strategies=["autocache"], cache_dir=str(tmp_path / "c"))
+    assert [op.name for op in first.source.data.ops] == ["heavy"]
+    want = run(first, 1)
+    monkeypatch.undo()
+    second, report = stoker.optimize(pipe, strategies=["autocache"], cache_dir=str(tmp_path / "c"))
+    assert [op.name for op in second.source.data.ops] == ["heavy"], report.explain()
+    with stoker.Loader(second, workers=0, seed=3) as loader:
+        got = [list(loader)]
+    assert identical(got, want) and report.stats()["computed"] == 0  # every sample read from the earlier cache
+    report.close()

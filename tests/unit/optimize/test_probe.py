@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import torch
 
 import stoker
 from stoker.optimize.chain import Chain
@@ -60,3 +61,13 @@ def test_probe_indices_spread_over_the_source() -> None:
     assert probe_indices(2, 6) == [0, 1]
     with pytest.raises(ValueError, match="samples=0"):
         probe_indices(10, 0)
+
+
+def test_probing_copies_the_sample_not_the_data_set() -> None:
+    from stoker.optimize.values import fresh_copy
+
+    big = torch.utils.data.TensorDataset(torch.zeros(1024, 256), torch.arange(1024))
+    row, label = fresh_copy(big[3])
+    # deepcopy of a view copies the whole 1 MB storage; the probe's copy holds one row only.
+    assert row.untyped_storage().nbytes() == 256 * 4 and label.untyped_storage().nbytes() == 8
+    assert torch.equal(row, big[3][0]) and row.data_ptr() != big[3][0].data_ptr()

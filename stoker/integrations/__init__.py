@@ -1,0 +1,1 @@
+"""Helpers that keep stoker's workers under training frameworks that rebuild a DataLoader (accelerate)."""

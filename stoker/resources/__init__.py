@@ -1,0 +1,1 @@
+"""Measured profile files shipped with stoker (see README.md here for sources and licences)."""
