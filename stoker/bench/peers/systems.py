@@ -51,7 +51,7 @@ def _stoker(inp: d.Inputs, workers: int, optimize: bool) -> Run:
 
     def close() -> None:
         loader.close()
-        if optimize:
+        if loader.optimize_report is not None:
             loader.optimize_report.close()  # its cache goes with the run
 
     return Run(lambda: iter(loader), close)
