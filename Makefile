@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PIP := $(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt
 
-.PHONY: venv demo test test-unit test-integration lint bench clean system-deps
+.PHONY: venv venv-peers demo test test-unit test-integration lint bench clean system-deps
 
 venv: $(STAMP)
 
@@ -19,6 +19,15 @@ $(STAMP): pyproject.toml constraints.txt
 	# constraints.txt, so tests/integration/test_stream_libraries.py runs it.
 	$(PIP) --no-deps litdata obstore boto3 botocore s3transfer jmespath
 	touch $(STAMP)
+
+# benchmarks/peers.py: tf.data, Ray Data and torchdata.nodes beside stoker, in their own environment (not dev).
+venv-peers: .venv-peers/.installed
+
+.venv-peers/.installed: pyproject.toml constraints.txt
+	$(PYTHON) -m venv .venv-peers
+	.venv-peers/bin/python -m pip install --quiet --disable-pip-version-check -c constraints.txt "torch==2.13.0"
+	.venv-peers/bin/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[peers]"
+	touch .venv-peers/.installed
 
 demo: $(STAMP)
 	$(VENV)/bin/stoker demo

@@ -45,7 +45,8 @@ def reap_tree(trainer_pid: int) -> None:
     unlink_prefix(shm_prefix(trainer_pid))
 
 
-def _watch(trainer_pid: int) -> None:
+def watch(trainer_pid: int) -> None:
+    """Waits until ``trainer_pid`` is gone (this process re-parented), then reaps the tree and exits."""
     while os.getppid() == trainer_pid:
         time.sleep(WATCH_S)
     reap_tree(trainer_pid)
@@ -58,4 +59,4 @@ if _in_forkserver():
     # run only once the trainer is gone (the forkserver outlives no live trainer).
     _trainer = os.getppid()
     atexit.register(reap_tree, _trainer)
-    threading.Thread(target=_watch, args=(_trainer,), name="stoker-janitor", daemon=True).start()
+    threading.Thread(target=watch, args=(_trainer,), name="stoker-janitor", daemon=True).start()

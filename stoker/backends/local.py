@@ -1,9 +1,10 @@
 """Data workers as local processes (the default backend).
 
-Processes come from a forkserver that has already imported torch, so a new or replacement
-worker starts in milliseconds instead of the 1-2 s a fresh interpreter needs to import torch;
-that matters for scaling up and for replacing a killed worker. Forking the trainer itself is
-avoided because the trainer may hold threads (OpenMP, CUDA) that a fork would break.
+By default workers are forks of a template (:mod:`stoker.backends.template`): one fork of the
+trainer, made when the pool starts, that holds the pipeline and every module the trainer
+imported. A first, scaled-up or replacement worker so starts in milliseconds, without importing
+or unpickling anything, and shares the source's pages with its siblings. The other start
+methods (``"forkserver"``, ``"spawn"``, ``"fork"``) send each worker the cloudpickled pipeline.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import types
 import uuid
 import weakref
 from collections.abc import Callable, Iterator
+from functools import partial
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
@@ -27,15 +29,25 @@ import psutil
 
 from stoker.backends import lifeline
 from stoker.backends.base import Began, Done, Event, Exited, Fatal, Lost, WorkerPool
+from stoker.backends.template import Template, TemplateProcess
 from stoker.data import protocol as msg
 from stoker.data.executor import SplitFailure, SplitResult
+from stoker.data.intake import serialize_pipeline
 from stoker.data.splits import Split
 from stoker.data.transport import map_shared, unpack
 from stoker.data.worker import worker_main
 from stoker.system import cpu_count
 
+START_METHODS = ("template", "forkserver", "spawn", "fork")
+# fork is Linux's default start method; on macOS, system frameworks make fork unsafe and CPython spawns.
+DEFAULT_START = "template" if sys.platform.startswith("linux") else "spawn"
+
 
 def _context(name: str) -> Any:
+    if name not in START_METHODS:
+        raise ValueError(f"mp_context={name!r} should be one of {START_METHODS}")
+    if name == "template":
+        return None
     ctx = mp.get_context(name)
     if name == "forkserver":
         # The janitor makes the forkserver end, with every worker it forked, when the trainer dies.
@@ -81,26 +93,32 @@ class LocalPool(WorkerPool):
     Workers say when they start each split (:class:`~stoker.backends.base.Began`).
 
     Args:
-        pipeline_bytes: The cloudpickled pipeline.
+        pipeline: The pipeline (a :class:`~stoker.data.pipeline.Pipeline`), or its cloudpickled bytes.
         seed: Per-sample RNG seed.
         on_error: ``"raise"`` or ``"skip"``.
-        mp_context: ``"forkserver"`` (default), ``"spawn"`` or ``"fork"``.
+        mp_context: ``"template"`` (default on Linux, else ``"spawn"``: forks of a fork of the trainer holding the pipeline),
+            ``"forkserver"``, ``"spawn"`` or ``"fork"`` (these three send each worker the pickled pipeline).
         prefetch: Splits in flight per worker (sizes the shared-memory pool).
         shm_files: Most pooled shared-memory files per worker (default ``max(4, 2 * prefetch)``).
     """
 
     def __init__(
         self,
-        pipeline_bytes: bytes,
+        pipeline: Any,
         seed: int,
         on_error: str,
-        mp_context: str = "forkserver",
+        mp_context: str = DEFAULT_START,
         prefetch: int = 2,
         shm_files: int | None = None,
     ) -> None:
         self.reports_starts = True
         self._ctx = _context(mp_context)
-        self._pipeline = pipeline_bytes
+        self._template: Template | None = None
+        if self._ctx is None and not isinstance(pipeline, bytes):
+            self._template = Template(pipeline)
+            self._pipeline: Any = self._template.held
+        else:  # a fresh interpreter, or a fork that would unpickle anyway: send the pipeline
+            self._pipeline = pipeline if isinstance(pipeline, bytes) else serialize_pipeline(pipeline)
         self._seed = seed
         self._on_error = on_error
         self._shm_files = max(4, 2 * prefetch) if shm_files is None else shm_files
@@ -136,8 +154,9 @@ class LocalPool(WorkerPool):
             raise RuntimeError("this worker pool is closed")
         wid = self._next_id
         self._next_id += 1
-        parent, child = self._ctx.Pipe(duplex=True)
-        proc = self._ctx.Process(
+        parent, child = mp.Pipe(duplex=True)
+        start: Any = self._ctx.Process if self._template is None else partial(TemplateProcess, self._template)
+        proc = start(
             target=worker_main,
             args=(
                 child,
@@ -333,4 +352,6 @@ class LocalPool(WorkerPool):
             if self._procs[wid].is_alive():
                 self._procs[wid].kill()
             self._remove(wid)
+        if self._template is not None:
+            self._template.close()
         lifeline.unlink_prefix(f"{lifeline.shm_prefix(self._pid)}{self._uid}-")

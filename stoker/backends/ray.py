@@ -28,6 +28,7 @@ from stoker.backends.placement import NodeRecord, Placement, PlacementRequest, g
 from stoker.backends.placement.labels import matches, with_avoided
 from stoker.backends.ray_worker import DataWorker, NotLoaded, from_wire
 from stoker.data.executor import SplitFailure, SplitResult
+from stoker.data.intake import serialize_pipeline
 from stoker.data.splits import Split
 
 log = logging.getLogger("stoker")
@@ -82,7 +83,7 @@ class RayPool(WorkerPool):
     """Worker actors on a Ray cluster, results through the object store.
 
     Args:
-        pipeline_bytes: The cloudpickled pipeline.
+        pipeline: The pipeline, or its cloudpickled bytes.
         seed: Per-sample RNG seed.
         on_error: ``"raise"`` or ``"skip"``.
         address: Ray cluster to join (see :func:`connect`); ignored when already connected.
@@ -99,7 +100,7 @@ class RayPool(WorkerPool):
 
     def __init__(
         self,
-        pipeline_bytes: bytes,
+        pipeline: Any,
         seed: int,
         on_error: str,
         address: str | None = None,
@@ -122,7 +123,8 @@ class RayPool(WorkerPool):
         self._labels = label_selector
         self._runtime_env = runtime_env
         self._trainer_node = ray.get_runtime_context().get_node_id()
-        self._pipeline = ray.put(pipeline_bytes)  # stored once, read by every actor
+        # Stored once, read by every actor.
+        self._pipeline = ray.put(pipeline if isinstance(pipeline, bytes) else serialize_pipeline(pipeline))
         self._seed = seed
         self._on_error = on_error
         self._actor_cls: Any = ray.remote(DataWorker)

@@ -6,7 +6,8 @@ import json
 import os
 import statistics
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -70,3 +71,24 @@ def interleaved(
 def emit(obj: dict[str, Any], machine: Machine) -> None:
     """Prints the benchmark's last stdout line: one JSON object, with the machine under ``"machine"``."""
     print(json.dumps({**obj, "machine": asdict(machine)}), flush=True)
+
+
+@contextmanager
+def user_seeded(index: int) -> Iterator[None]:
+    """A baseline's per-sample RNG key, drawn from the process's torch RNG as a user's augmentation is.
+
+    torch's DataLoader seeds each worker's torch RNG from a base seed it draws at every ``iter()``,
+    and a persistent worker's RNG runs on from one epoch to the next; Ray Data's workers are not
+    seeded at all. So a baseline that draws its key here serves new augmentation every epoch, as a
+    user's pipeline does (a fixed key of epoch 0 would serve the same crops every epoch, a cache's
+    dream). The global RNGs are left alone (``reseed=False``): they belong to the worker.
+
+    Args:
+        index: The sample's index (the key's third part).
+    """
+    import torch
+
+    from stoker.data.rng import seeded
+
+    with seeded(0, int(torch.randint(1 << 62, ())), index, reseed=False):
+        yield

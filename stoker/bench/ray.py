@@ -61,12 +61,12 @@ class _StokerRuns:
 
 
 def ray_data_batch(batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """The same per-sample work as :func:`decode_augment`, seeded per sample like stoker does."""
-    from stoker.data.rng import seeded
+    """The same per-sample work as :func:`decode_augment`, a new key per sample and epoch as a user's is."""
+    from stoker.bench._util import user_seeded
 
     images, labels = [], []
     for path, idx in zip(batch["path"], batch["idx"]):
-        with seeded(0, 0, int(idx)):
+        with user_seeded(int(idx)):
             x, y = decode_augment(str(path))
         images.append(x.numpy())
         labels.append(y)

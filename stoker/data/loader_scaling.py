@@ -18,7 +18,6 @@ from stoker.data.autoscale.history import AutoscaleHistory
 from stoker.data.dispatcher import Dispatcher
 from stoker.data.errors import StokerError
 from stoker.data.executor import Executor
-from stoker.data.intake import serialize_pipeline
 from stoker.data.pipeline import Pipeline
 from stoker.data.stats import LoaderStats
 
@@ -57,7 +56,7 @@ class WorkerScaling:
             return  # never respawn workers once closed (close() may come from inside the loop)
         self._pool = make_pool(
             self._backend,
-            pipeline_bytes=serialize_pipeline(self.pipeline),
+            pipeline=self.pipeline,
             seed=self.seed,
             on_error=self.on_error,
             prefetch=self.prefetch,

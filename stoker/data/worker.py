@@ -17,6 +17,7 @@ from multiprocessing.connection import Connection
 from multiprocessing.reduction import ForkingPickler
 from typing import Any
 
+from stoker.backends.template import HeldPipeline
 from stoker.data import protocol as msg
 from stoker.data.executor import Executor, SplitFailure, SplitResult
 from stoker.data.transport import Arena, Packed, discard, pack
@@ -43,7 +44,7 @@ def _unsendable(out: SplitResult, exc: BaseException, indices: tuple[int, ...]) 
 
 def worker_main(
     conn: Connection,
-    pipeline_bytes: bytes,
+    pipeline_in: bytes | HeldPipeline,
     seed: int,
     on_error: str,
     shm_prefix: str,
@@ -56,7 +57,8 @@ def worker_main(
 
     Args:
         conn: Duplex pipe to the trainer.
-        pipeline_bytes: The pipeline, cloudpickled by the trainer.
+        pipeline_in: The pipeline, cloudpickled by the trainer, or held by the template this
+            process was forked from (:mod:`stoker.backends.template`).
         seed: Per-sample RNG seed.
         on_error: ``"raise"`` or ``"skip"``.
         shm_prefix: Path prefix for this worker's payload files.
@@ -82,9 +84,12 @@ def worker_main(
     # threads on N cores would only thrash (DataLoader does the same).
     torch.set_num_threads(1)
     try:
-        import cloudpickle
+        if isinstance(pipeline_in, HeldPipeline):
+            pipeline = pipeline_in.get()  # inherited: nothing to unpickle, the source's pages stay shared
+        else:
+            import cloudpickle
 
-        pipeline = cloudpickle.loads(pipeline_bytes)
+            pipeline = cloudpickle.loads(pipeline_in)
         arena = Arena(f"{shm_prefix}-arena", cap=shm_files)
         executor = Executor(pipeline, seed, on_error, arena=arena, catch=BaseException)
         apply_setup(pipeline, worker_id)

@@ -72,7 +72,7 @@ def test_an_uncollatable_batch_names_its_samples() -> None:
     assert info.value.indices == (0, 1, 2, 3)
 
 
-def test_an_unpicklable_function_is_refused_at_construction() -> None:
+def test_an_unpicklable_function_is_refused_at_construction_where_it_must_be_pickled() -> None:
     lock = threading.Lock()
 
     def guarded(x):
@@ -80,7 +80,10 @@ def test_an_unpicklable_function_is_refused_at_construction() -> None:
             return x
 
     with pytest.raises(stoker.PipelineSerializationError, match="guarded"):
-        stoker.Loader(stoker.from_items([1, 2]).map(guarded), workers=1)
+        stoker.Loader(stoker.from_items([1, 2]).map(guarded), workers=1, mp_context="forkserver")
+    # Workers forked from the template inherit the pipeline unpickled, as torch's forked workers do.
+    with stoker.Loader(stoker.from_items([1, 2]).map(guarded), workers=1) as loader:
+        assert sorted(loader) == [1, 2]
 
 
 def test_a_sample_that_crashes_its_worker_is_reported_not_retried_forever() -> None:

@@ -20,7 +20,8 @@ class JpegDataset(torch.utils.data.Dataset):
     """The same work as :func:`decode_augment`, as a map-style Dataset for ``torch.utils.data.DataLoader``.
 
     Randomness comes from stoker's per-sample RNG when run by stoker; under DataLoader the same
-    calls fall back to a generator seeded from the index, so both do identical work per sample.
+    calls take a key drawn from the worker's torch RNG (:func:`~stoker.bench._util.user_seeded`), so
+    both do the same work per sample and both draw new augmentation every epoch.
     """
 
     def __init__(self, paths: list[str], size: int = 224) -> None:
@@ -31,9 +32,10 @@ class JpegDataset(torch.utils.data.Dataset):
         return len(self.paths)
 
     def __getitem__(self, i: int) -> Any:
-        from stoker.data.rng import sample_key, seeded
+        from stoker.bench._util import user_seeded
+        from stoker.data.rng import sample_key
 
         if sample_key() is None:
-            with seeded(0, 0, i):
+            with user_seeded(i):
                 return decode_augment(self.paths[i], self.size)
         return decode_augment(self.paths[i], self.size)
