@@ -95,6 +95,15 @@ def augment_image(img: Image.Image) -> torch.Tensor:
     return _AUGMENT(img)
 
 
+def stoker_image(path: str) -> torch.Tensor:
+    """The same pipeline as a stoker user writes it (README): ``stoker.io``'s decode (libjpeg-turbo through
+    simplejpeg when installed, Pillow's exact pixels), Inception-style crop and flip drawn from the sample's own
+    generator (seed, epoch, index)."""
+    from stoker.io import random_hflip, random_resized_crop, read_image, to_uint8_tensor
+
+    return to_uint8_tensor(random_hflip(random_resized_crop(read_image(path), 224)))
+
+
 def image_sample(path: str) -> torch.Tensor:
     return augment_image(load_image(path))
 

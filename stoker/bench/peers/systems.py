@@ -44,7 +44,7 @@ def _stoker(inp: d.Inputs, workers: int, optimize: bool) -> Run:
 
     pipe = stoker.from_items(inp.items).shuffle()
     if inp.name == "image":
-        pipe = pipe.map(d.load_image).map(d.augment_image)
+        pipe = pipe.map(d.stoker_image)  # stoker.io's kernels, as the README writes it
     else:
         pipe = pipe.map(d.Tokenize(inp.tokenizer)).map(d.random_window)
     loader = stoker.Loader(pipe.batch(inp.batch, collate=d.collate_fn(inp)), workers=workers, seed=0, optimize=optimize)
