@@ -221,7 +221,10 @@ class _Packer(cloudpickle.Pickler):
     output), before torch's own reduction would ship a tensor's whole storage: a 256-byte view of
     a 1 GiB tensor costs 256 bytes. cloudpickle sends classes and functions defined in
     ``__main__`` by value, and the trainer gets back its own class (cloudpickle tracks the
-    classes it sent the worker with the pipeline).
+    classes it sent the worker with the pipeline). A worker forked from the trainer (the
+    template, or ``fork``) holds the trainer's own ``__main__``, and received no pipeline
+    pickle to track: there a class of that module travels by name, which the trainer resolves
+    to the same class.
     """
 
     def __init__(self, file: io.BytesIO, leaf: Callable[[Any], _Ref]) -> None:
@@ -230,6 +233,20 @@ class _Packer(cloudpickle.Pickler):
 
     def persistent_id(self, obj: Any) -> _Ref | None:  # type: ignore[override]
         return self._leaf(obj) if _is_leaf(obj) else None
+
+    def reducer_override(self, obj: Any) -> Any:
+        if isinstance(obj, type) and _is_forked_main_class(obj):
+            return NotImplemented  # pickle's own by-name path: ``__main__.Name``
+        return super().reducer_override(obj)
+
+
+def _is_forked_main_class(cls: type) -> bool:
+    """A class this process's real ``__main__`` defines at top level (in a spawned or forkserver
+    worker ``__main__`` is a stand-in, so classes that came by value are not found there)."""
+    if cls.__module__ != "__main__" or "." in cls.__qualname__:
+        return False
+    main = sys.modules.get("__main__")
+    return main is not None and getattr(main, cls.__qualname__, None) is cls
 
 
 class _Unpacker(pickle.Unpickler):
