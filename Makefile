@@ -26,7 +26,7 @@ venv-peers: .venv-peers/.installed
 .venv-peers/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv .venv-peers
 	.venv-peers/bin/python -m pip install --quiet --disable-pip-version-check -c constraints.txt "torch==2.13.0"
-	.venv-peers/bin/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[peers]"
+	.venv-peers/bin/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[peers,fast]"
 	touch .venv-peers/.installed
 
 demo: $(STAMP)
