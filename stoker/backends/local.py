@@ -69,6 +69,15 @@ def main_hidden() -> Iterator[None]:
     real = sys.modules["__main__"]
     stand_in = types.ModuleType("__main__")
     stand_in.__spec__ = None
+
+    def lookup(name: str) -> Any:
+        # Names the script defines still resolve while the stand-in is in place (another thread may
+        # unpickle a result holding a __main__ class by name); its dunders (__file__) stay hidden.
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return getattr(real, name)
+
+    stand_in.__getattr__ = lookup  # type: ignore[method-assign]
     sys.modules["__main__"] = stand_in
     try:
         yield
