@@ -16,21 +16,21 @@ import weakref
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from stoker.backends.base import Began, Done, Exited, Fatal, Lost, WorkerPool
+from stoker.backends.base import WorkerPool
 from stoker.cluster import membership
 from stoker.data.autoscale import get_policy
 from stoker.data.autoscale.history import AutoscaleHistory
 from stoker.data.balance import NOTHING
 from stoker.data.dispatcher import Dispatcher
-from stoker.data.errors import DataTimeoutError, StokerError, WorkerLostError, find_class, sample_error
+from stoker.data.errors import StokerError, find_class, sample_error
 from stoker.data.executor import Executor, SplitFailure, SplitResult
 from stoker.data.fingerprint import stream_fingerprint
 from stoker.data.intake import as_pipeline
-from stoker.data.loader_scaling import INLINE, WorkerScaling
+from stoker.data.loader_receive import SplitReceiver
 from stoker.data.loader_state import StreamState
 from stoker.data.stats import LoaderStats
 from stoker.data.streams.ledger import dispatcher_for
-from stoker.data.watchdog import ProgressWatch, head, run_with_timeout
+from stoker.data.watchdog import ProgressWatch
 from stoker.obs.attach import attach_observer
 from stoker.obs.diagnose import Diagnosis, diagnose
 from stoker.system import cpu_count
@@ -40,10 +40,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("stoker")
 
-WAIT_LOG_S = 30.0  # how often a starving trainer logs that it is still waiting
 
-
-class Loader(WorkerScaling, StreamState):
+class Loader(SplitReceiver, StreamState):
     """Iterates a pipeline's batches, produced by elastic data workers, exactly once per epoch.
 
     Each ``iter(loader)`` runs one epoch (or the rest of one restored with
@@ -218,103 +216,6 @@ class Loader(WorkerScaling, StreamState):
         self._member = membership.join(self, cluster, backend)
 
     # -- receiving -----------------------------------------------------------------------------
-
-    def _book(self, worker: Any, key: tuple[int, int], result: Any) -> None:
-        """Records a finished split in the ledger; duplicates are dropped there."""
-        d = self._dispatcher
-        if d.receive(worker, key, result) and isinstance(result, SplitResult):
-            self._stats.on_result(result)
-
-    def _pump(self, timeout: float) -> None:
-        """Issues splits, waits up to ``timeout`` for results, books them in the ledger."""
-        d = self._dispatcher
-        if self._pool is None and self._inline is None:
-            self.start_workers()  # started at the first iter() (start_workers=False, torch's way)
-        if self._pool is None or self._inline is not None:
-            for w, split in d.assign([INLINE]):
-                self._book(w, split.key, run_with_timeout(self._inline, split, self.timeout))  # type: ignore[arg-type]
-            return
-        now = time.monotonic()
-        live = [w for w in self._live() if self._pool.ready(w)]
-        idle = {w for w in live if not d.in_flight(w)}
-        for w, split in d.assign(live):
-            if w in idle:
-                self._watch.assigned(w, now)
-            self._pool.submit(w, split)
-        for ev in self._pool.poll(timeout):
-            if isinstance(ev, Began):
-                self._watch.progressed(ev.worker, time.monotonic())
-                d.began(ev.worker, ev.key)
-            elif isinstance(ev, Done):
-                self._watch.progressed(ev.worker, time.monotonic())
-                self._book(ev.worker, ev.key, ev.result)
-            elif isinstance(ev, Lost):
-                # A worker replaced for hanging is charged its oldest split even if it never said
-                # it began one: else a worker stuck before starting would be replaced forever.
-                stuck = self._watch.gone(ev.worker)
-                try:
-                    back = d.lost(ev.worker, ev.reason, self._pool.reports_starts and not stuck)
-                except WorkerLostError as err:
-                    if stuck:  # every attempt hung past `timeout`: a timeout (torch words it so, too)
-                        raise DataTimeoutError(str(err)) from err
-                    raise
-                self._stats.lost_workers += 1
-                log.warning("stoker: data worker %s %s; re-issuing splits %s", ev.worker, ev.reason, back)
-            elif isinstance(ev, Exited):
-                self._watch.gone(ev.worker)
-                d.forget(ev.worker)
-            elif isinstance(ev, Fatal):
-                raise StokerError(ev.message)
-        if self.timeout is not None:
-            self._replace_stuck(self._pool, self.timeout, time.monotonic())
-        self._reconcile()
-
-    def _replace_stuck(self, pool: WorkerPool, timeout: float, now: float) -> None:
-        """Replaces every worker that held a split for ``timeout`` seconds without progress."""
-        d = self._dispatcher
-        for w, k in self._watch.overdue(timeout, now, d.running):
-            reason = (
-                f"made no progress on split {k} (samples {head(d.split(k).indices)}) for {timeout:g} s "
-                f"(stopped or hung) and was replaced"
-            )
-            log.warning("stoker: data worker %s %s", w, reason)
-            self._stats.stuck_workers += 1
-            pool.replace(w, reason)
-
-    def _next_split(self) -> tuple[int, Any] | None:
-        """Blocks until the next split is ready; None at the end of the epoch (or once closed)."""
-        d = self._dispatcher
-        started = last_log = time.monotonic()
-        progress: tuple[int, ...] = ()
-        while True:
-            with self._lock:
-                if self._closed:
-                    return None
-                ready = d.pop_ready()
-                if ready is not None:
-                    return ready
-                if d.done:
-                    return None
-                self._tick()
-                self._pump(0.05)
-            now = time.monotonic()
-            marker = (d.outstanding(), d.delivered_count(), d.duplicates, self._stats.lost_workers)
-            if marker != progress:
-                progress, started = marker, now
-            # Held splits are covered by _replace_stuck; this catches a pool that runs nothing at all.
-            if self.timeout is not None and now - started > self.timeout and not d.issued_count():
-                stalled = self._pool.stall_reason() if self._pool is not None else None
-                raise DataTimeoutError(
-                    f"no data for {self.timeout:.0f} s: {len(self._live())} workers alive, "
-                    f"{d.outstanding()} splits outstanding; {stalled or 'no worker could start'}"
-                )
-            if now - last_log > WAIT_LOG_S:
-                last_log = now
-                log.warning(
-                    "stoker: trainer has waited %.0f s for data (%d workers alive)",
-                    now - started,
-                    len(self._live()),
-                )
 
     # -- iteration -----------------------------------------------------------------------------
 

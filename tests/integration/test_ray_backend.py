@@ -220,7 +220,7 @@ def test_a_sigstopped_actor_is_replaced_and_the_epoch_completes_exactly_once(clu
 
 def test_trainer_waits_when_all_workers_are_gone_then_times_out_or_recovers(cluster, caplog, monkeypatch):
     import stoker.backends.ray as ray_backend
-    import stoker.data.loader as loader_mod
+    import stoker.data.loader_receive as loader_mod
 
     monkeypatch.setattr(ray_backend, "PENDING_LOG_S", 1.0)
     monkeypatch.setattr(loader_mod, "WAIT_LOG_S", 1.0)
