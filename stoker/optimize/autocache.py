@@ -37,7 +37,8 @@ from stoker.optimize.cache_stats import CacheStats, StatsSink, total
 from stoker.optimize.cache_store import CacheStore
 from stoker.optimize.cached_source import CachedPrefix, Dropped, kept
 from stoker.optimize.identity import ops_identity, source_identity
-from stoker.optimize.probe import GONE
+from stoker.optimize.probe import GONE, OpFacts, shifted
+from stoker.optimize.values import nbytes
 
 NAME = "autocache"
 SHARE_OF_FREE = 0.5  # never fill more than this share of the free space (others need it too)
@@ -230,6 +231,11 @@ def apply(ctx: Context) -> list[Rewrite]:
         store = CacheStore(folder, capacity, reserve, stats)
     except OSError as exc:  # a read-only or full cache location: run as if not optimised
         return [Rewrite(NAME, False, True, "cache nothing", f"cannot make the cache folder: {exc}")]
+    # The probe already made the prefix's output for its samples, each watched (no draw, the same
+    # bytes under another key): stored now, the first epoch does not compute them again.
+    if earlier is None:  # (a kept cache from an earlier run has them)
+        for index, value in _entries(ctx, cut.k):
+            store.put(index, cut.k, value)
     cached = CachedPrefix(chain.source, prefix, store)
     # Only the creating process owns these (the finalizer is not pickled with the pipeline).
     weakref.finalize(cached, shutil.rmtree, str(stats.folder), True)
@@ -238,10 +244,16 @@ def apply(ctx: Context) -> list[Rewrite]:
         weakref.finalize(cached, store.remove)
     chain.source = Source("dataset", cached, f"cache({chain.source.name})")
     rest = chain.sample_ops[cut.k :]
+    lead = None
     if any(op.kind == "filter" for op in prefix):
         rest = [Op("filter", kept, "cached-filter"), *rest]
+        sizes = [nbytes(v) for v in ctx.probe.values[cut.k] if v is not GONE]
+        why = "drops what the cached prefix dropped"
+        lead = OpFacts("cached-filter", "filter", False, True, 0.0, statistics.fmean(sizes) if sizes else 0.0, why)
     chain.sample_ops = rest
-    ctx.changed()
+    # The new chain's probe follows from this one (the prefix read no RNG): probing it again would
+    # run every op after the cut once more, a fixed cost the first epoch pays (Loader(optimize=True)).
+    ctx.changed(shifted(ctx.probe, cut.k, cut.read_s, lead, Dropped()))
     where = f"{folder} ({capacity}/{len(cached)} samples, {cut.entry_bytes / 1e3:.1f} kB each; {note})"
     return [
         Rewrite(

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from stoker.optimize.chain import Chain
-from stoker.optimize.probe import GONE, Probe, probe, run_ops
+from stoker.optimize.probe import GONE, Probe, probe, run_ops, trace_ops
 from stoker.optimize.values import same
 
 
@@ -24,6 +24,9 @@ class Rewrite:
         gain_s: Measured (or, where ``modelled``, estimated) seconds saved per sample, in
             steady state; 0 when not applied.
         modelled: Part of ``gain_s`` is a model, not a measurement.
+        detail: More of the reason, measured only when the report is read (:meth:`line`): a
+            report-only finding that would otherwise cost every ``Loader(optimize=True)`` its
+            measurement before the first batch. Called at most once.
     """
 
     strategy: str
@@ -33,8 +36,11 @@ class Rewrite:
     why: str
     gain_s: float = 0.0
     modelled: bool = False
+    detail: Callable[[], str] | None = field(default=None, repr=False, compare=False)
 
     def line(self) -> str:
+        if self.detail is not None:  # measured now, once
+            self.why, self.detail = f"{self.why}{self.detail()}", None
         state = "applied" if self.applied else "skipped"
         kind = "exact" if self.exact else "APPROXIMATE"
         gain = ""
@@ -86,9 +92,20 @@ class Context:
             self._probe = probe(self.chain, self.options.seed, self.options.samples)
         return self._probe
 
-    def changed(self) -> None:
-        """Call after editing ``chain``: the next :attr:`probe` looks at the new chain."""
-        self._probe = None
+    def changed(self, probe: Probe | None = None) -> None:
+        """Call after editing ``chain``: the next :attr:`probe` looks at the new chain.
+
+        Args:
+            probe: The new chain's probe where the rewrite can derive it from the old one
+                (:func:`stoker.optimize.probe.shifted`) instead of running the ops again.
+        """
+        self._probe = probe
+
+    def traces(self, ops: list[Any]) -> list[list[Any]]:
+        """Per probe sample, the value after each prefix of ``ops`` (``[j][k]``: after ``ops[:k]``), as
+        the executor runs them; one run of ``ops`` per sample."""
+        p = self.probe
+        return [trace_ops(ops, v, p.seed, i) for v, i in zip(p.values[0], p.indices)]
 
     def outputs(self, ops: list[Any]) -> list[Any]:
         """Per-sample outputs of ``ops`` run from the probe's source items, as the executor runs them."""

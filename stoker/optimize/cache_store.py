@@ -38,6 +38,7 @@ _CUTS = "cuts"  # subfolder of markers "<level>": the lowest is the cache's cut 
 _INDEX = "index.bin"
 _SLOT = struct.Struct("<IIQQQ")  # arena id (0: empty), level, offset, length, check of the first four
 _CHECK_EVERY = 256  # reads between checks that the folder still exists
+_FREE_EVERY = 16 << 20  # bytes written between looks at the file system's free space (statvfs)
 
 
 def arena_id() -> int:
@@ -82,6 +83,7 @@ class CacheStore:
         self._arenas: dict[int, int] = {}  # arena id -> fd
         self._end = -1  # where this process appends next in its own arena (-1: not opened)
         self._reads = 0
+        self._unchecked = -1  # bytes written since free space was last looked at (-1: never)
         self._gone = False
 
     def __getstate__(self) -> dict[str, Any]:
@@ -172,10 +174,10 @@ class CacheStore:
         try:
             if self._vanished():
                 raise FileNotFoundError(f"{self.root} was removed")
-            if self.reserve_bytes and shutil.disk_usage(self.root).free < self.reserve_bytes:
-                return False
             pieces = encode(value, index, level)
             length = sum(memoryview(p).nbytes for p in pieces)
+            if self.reserve_bytes and not self._room(length):
+                return False
             fd = self._arena(self._id)
             if self._end < 0:
                 self._end = os.fstat(fd).st_size
@@ -188,6 +190,17 @@ class CacheStore:
         except OSError as exc:
             self.stats.problem("write_failed", f"cannot write to {self.root}: {exc}")
             return False
+        return True
+
+    def _room(self, length: int) -> bool:
+        """Whether ``length`` more bytes leave the reserve free. Looked up every :data:`_FREE_EVERY`
+        bytes, not per entry: a ``statvfs`` per small entry was a tenth of its write, and a full file
+        system still shows as a failed write."""
+        if self._unchecked < 0 or self._unchecked + length > _FREE_EVERY:
+            if shutil.disk_usage(self.root).free - length < self.reserve_bytes:
+                return False
+            self._unchecked = 0
+        self._unchecked += length
         return True
 
     def cut(self, ops: int) -> int:

@@ -11,12 +11,19 @@ cached; a source read that draws ends caching altogether.
 
 from __future__ import annotations
 
+import random
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
+import torch
+
 from stoker.data.pipeline import Op, Source
+from stoker.data.rng import sample_key, seeded
 from stoker.optimize.cache_store import MISS, CacheStore
 from stoker.optimize.watch import Snapshot
+
+_LOOK_EVERY = 16  # misses between looks for a cut another process lowered
 
 
 class Dropped:
@@ -64,9 +71,11 @@ class CachedPrefix:
         self.ops = tuple(ops)
         self.store = store
         self._cut: int | None = None
+        self._misses = 0
+        self._epoch = -1
 
     def __getstate__(self) -> dict[str, Any]:
-        return {**self.__dict__, "_cut": None}  # each process reads the shared cut itself
+        return {**self.__dict__, "_cut": None, "_misses": 0, "_epoch": -1}  # each process reads the shared cut itself
 
     def __len__(self) -> int:
         return len(self.source)
@@ -110,7 +119,66 @@ class CachedPrefix:
             self.store.lower_cut(level)
 
     def _fill(self, index: int, cut: int) -> Any:
-        """Computes ``index`` watching the cached part, and stores it if nothing there drew."""
+        """Computes ``index``, and stores it if nothing in its cached part (read and ``cut`` ops) drew.
+
+        One look at the generators for the whole cached part (each look costs about as much as a
+        small op); only a sample that drew is run again, step by step, to find the step to cut in
+        front of (:meth:`_locate`). Outside a Loader (no sample key to replay) every step is watched.
+        """
+        key = sample_key()
+        if key is None:
+            return self._fill_each(index, cut)
+        before = Snapshot.take()
+        value: Any = self.source.get(index)
+        for op in self.ops[:cut]:
+            out = self._run(op, value)
+            if op.kind == "filter":
+                if not out:
+                    value = Dropped()
+                    break
+            else:
+                value = out
+        if not before.drew_since():
+            self.store.put(index, cut, value)
+        else:
+            self._locate(index, cut, key)
+        return value if isinstance(value, Dropped) else self._apply(self.ops[cut:], value)
+
+    def _locate(self, index: int, cut: int, key: tuple[int, int, int]) -> None:
+        """Finds which step of ``index``'s cached part drew, by running it again under the same key, and
+        moves the cut in front of it (the source read: caching ends).
+
+        The generators are put back as the first run left them, so the ops after the cut see
+        exactly what they would have; a draw the second run does not repeat ends caching (the safe
+        side).
+        """
+        saved = (random.getstate(), np.random.get_state(), torch.get_rng_state())
+        level, step = 0, f"a step of the cached part of {self.source.name!r} (not repeated when run again)"
+        try:
+            with seeded(*key):
+                before = Snapshot.take()
+                value = self.source.get(index)
+                if before.drew_since():
+                    step = f"the source read of {self.source.name!r}"
+                else:
+                    for k, op in enumerate(self.ops[:cut]):
+                        out = self._run(op, value)
+                        if before.drew_since():
+                            level, step = k, f"{op.kind} {op.name!r}"
+                            break
+                        if op.kind == "filter" and not out:
+                            break
+                        value = out if op.kind == "map" else value
+        except PrefixError:
+            pass  # failed when run again: the safe side
+        finally:
+            random.setstate(saved[0])
+            np.random.set_state(saved[1])
+            torch.set_rng_state(saved[2])
+        self._lower(level, index, step)
+
+    def _fill_each(self, index: int, cut: int) -> Any:
+        """:meth:`_fill` watching after every step (no sample key: called outside a Loader)."""
         before = Snapshot.take()
         value = self.source.get(index)
         if before.drew_since():
@@ -137,14 +205,24 @@ class CachedPrefix:
         return value
 
     def __getitem__(self, index: int) -> Any:
+        key = sample_key()
+        if key is not None and key[1] != self._epoch:
+            # A new epoch: look again for a cut another process lowered, so no process serves entries
+            # of an op seen drawing in an earlier epoch (hits alone would never look).
+            self._epoch, self._cut = key[1], None
         cut = self.cut()
         if cut == 0:  # the source read itself draws: nothing is cached
             return self.compute(index)
         value = self.store.get(index, cut)
         if value is MISS:
             self.store.stats.read(hit=False)
-            self._cut = None  # another process may have lowered the cut: look again (a miss is slow anyway)
-            cut = self.cut()
+            self._misses += 1
+            if self._misses % _LOOK_EVERY == 0:
+                # Another process may have lowered the cut: look again. Not on every miss (a listdir
+                # each): an entry this process writes at the old cut is exact for its own sample (it
+                # was watched) and readers of the lowered cut pass it over.
+                self._cut = None
+                cut = self.cut()
             return self.compute(index) if cut == 0 else self._fill(index, cut)
         self.store.stats.read(hit=True)
         return value if isinstance(value, Dropped) else self._apply(self.ops[cut:], value)

@@ -80,14 +80,15 @@ def apply(ctx: Context) -> list[Rewrite]:
         start -= 1
     if start == len(chain.sample_ops):
         return [Rewrite(NAME, False, True, "fuse nothing", "the last per-sample op reads the RNG or is a filter")]
-    full = ctx.outputs(chain.sample_ops)
-    head = ctx.outputs(chain.sample_ops[:start])
+    traces = ctx.traces(chain.sample_ops)  # one run gives every prefix's output
+    full = [t[-1] for t in traces]
+    head = [t[start] for t in traces]
     live = [j for j, v in enumerate(full) if v is not GONE]
     while start < len(chain.sample_ops):
         if len(live) >= 2 and _batched_ok(ctx, start, [head[j] for j in live], [full[j] for j in live]):
             break
         start += 1
-        head = ctx.outputs(chain.sample_ops[:start])
+        head = [t[start] for t in traces]
     if start == len(chain.sample_ops) or len(live) < 2:
         return [Rewrite(NAME, False, True, "fuse nothing", "no trailing map gives the same result on a batch")]
     ops = chain.sample_ops[start:]

@@ -120,11 +120,15 @@ def _facts(op: Op, inputs: list[Any], indices: list[int], seed: int) -> tuple[Op
             outs.append(GONE)
             continue
         main = call(op.fn, value, seed, 0, idx)
-        # Another key: an output that depends on the key, or on OS entropy, differs here.
-        other = call(op.fn, value, seed + 1, 1, idx)
-        drew = drew or main.drew or other.drew
-        varied = varied or not same(main.out, other.out)
-        times.append(min(main.seconds, other.seconds))
+        seconds = main.seconds
+        if not (drew or main.drew):  # an op seen drawing is random already: no need to vary the key
+            # Another key: an output that depends on the key, or on OS entropy, differs here.
+            other = call(op.fn, value, seed + 1, 1, idx)
+            drew = other.drew
+            varied = varied or not same(main.out, other.out)
+            seconds = min(seconds, other.seconds)
+        drew = drew or main.drew
+        times.append(seconds)
         outs.append(main.out)
     declared = traits_of(op.fn).random
     uses_rng = drew or declared is True
@@ -191,12 +195,47 @@ def probe(chain: Chain, seed: int = 0, samples: int = 4) -> Probe:
 
 def run_ops(ops: list[Op], value: Any, seed: int, index: int) -> Any:
     """Runs ``ops`` on one value as the executor would (one key for the whole chain); GONE if filtered."""
+    return trace_ops(ops, value, seed, index)[-1]
+
+
+def trace_ops(ops: list[Op], value: Any, seed: int, index: int) -> list[Any]:
+    """Like :func:`run_ops`, but every intermediate value: ``out[k]`` is the value after ``ops[:k]``.
+
+    One run of the chain gives the output of each of its prefixes (under one key, as the executor
+    runs them), so a strategy comparing prefixes does not run the chain once per prefix.
+    """
+    out = [value]
     with seeded(seed, 0, index):
         for op in ops:
-            out = op.fn(value)  # type: ignore[misc]
+            if value is GONE:
+                out.append(GONE)
+                continue
+            # A copy: an op that writes into its input must not change the value kept for the prefix.
+            got = op.fn(fresh_copy(value))  # type: ignore[misc]
             if op.kind == "filter":
-                if not out:
-                    return GONE
+                value = value if got else GONE
             else:
-                value = out
-    return value
+                value = got
+            out.append(value)
+    return out
+
+
+def shifted(p: Probe, k: int, read_s: float, lead: OpFacts | None = None, held: Any = None) -> Probe:
+    """The probe of the chain whose first ``k`` ops now run inside the source (autocache's rewrite).
+
+    Equal to probing the new chain afresh: its source returns, for each probe sample, what the
+    first ``k`` ops made of it (they read no RNG, so one key or another gives the same bytes), and
+    every later op sees the same input under the same key; only the timings would be re-measured.
+
+    Args:
+        p: The probe of the chain before the rewrite.
+        k: Ops moved into the source.
+        read_s: Seconds per sample to read the new source (the cache's read-back time).
+        lead: Facts of an op the rewrite put first (autocache's filter of samples its prefix
+            dropped), or None.
+        held: With ``lead``: what the new source returns for a sample the prefix dropped.
+    """
+    if lead is None:
+        return Probe(p.seed, p.indices, read_s, p.values[k:], p.ops[k:], p.read_drew)
+    source = [held if v is GONE else v for v in p.values[k]]
+    return Probe(p.seed, p.indices, read_s, [source, *p.values[k:]], [lead, *p.ops[k:]], p.read_drew)

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
+
 import stoker
 from stoker.optimize.cached_source import CachedPrefix
 from tests.common import optimize as fns
@@ -137,4 +141,52 @@ def test_a_resumed_run_keeps_the_cut_an_earlier_run_left_in_cache_dir(tmp_path, 
     with stoker.Loader(second, workers=0, seed=3) as loader:
         got = [list(loader)]
     assert identical(got, want) and report.stats()["computed"] == 0  # every sample read from the earlier cache
+    report.close()
+
+
+def _drop_odd(rec: dict[str, Any]) -> bool:
+    return not rec["odd"]
+
+
+@pytest.mark.parametrize("with_filter", [False, True], ids=["maps", "filter-in-prefix"])
+def test_the_probe_after_caching_equals_probing_the_new_chain(tmp_path, with_filter) -> None:
+    """autocache derives the new chain's probe instead of running every later op again."""
+    from stoker.optimize import autocache
+    from stoker.optimize.base import Context, Options
+    from stoker.optimize.chain import Chain
+    from stoker.optimize.probe import GONE, probe
+    from stoker.optimize.values import same
+
+    pipe = stoker.from_items(list(range(16))).map(fns.heavy)
+    if with_filter:
+        pipe = pipe.filter(_drop_odd)
+    pipe = pipe.map(fns.heavy_keep).map(fns.jitter).batch(4)
+    ctx = Context(Chain.of(pipe), Options(cache_dir=str(tmp_path / "c")))
+    assert autocache.apply(ctx)[0].applied
+    derived, fresh = ctx.probe, probe(ctx.chain)
+    assert (ctx.chain.sample_ops[0].name == "cached-filter") == with_filter  # the filter was cached too
+    assert derived.indices == fresh.indices
+    assert [(f.name, f.kind, f.uses_rng, f.deterministic) for f in derived.ops] == [
+        (f.name, f.kind, f.uses_rng, f.deterministic) for f in fresh.ops
+    ]
+    for mine, theirs in zip(derived.values, fresh.values, strict=True):
+        for a, b in zip(mine, theirs, strict=True):
+            assert (a is GONE) == (b is GONE) and (a is GONE or type(a).__name__ == "Dropped" or same(a, b))
+    for owned in ctx.owned:
+        owned.remove()
+
+
+def test_the_probe_samples_are_cached_at_once(optimize_in) -> None:
+    """The probe watched their prefix and made its output: the first epoch does not compute them again."""
+    from stoker.optimize.probe import probe_indices
+    from stoker.optimize.values import same
+
+    pipe = stoker.from_items(list(range(16))).map(fns.heavy).map(fns.heavy_keep).map(fns.jitter).batch(4)
+    new, report = optimize_in(pipe, strategies=["autocache"])
+    cached = new.source.data
+    assert isinstance(cached, CachedPrefix)
+    probed = probe_indices(16, 4)
+    assert cached.store.entries() == len(probed)
+    for i in probed:
+        assert same(cached.store.get(i, cached.cut()), cached.compute(i))
     report.close()

@@ -109,3 +109,51 @@ def test_a_declared_random_op_is_never_cached(optimize_in) -> None:
     new, report = optimize_in(pipe, strategies=["autocache"])
     assert [op.name for op in new.sample_ops()] == ["urandom_noise"]
     report.close()
+
+
+def test_outside_a_loader_every_step_is_watched(optimize_in) -> None:
+    """No sample key to run a sample again with: the fill watches after each step instead."""
+    pipe = stoker.from_items(list(range(12))).map(fns.heavy).map(fns.RareDraw("torch")).map(fns.heavy_keep)
+    new, report = optimize_in(pipe, strategies=["autocache"])
+    cached = new.source.data
+    want = [cached.compute(i) for i in range(6)]
+    got = [cached[i] for i in range(6)]  # no seeded(): sample 4 draws from torch's global generator
+    assert cached.cut() == 1 and [g["i"] for g in got] == [w["i"] for w in want]
+    report.close()
+
+
+def test_a_drawing_sample_leaves_the_generators_as_a_plain_run_would(optimize_in) -> None:
+    """Finding the step that drew runs the sample again (up to that step); the ops after the cut must
+    see the generators as the first run left them, past both draws."""
+    import torch
+
+    rare = fns.RareDraw("torch")
+    pipe = stoker.from_items(list(range(12))).map(fns.heavy).map(rare).map(rare).map(fns.heavy_keep)
+    new, report = optimize_in(pipe, strategies=["autocache"])
+    cached = new.source.data
+    with stoker.data.rng.seeded(5, 0, 4):
+        cached.compute(4)
+        want = torch.rand(4)
+    with stoker.data.rng.seeded(5, 0, 4):
+        cached[4]  # draws: not cached, located by a second run
+        got = torch.rand(4)
+    assert cached.cut() == 1 and torch.equal(got, want)
+    report.close()
+
+
+def test_a_new_epoch_reads_a_cut_another_process_lowered(optimize_in) -> None:
+    pipe = stoker.from_items(list(range(12))).map(fns.heavy).map(fns.RareDraw("numpy")).map(fns.heavy_keep)
+    new, report = optimize_in(pipe, strategies=["autocache"])
+    cached = new.source.data
+    other = CachedPrefix(cached.source, cached.ops, cached.store)  # another worker's reader
+    for i in range(4):
+        with stoker.data.rng.seeded(5, 0, i):
+            other[i]
+    with stoker.data.rng.seeded(5, 0, 4):
+        cached[4]  # lowers the cut to 1 for every process
+    with stoker.data.rng.seeded(5, 0, 5):
+        other[5]
+    with stoker.data.rng.seeded(5, 1, 0):
+        other[0]  # epoch 2: hits alone would never look again
+    assert other.cut() == 1
+    report.close()
