@@ -116,6 +116,20 @@ def _measure(ctx: Context, k: int, n: int, root: str) -> _Cut:
     return _Cut(k, statistics.median(times), statistics.median(writes), rest, size)
 
 
+def candidates(ctx: Context, n: int) -> list[int]:
+    """The cuts worth measuring: the deepest, and each earlier one whose entries are smaller than every
+    deeper cut's. An earlier cut with entries as big reads back no cheaper and leaves more ops to run
+    after it, so measuring it (writing and reading probe entries) would only delay the first batch.
+    """
+    sizes = {k: statistics.fmean(nbytes(v) for v in ctx.probe.values[k] if v is not GONE) for k in range(1, n + 1)}
+    keep, smallest = [], float("inf")
+    for k in range(n, 0, -1):
+        if k == n or sizes[k] < smallest:
+            keep.append(k)
+        smallest = min(smallest, sizes[k])
+    return sorted(keep)
+
+
 def _shared_root() -> str:
     return _roots()[0] if _roots() else tempfile.gettempdir()
 
@@ -203,7 +217,7 @@ def apply(ctx: Context) -> list[Rewrite]:
         return [Rewrite(NAME, False, True, "cache nothing", why)]
     compute = ctx.probe.read_s + sum(f.cost_s for f in facts[:n])
     root = _shared_root()
-    cuts = [_measure(ctx, k, n, root) for k in range(1, n + 1)]
+    cuts = [_measure(ctx, k, n, root) for k in candidates(ctx, n)]
     source = None
     if ctx.options.cache_dir is not None:
         source = source_identity(chain.source, ctx.options.cache_version, ctx.options.content_hash)

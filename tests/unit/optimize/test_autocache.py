@@ -119,12 +119,29 @@ def test_a_cache_dir_that_cannot_be_made_leaves_the_pipeline_uncached(tmp_path) 
     assert identical(run(pipe, 2), run(new, 2))
 
 
+def _widen(rec: dict[str, Any]) -> dict[str, Any]:
+    """:func:`fns.heavy_keep` plus a 64x wider copy of the features (a costly op whose output is bigger)."""
+    out = fns.heavy_keep(rec)
+    return {**out, "wide": out["x"].repeat(64)}
+
+
+def test_only_cuts_with_smaller_entries_than_every_deeper_cut_are_measured(tmp_path) -> None:
+    from stoker.optimize import autocache
+    from stoker.optimize.base import Context, Options
+    from stoker.optimize.chain import Chain
+
+    same_size = Context(Chain.of(pipeline(16, fns.heavy, fns.heavy_keep, fns.jitter)), Options())
+    assert autocache.candidates(same_size, 2) == [2]  # cutting earlier reads as much and runs more
+    smaller_first = Context(Chain.of(pipeline(16, fns.heavy, _widen, fns.jitter)), Options())
+    assert autocache.candidates(smaller_first, 2) == [1, 2]
+
+
 def test_a_resumed_run_keeps_the_cut_an_earlier_run_left_in_cache_dir(tmp_path, monkeypatch) -> None:
     from dataclasses import replace
 
     from stoker.optimize import autocache
 
-    pipe = pipeline(16, fns.heavy, fns.heavy_keep, fns.jitter)
+    pipe = pipeline(16, fns.heavy, _widen, fns.jitter)  # cut 1's entries are smaller: both cuts are measured
     measure = autocache._measure
 
     def prefer_first_cut(ctx, k, n, root):  # an earlier run whose (noisy) timings favoured cutting after op 1
