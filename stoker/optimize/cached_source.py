@@ -169,8 +169,8 @@ class CachedPrefix:
                         if op.kind == "filter" and not out:
                             break
                         value = out if op.kind == "map" else value
-        except PrefixError:
-            pass  # failed when run again: the safe side
+        except Exception:  # failing when run again is the cache's problem, never the sample's
+            level, step = 0, f"a step of the cached part of {self.source.name!r} (failed when run again)"
         finally:
             random.setstate(saved[0])
             np.random.set_state(saved[1])
