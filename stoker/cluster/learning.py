@@ -5,7 +5,9 @@ Both feed :class:`CurveBook` the same :class:`JobReport` messages: the live cont
 running jobs (:mod:`stoker.cluster.membership`), the simulator makes them from the trace's true profiles
 (throughput with measurement noise, data wait = the GPUs' idle fraction). What is learned from a report —
 the warm-up skip, the curve point at the job's CPUs, the data-wait estimate of its peak above them — and
-how curves are saved and restored is written once, here.
+how curves are saved and restored is written once, here. So is what a *move* teaches
+(:mod:`stoker.cluster.moves`): when a change of a job's worker count did not change its measured throughput
+beyond noise, its curve is flat from the lower count for a while, whatever its data wait says.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from stoker.cluster.curve import Curve, OnlineCurve
+from stoker.cluster.moves import Flat, MoveRules, MoveTrack
 
 
 @dataclass(frozen=True)
@@ -46,16 +49,22 @@ class CurveBook:
         saturated_wait: A trainer waiting on data less than this fraction of the time is fed: more
             workers would not make it faster, so the learned curve is flat above its CPUs. Above it, a
             report's data wait ``w`` puts the job's peak at ``throughput / (1 - w)``.
+        moves: How a change of worker count is judged (:class:`~stoker.cluster.moves.MoveRules`).
     """
 
-    def __init__(self, grid: Sequence[float], saturated_wait: float = 0.05) -> None:
+    def __init__(self, grid: Sequence[float], saturated_wait: float = 0.05, moves: MoveRules | None = None) -> None:
         if not 0 <= saturated_wait < 1:
             raise ValueError(f"{saturated_wait=} should be in [0, 1)")
         self.grid = tuple(float(x) for x in grid)
         Curve(self.grid, tuple(1.0 for _ in self.grid))  # validates the grid
         self.saturated_wait = saturated_wait
+        self.rules = moves or MoveRules()
         self.learners: dict[str, OnlineCurve] = {}
         self.warm: set[str] = set()
+        self.seen: dict[str, int] = {}  # reports learned per job (the clock of its flat parts)
+        self.tracks: dict[str, MoveTrack] = {}
+        self.flats: dict[str, Flat] = {}
+        self._flat_cache: dict[str, tuple[Curve, Flat, Curve]] = {}  # (learned, flat, what policies get)
 
     def learn(self, r: JobReport) -> None:
         """Learns from one report of job ``r.name`` (a job seen for the first time is added)."""
@@ -77,6 +86,31 @@ class CurveBook:
         for g in self.grid:
             if g > x:
                 learner.observe(g, min(peak, r.throughput * g / x))
+        self._judge_move(r)
+
+    def _judge_move(self, r: JobReport) -> None:
+        """Watches the job's throughput across changes of its worker count (:mod:`stoker.cluster.moves`)."""
+        n = self.seen[r.name] = self.seen.get(r.name, 0) + 1
+        track = self.tracks.get(r.name)
+        if track is None:
+            self.tracks[r.name] = MoveTrack(r.workers, [r.throughput])
+            return
+        v = track.add(r.workers, r.throughput, self.rules)
+        if v is None or v.mattered is None:
+            return
+        x = v.lower / r.gpus
+        old = self.flats.get(r.name)
+        if v.mattered:
+            # More workers paid where the curve was flat (it expired and the job was offered more): the
+            # flat part and its strikes go; below it, a move that paid leaves it in place.
+            if old is not None and v.higher / r.gpus > old.x + 1e-9:
+                del self.flats[r.name]
+            return
+        if old is not None and n < old.until and abs(old.x - x) < 1e-9:
+            return  # the move back from a refuted one: the same verdict again, no new strike
+        strikes = 0 if old is None else old.strikes + 1
+        cooldown = self.rules.cooldown * min(2**strikes, self.rules.max_backoff)
+        self.flats[r.name] = Flat(x, n + cooldown, strikes)
 
     def curve(self, name: str) -> Curve:
         """What a policy should believe about job ``name`` now."""
@@ -84,23 +118,54 @@ class CurveBook:
         # explores upward from there, as more CPUs are easy to hand out and a measurement at the floor
         # is what tells whether it is data-bound at all.
         learner = self.learners.get(name)
-        return learner.curve() if learner is not None and learner.measured else Curve.flat()
+        if learner is None or not learner.measured:
+            return Curve.flat()
+        learned = learner.curve()
+        flat = self.flats.get(name)
+        if flat is None or self.seen.get(name, 0) >= flat.until:
+            return learned
+        # The same Curve object until either changes (the simulator rebuilds a job's record only then).
+        cached = self._flat_cache.get(name)
+        if cached is not None and cached[0] is learned and cached[1] is flat:
+            return cached[2]
+        out = flat_from(learned, flat.x)
+        self._flat_cache[name] = (learned, flat, out)
+        return out
 
     def forget(self, name: str) -> None:
         """Drops a job that finished or left."""
         self.learners.pop(name, None)
         self.warm.discard(name)
+        self.seen.pop(name, None)
+        self.tracks.pop(name, None)
+        self.flats.pop(name, None)
+        self._flat_cache.pop(name, None)
 
     def state_dict(self) -> dict[str, Any]:
         return {
             "warm": sorted(self.warm),
             "learners": {k: v.state_dict() for k, v in self.learners.items()},
+            "seen": dict(self.seen),
+            "tracks": {k: v.state_dict() for k, v in self.tracks.items()},
+            "flats": {k: [f.x, f.until, f.strikes] for k, f in self.flats.items()},
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.warm = set(state["warm"])
+        # States saved before moves were judged have none of these: every job starts unjudged.
+        self.seen = {k: int(v) for k, v in state.get("seen", {}).items()}
+        self.tracks = {k: MoveTrack.from_state(v) for k, v in state.get("tracks", {}).items()}
+        self.flats = {k: Flat(float(x), int(u), int(s)) for k, (x, u, s) in state.get("flats", {}).items()}
+        self._flat_cache = {}
         self.learners = {}
         for name, s in state["learners"].items():
             learner = OnlineCurve(s["grid"])
             learner.load_state_dict(s)
             self.learners[name] = learner
+
+
+def flat_from(curve: Curve, x: float) -> Curve:
+    """``curve`` up to ``x`` CPUs per GPU and flat from there (its value at ``x``)."""
+    xs = [g for g in curve.xs if g < x - 1e-9]
+    ys = [curve(g) for g in xs]
+    return Curve((*xs, x), (*ys, curve(x)))

@@ -136,13 +136,15 @@ class RoundAudit:
     """A round's inputs and outcome: the controller's state before it, the reports, nodes and budgets.
 
     ``Controller(nodes, policy, params)`` loaded with ``controller_state`` and asked to ``decide(reports,
-    nodes)`` must return ``budgets`` (``stoker bench cluster_scale`` checks that at 1,000 jobs).
+    nodes, learned)`` must return ``budgets`` (``stoker bench cluster_scale`` checks that at 1,000 jobs).
+    ``learned``: the jobs whose report was new in that round (None: all).
     """
 
     controller_state: dict[str, Any]
     reports: tuple[JobReport, ...]
     nodes: tuple[Node, ...]
     budgets: dict[str, int]
+    learned: frozenset[str] | None = None
 
 
 @dataclass
@@ -151,6 +153,7 @@ class _Member:
     budget: int
     seen: float  # clock time of its last report
     token_sha256: str | None  # None only for a job restored from a version-1 state: it must join again
+    fresh: bool = True  # its report came in since the last round (a round learns each report once)
 
 
 class ControllerService:
@@ -242,7 +245,7 @@ class ControllerService:
         with self._lock:
             r = self._check(r)
             member = self._member(r.name, token)
-            member.report, member.seen = r, self.clock()
+            member.report, member.seen, member.fresh = r, self.clock(), True
             return Budget(member.budget, self.period_s, self.controller.rounds)
 
     def leave(self, name: str, token: str) -> None:
@@ -309,8 +312,8 @@ class ControllerService:
         """One round with what went into it, for checking it against the policy run offline."""
         seen: list[Any] = []
         budgets = self._round(seen)
-        before, reports, nodes = seen
-        return RoundAudit(before, reports, nodes, budgets)
+        before, reports, nodes, learned = seen
+        return RoundAudit(before, reports, nodes, budgets, learned)
 
     def _round(self, audit: list[Any] | None) -> dict[str, int]:
         with self._lock:
@@ -320,10 +323,13 @@ class ControllerService:
                 del self.members[name]
                 self.controller.forget(name)
             reports = [m.report for m in self.members.values()]
+            learned = frozenset(n for n, m in self.members.items() if m.fresh)
             nodes = tuple(self._nodes())
             if audit is not None:  # the state before the round updates it in place
-                audit.extend([copy.deepcopy(self.controller.state_dict()), tuple(reports), nodes])
-            budgets = self.controller.decide(reports, nodes) if reports else {}
+                audit.extend([copy.deepcopy(self.controller.state_dict()), tuple(reports), nodes, learned])
+            budgets = self.controller.decide(reports, nodes, learned) if reports else {}
+            for m in self.members.values():
+                m.fresh = False
             self.alloc = self.controller.last_alloc
             for name, b in budgets.items():
                 self.members[name].budget = b
@@ -409,4 +415,5 @@ class ControllerService:
                 except (Refused, TypeError) as exc:
                     log.warning("stoker: controller state: job %r left out (%s); it joins again", n, exc)
                     continue
-                self.members[n] = _Member(report, int(s["budget"]), now, s.get("token_sha256"))
+                # Its report was learned before the state was saved: not again.
+                self.members[n] = _Member(report, int(s["budget"]), now, s.get("token_sha256"), fresh=False)

@@ -101,3 +101,24 @@ def test_a_budget_does_not_move_back_within_the_hold() -> None:
     assert all(sum(x) <= 4 for x in held)
     with pytest.raises(ValueError, match="hold_rounds=-1"):
         Controller((Node("a", 4.0, 0, 0),), hold_rounds=-1)
+
+
+class StuckJob(CurveJob):
+    """A job that waits on data 90 % of the time whatever its workers (its trainer shares cores with its own
+    decoders, or storage is slow): every worker past one takes CPU and buys nothing, or a little less."""
+
+    def report(self) -> JobReport:
+        return JobReport(self.name, self.node, 1.0, 100.0 - 5.0 * (self.workers - 1), 0.9, self.workers)
+
+
+def test_a_worker_that_buys_nothing_goes_back_and_is_not_offered_again_for_a_while() -> None:
+    stuck, gainer = StuckJob("stuck", "a", FLAT), CurveJob("gainer", "a", MODEST)
+    c = Controller((Node("a", 5.0, 0, 0),), "elastic")
+    seen = [c.step([stuck, gainer]) for _ in range(60)]
+    extra = [b["stuck"] for b in seen if b["stuck"] > 1]
+    # It was offered more (its data wait promised it), judged within the hold, and each refuted offer
+    # waits longer: a few rounds of 60 with more than its one worker, against every round before.
+    assert 0 < len(extra) <= 15
+    assert all(b["stuck"] == 1 for b in seen[-20:])
+    assert seen[-1]["gainer"] == 3  # the CPUs went to the job they speed up (MODEST saturates at 3)
+    assert c.book.flats["stuck"].x == 1.0

@@ -56,7 +56,9 @@ def test_a_lone_hungry_job_borrows_the_cluster_and_a_new_job_gets_its_floor_at_o
     clock = Clock()
     svc = make(clock)
     budget = 1
-    for _ in range(4):
+    # Each report is learned once (the first, at its join, is its warm-up), and a budget reaches the
+    # job in the reply to its next report: five periods.
+    for _ in range(5):
         budget = send(svc, hungry("old", budget)).workers
         clock.t += 1.0
         svc.round()
@@ -154,3 +156,16 @@ def test_bad_period_and_foreign_state_are_named(tmp_path: Path) -> None:
     (tmp_path / "state.json").write_text("{}")
     with pytest.raises(ValueError, match="not a stoker controller state"):
         make(Clock(), tmp_path)
+
+
+def test_a_report_is_learned_once_however_many_rounds_see_it() -> None:
+    clock = Clock()
+    svc = make(clock)
+    for _ in range(3):
+        send(svc, hungry("j", 1))
+        svc.round()
+    learned = svc.controller.book.seen["j"]
+    audit = svc.audited_round()  # no report since the last round
+    assert audit.learned == frozenset() and svc.controller.book.seen["j"] == learned
+    send(svc, hungry("j", 1))
+    assert svc.audited_round().learned == {"j"} and svc.controller.book.seen["j"] == learned + 1
