@@ -114,7 +114,7 @@ class MoveTrack:
         if abs(workers - self.base_workers) < rules.same:
             # Back at the old count before the verdict (another job needed the CPU): nothing to judge.
             self.trial_workers, self.trial = None, []
-            self.base = (self.base + [throughput])[-rules.window :]
+            self.base = [*self.base, throughput][-rules.window :]
             return None
         if self.trial_workers is None or abs(workers - self.trial_workers) >= rules.same:
             # A new move: its first report holds the change itself (a worker starting), left out.
