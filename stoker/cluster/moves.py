@@ -32,8 +32,9 @@ class MoveRules:
         z: Standard errors a change must exceed to count (noise-aware).
         min_share: A move matters only if it changed throughput by at least this fraction of what
             perfect CPU scaling would give (0.1: one worker more on one must add 10 %).
-        cooldown: Reports a learned flat curve holds before the job is offered more again; it doubles
-            with each flat verdict in a row, up to ``max_backoff`` times.
+        cooldown: Reports a learned flat curve holds before the job is offered more again (120: 2 to 4
+            minutes at a live period of 1-2 s; each offer costs a worker's start and a hold at the higher
+            count); it doubles with each flat verdict in a row, up to ``max_backoff`` times.
         max_backoff: Cap on that doubling.
     """
 
@@ -42,7 +43,7 @@ class MoveRules:
     same: float = 0.5
     z: float = 2.0
     min_share: float = 0.1
-    cooldown: int = 60
+    cooldown: int = 120
     max_backoff: int = 8
 
     def __post_init__(self) -> None:
@@ -81,10 +82,14 @@ def judge(lower: Sequence[float], higher: Sequence[float], lo: float, hi: float,
         rules: Thresholds.
     """
     m_lo = statistics.fmean(lower)
-    if m_lo <= 0 or len(lower) < 2 or len(higher) < 2:
+    spread = [statistics.variance(xs) for xs in (lower, higher) if len(xs) >= 2]
+    if m_lo <= 0 or not spread or not higher:
         return None
-    # Relative standard error of the difference of the two means (each side's own spread).
-    se = math.sqrt(statistics.variance(lower) / len(lower) + statistics.variance(higher) / len(higher)) / m_lo
+    # Relative standard error of the difference of the two means, with the reports' variance pooled
+    # over the sides that have two or more (a job moved right after its first measured report has
+    # one report at its old count: the move is still judged, against the spread seen at the new one).
+    var = statistics.fmean(spread)
+    se = math.sqrt(var / len(lower) + var / len(higher)) / m_lo
     noise = rules.z * se
     possible = hi / lo - 1.0  # the relative gain of perfect CPU scaling
     if noise >= 0.5 * possible:

@@ -21,7 +21,6 @@ from __future__ import annotations
 import copy
 import json
 import logging
-import os
 import threading
 import time
 from collections import deque
@@ -35,6 +34,7 @@ from stoker.cluster.controller import Controller
 from stoker.cluster.learning import JobReport
 from stoker.cluster.policies import CpuParams
 from stoker.cluster.records import Node
+from stoker.cluster.state_writer import StateWriter
 
 log = logging.getLogger("stoker")
 
@@ -163,7 +163,8 @@ class ControllerService:
         nodes: Returns the cluster's nodes now (Ray's view for the live service); called every round.
         policy: CPU policy name.
         period_s: Seconds per round.
-        state_path: Where to save the state every round (JSON); loaded at construction if it exists.
+        state_path: Where to save the state every round (JSON; written by a background thread, atomically,
+            so the file always holds a whole state, at most a round old); loaded at construction if it exists.
         params: Policy knobs.
         clock: Seconds, monotonic (a test passes a fake one).
         secret_sha256: SHA-256 digest of the operator's secret (:func:`~stoker.cluster.admission.digest`;
@@ -188,6 +189,7 @@ class ControllerService:
         self.policy_name = policy
         self.period_s = float(period_s)
         self.state_path = Path(state_path) if state_path else None
+        self._writer = StateWriter(self.state_path) if self.state_path is not None else None
         self.clock = clock
         self.members: dict[str, _Member] = {}
         self.alloc: dict[str, dict[str, float]] = {}
@@ -335,7 +337,8 @@ class ControllerService:
                 self.members[name].budget = b
             self.history.append(dict(budgets))
             del self.history[:-100]
-            self.save()
+            if self._writer is not None:  # the JSON is written after the round, off its critical path
+                self._writer.submit(self.state_dict())
             if audit is None:  # an audited round also copies the state: not a round's own time
                 self.round_s.append(time.perf_counter() - t0)
             return budgets
@@ -376,12 +379,14 @@ class ControllerService:
         return JobStatus(name, r.node, r.gpus, m.budget, r.workers, r.throughput, r.data_wait, round(now - m.seen, 3))
 
     def save(self) -> None:
-        """Writes the state to ``state_path`` atomically (a killed controller leaves a whole file)."""
-        if self.state_path is None:
-            return
-        tmp = self.state_path.with_name(self.state_path.name + f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(self.state_dict()))
-        os.replace(tmp, self.state_path)
+        """Writes the state to ``state_path`` now, atomically (a killed controller leaves a whole file)."""
+        if self._writer is not None:
+            self._writer.write(self.state_dict())
+
+    def flush(self) -> None:
+        """Waits until the states of past rounds are on disk."""
+        if self._writer is not None:
+            self._writer.flush()
 
     def state_dict(self) -> dict[str, Any]:
         with self._lock:

@@ -32,6 +32,12 @@ def track_through(workers_and_tput: list[tuple[float, float]]) -> list:
     return [t.add(w, y, RULES) for w, y in workers_and_tput[1:]]
 
 
+def test_one_report_at_the_old_count_is_judged_against_the_spread_at_the_new_one() -> None:
+    assert judge([100.0], [101.0, 99.0, 100.0], 1.0, 2.0, RULES) is False
+    assert judge([100.0], [190.0, 210.0, 200.0], 1.0, 2.0, RULES) is True
+    assert judge([100.0], [200.0], 1.0, 2.0, RULES) is None  # no spread anywhere: noise unknown
+
+
 def test_a_track_judges_a_move_up_after_its_first_report_and_three_more() -> None:
     out = track_through([(1, 100), (1, 101), (1, 99), (2, 40), (2, 100), (2, 98), (2, 101)])
     assert out[:-1] == [None] * 5  # the first report at 2 (a worker starting, 40) is left out

@@ -111,6 +111,7 @@ def test_the_state_is_saved_every_round_and_a_new_service_resumes_from_it(tmp_pa
     for _ in range(4):
         send(svc, hungry("j", svc.members["j"].budget if "j" in svc.members else 1))
         svc.round()
+    svc.flush()  # the state is written after each round, by a background thread
     saved = json.loads((tmp_path / "state.json").read_text())
     assert saved["jobs"]["j"]["budget"] == 6
     again = make(clock, tmp_path)  # a controller restarted after a SIGKILL
