@@ -86,6 +86,7 @@ class Controller:
         self.last_alloc: Allocation = {}  # the policy's last allocation, job -> node -> CPUs
         self.hold_rounds = hold_rounds
         self.moves: dict[str, BudgetMove] = {}  # each job's budget and its last change
+        self._jobs: dict[str, Job] = {}  # the policy's records, kept while a job's curve is unchanged
 
     def decide(
         self,
@@ -108,15 +109,7 @@ class Controller:
         for r in reports:
             if learn is None or r.name in learn:
                 self.book.learn(r)
-        jobs = tuple(
-            Job(
-                name=r.name,
-                gpus=r.gpus,
-                cpus=float(self.requested.get(r.name, max(1, math.ceil(r.gpus)))),
-                curve=self.book.curve(r.name),
-            )
-            for r in reports
-        )
+        jobs = tuple(self._job(r) for r in reports)
         known = {n.name for n in self.nodes}
         # A job whose node is not in the view (it left the cluster, or reports a name the controller
         # cannot see) is steered as if it sat on the node with the most CPUs: it still gets a budget.
@@ -131,6 +124,15 @@ class Controller:
         budgets = _within(self._hold(budgets), sum(n.cpus for n in self.nodes))
         self._remember(budgets)
         return budgets
+
+    def _job(self, r: JobReport) -> Job:
+        """The policy's record of a job, rebuilt only when its curve or size changed (1,000 jobs a round)."""
+        curve = self.book.curve(r.name)
+        cpus = float(self.requested.get(r.name, max(1, math.ceil(r.gpus))))
+        job = self._jobs.get(r.name)
+        if job is None or job.curve is not curve or job.gpus != r.gpus or job.cpus != cpus:
+            job = self._jobs[r.name] = Job(name=r.name, gpus=r.gpus, cpus=cpus, curve=curve)
+        return job
 
     def _hold(self, budgets: dict[str, int]) -> dict[str, int]:
         """Keeps a budget that would move back the way it moved within ``hold_rounds`` rounds."""
@@ -156,6 +158,7 @@ class Controller:
         """Drops a job that left (its learned curve goes with it)."""
         self.book.forget(name)
         self.moves.pop(name, None)
+        self._jobs.pop(name, None)
 
     def step(self, handles: Sequence[JobHandle]) -> dict[str, int]:
         """One round against local handles: report, decide, set budgets."""
@@ -172,6 +175,7 @@ class Controller:
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.rounds = state["rounds"]
         self.book.load_state_dict(state["book"])
+        self._jobs = {}
         # States saved before the hold existed have no moves: every job starts unheld.
         self.moves = {n: BudgetMove(int(b), int(r), int(d)) for n, (b, r, d) in state.get("moves", {}).items()}
 

@@ -115,8 +115,10 @@ class OnlineCurve:
         if cpus_per_gpu < self.grid[0]:
             throughput *= self.grid[0] / cpus_per_gpu
         old = self._est[i]
-        self._est[i] = throughput if old is None else (1 - self.alpha) * old + self.alpha * throughput
-        self._cached = None
+        new = throughput if old is None else (1 - self.alpha) * old + self.alpha * throughput
+        if new != old:  # a curve is rebuilt only when an estimate moved (the controller's round at 1,000 jobs)
+            self._est[i] = new
+            self._cached = None
 
     def _nearest(self, x: float) -> int:
         # The simulator observes millions of times per trace: bisect rather than a scan of the grid.

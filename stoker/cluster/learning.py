@@ -64,7 +64,8 @@ class CurveBook:
         self.seen: dict[str, int] = {}  # reports learned per job (the clock of its flat parts)
         self.tracks: dict[str, MoveTrack] = {}
         self.flats: dict[str, Flat] = {}
-        self._flat_cache: dict[str, tuple[Curve, Flat, Curve]] = {}  # (learned, flat, what policies get)
+        self.gpus: dict[str, float] = {}  # each job's accelerators in its latest report
+        self._flat_cache: dict[str, tuple[Curve, float, Curve]] = {}  # (learned, flat from, what policies get)
 
     def learn(self, r: JobReport) -> None:
         """Learns from one report of job ``r.name`` (a job seen for the first time is added)."""
@@ -91,6 +92,7 @@ class CurveBook:
     def _judge_move(self, r: JobReport) -> None:
         """Watches the job's throughput across changes of its worker count (:mod:`stoker.cluster.moves`)."""
         n = self.seen[r.name] = self.seen.get(r.name, 0) + 1
+        self.gpus[r.name] = r.gpus
         track = self.tracks.get(r.name)
         if track is None:
             self.tracks[r.name] = MoveTrack(r.workers, [r.throughput])
@@ -121,16 +123,29 @@ class CurveBook:
         if learner is None or not learner.measured:
             return Curve.flat()
         learned = learner.curve()
-        flat = self.flats.get(name)
-        if flat is None or self.seen.get(name, 0) >= flat.until:
+        cap = self._cap(name)
+        if cap is None:
             return learned
         # The same Curve object until either changes (the simulator rebuilds a job's record only then).
         cached = self._flat_cache.get(name)
-        if cached is not None and cached[0] is learned and cached[1] is flat:
+        if cached is not None and cached[0] is learned and cached[1] == cap:
             return cached[2]
-        out = flat_from(learned, flat.x)
-        self._flat_cache[name] = (learned, flat, out)
+        out = flat_from(learned, cap)
+        self._flat_cache[name] = (learned, cap, out)
         return out
+
+    def _cap(self, name: str) -> float | None:
+        """CPUs per GPU the job's curve is flat from now: a refuted move's lower count while it holds, and
+        the count of a rise still under trial (one step at a time: a job is not offered a third worker
+        before the second one showed what it buys)."""
+        caps = []
+        flat = self.flats.get(name)
+        if flat is not None and self.seen.get(name, 0) < flat.until:
+            caps.append(flat.x)
+        track = self.tracks.get(name)
+        if track is not None and track.probing is not None:
+            caps.append(track.probing / self.gpus.get(name, 1.0))
+        return min(caps) if caps else None
 
     def forget(self, name: str) -> None:
         """Drops a job that finished or left."""
@@ -139,6 +154,7 @@ class CurveBook:
         self.seen.pop(name, None)
         self.tracks.pop(name, None)
         self.flats.pop(name, None)
+        self.gpus.pop(name, None)
         self._flat_cache.pop(name, None)
 
     def state_dict(self) -> dict[str, Any]:
@@ -148,6 +164,7 @@ class CurveBook:
             "seen": dict(self.seen),
             "tracks": {k: v.state_dict() for k, v in self.tracks.items()},
             "flats": {k: [f.x, f.until, f.strikes] for k, f in self.flats.items()},
+            "gpus": dict(self.gpus),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -156,6 +173,7 @@ class CurveBook:
         self.seen = {k: int(v) for k, v in state.get("seen", {}).items()}
         self.tracks = {k: MoveTrack.from_state(v) for k, v in state.get("tracks", {}).items()}
         self.flats = {k: Flat(float(x), int(u), int(s)) for k, (x, u, s) in state.get("flats", {}).items()}
+        self.gpus = {k: float(v) for k, v in state.get("gpus", {}).items()}
         self._flat_cache = {}
         self.learners = {}
         for name, s in state["learners"].items():

@@ -63,7 +63,8 @@ class Verdict:
         lower: The lower of the two worker counts (workers, not per GPU).
         higher: The higher one.
         mattered: True: throughput changed with the count by more than noise and ``min_share``; False:
-            it did not (the workers above ``lower`` bought nothing); None: the noise was too large to tell.
+            it did not (the workers above ``lower`` bought nothing; a rise whose gain cannot be told from
+            the noise is this too); None: a cut whose cost the noise hid.
     """
 
     lower: float
@@ -114,6 +115,12 @@ class MoveTrack:
     trial_workers: float | None = None
     trial: list[float] = field(default_factory=list)
 
+    @property
+    def probing(self) -> float | None:
+        """The count of a rise not judged yet (None if none is open): no more is offered until it is."""
+        t = self.trial_workers
+        return t if t is not None and t > self.base_workers else None
+
     def add(self, workers: float, throughput: float, rules: MoveRules) -> Verdict | None:
         """Takes one report; returns the verdict on the move when its last trial report came in."""
         if abs(workers - self.base_workers) < rules.same:
@@ -130,7 +137,10 @@ class MoveTrack:
             return None
         x0, x1 = self.base_workers, self.trial_workers
         if x0 < x1:
-            mattered = judge(self.base, self.trial, x0, x1, rules)
+            # A rise has to show beyond the noise: one that cannot be told from it did not matter (the
+            # CPUs go back). The first live windows at a new count are noisy (a worker starting takes
+            # CPU from everything on the node), so "cannot tell" was the common verdict there.
+            mattered = judge(self.base, self.trial, x0, x1, rules) or False
         else:
             mattered = judge(self.trial, self.base, x1, x0, rules)
         # The new count is the baseline of the next move.

@@ -7,6 +7,7 @@ import itertools
 import pytest
 
 from stoker.cluster.controller import Controller, JobReport
+from stoker.cluster.policies import CpuPolicy
 from stoker.cluster.records import Node
 from tests.common.state import run_test_save_load_state
 from tests.unit.cluster.helpers import FLAT, HUNGRY, MODEST
@@ -80,14 +81,20 @@ def test_bad_wait_threshold_is_named() -> None:
 
 
 def _flapping(hold: int) -> list[tuple[int, int]]:
-    """Two jobs whose data wait swaps every round (noise under load): the policy wants to swap the spare CPUs."""
+    """A policy that swaps the spare CPUs between two jobs every round (what noisy data waits under load
+    did before moves were judged): the hold alone must stop the budgets following it."""
     c = Controller((Node("a", 4.0, 0, 0),), "elastic", hold_rounds=hold)
+    turn = itertools.count()
+
+    def swap(view, params) -> dict[str, dict[str, float]]:
+        k = next(turn) % 2
+        return {"x": {"a": 3.0 - 2 * k}, "y": {"a": 1.0 + 2 * k}}
+
+    c.policy = CpuPolicy("swap", c.policy.floor, swap)
     b, out = {"x": 1, "y": 1}, []
-    for r in range(40):
-        wx, wy = (0.6, 0.02) if r % 2 == 0 else (0.02, 0.6)
-        b = c.decide(
-            [JobReport("x", "a", 1.0, 100.0, wx, float(b["x"])), JobReport("y", "a", 1.0, 100.0, wy, float(b["y"]))]
-        )
+    for _ in range(40):
+        x, y = float(b["x"]), float(b["y"])
+        b = c.decide([JobReport("x", "a", 1.0, 100.0 * x, 0.5, x), JobReport("y", "a", 1.0, 100.0 * y, 0.5, y)])
         out.append((b["x"], b["y"]))
     return out
 

@@ -122,3 +122,20 @@ def test_a_state_saved_before_moves_were_judged_loads() -> None:
     again = CurveBook(GRID, moves=RULES)
     again.load_state_dict(old)
     assert again.curve("j") == book.curve("j")
+
+
+def test_a_rise_under_trial_is_not_followed_by_another_before_its_verdict() -> None:
+    book = CurveBook(GRID, moves=RULES)
+    feed(book, 1, [100, 100, 101, 99])
+    feed(book, 2, [60, 180])  # two of the four reports a verdict needs
+    c = book.curve("j")
+    assert c.next_breakpoint(2.0) is None and c(2) > c(1)  # flat from 2 while 2 is judged
+    feed(book, 2, [190, 185])  # judged: it paid
+    assert book.curve("j")(3) > book.curve("j")(2)
+
+
+def test_a_rise_lost_in_noise_did_not_matter() -> None:
+    book = CurveBook(GRID, moves=RULES)
+    feed(book, 1, [100, 100, 101, 99])
+    feed(book, 2, [60, 60, 180, 100])  # mean 113 within a spread of +-60: cannot tell, so no gain shown
+    assert book.curve("j")(2) == book.curve("j")(1)
