@@ -12,12 +12,13 @@ beyond noise, its curve is flat from the lower count for a while, whatever its d
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from stoker.cluster.curve import Curve, OnlineCurve
-from stoker.cluster.moves import Flat, MoveRules, MoveTrack
+from stoker.cluster.moves import Flat, MoveRules, MoveTrack, Verdict, neighbours_change
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,9 @@ class CurveBook:
         self.tracks: dict[str, MoveTrack] = {}
         self.flats: dict[str, Flat] = {}
         self.gpus: dict[str, float] = {}  # each job's accelerators in its latest report
+        self.history: dict[str, deque[float]] = {}  # each job's latest samples/s, one per learned report
+        self.node_of: dict[str, str] = {}  # each job's node in its latest report
+        self.on_node: dict[str, set[str]] = {}  # node -> jobs whose trainer is there
         self._flat_cache: dict[str, tuple[Curve, float, Curve]] = {}  # (learned, flat from, what policies get)
 
     def learn(self, r: JobReport) -> None:
@@ -93,6 +97,9 @@ class CurveBook:
         """Watches the job's throughput across changes of its worker count (:mod:`stoker.cluster.moves`)."""
         n = self.seen[r.name] = self.seen.get(r.name, 0) + 1
         self.gpus[r.name] = r.gpus
+        self._place(r.name, r.node)
+        hist = self.history.setdefault(r.name, deque(maxlen=self.rules.window + self.rules.trial_reports + 1))
+        hist.append(r.throughput)
         track = self.tracks.get(r.name)
         if track is None:
             self.tracks[r.name] = MoveTrack(r.workers, [r.throughput])
@@ -100,6 +107,13 @@ class CurveBook:
         v = track.add(r.workers, r.throughput, self.rules)
         if v is None or v.mattered is None:
             return
+        if v.mattered and v.up:
+            # A rise that paid for the job itself, but not for its node: the others there lost more
+            # than it gained (their workers and trainers share its cores).
+            rules = self.rules
+            others = [self.history[k] for k in self.on_node.get(r.node, ()) if k != r.name]
+            if v.gain + neighbours_change(others, rules.trial_reports, 1, rules.window) <= 0:
+                v = Verdict(v.lower, v.higher, False, v.up, v.gain)
         x = v.lower / r.gpus
         old = self.flats.get(r.name)
         if v.mattered:
@@ -113,6 +127,15 @@ class CurveBook:
         strikes = 0 if old is None else old.strikes + 1
         cooldown = self.rules.cooldown * min(2**strikes, self.rules.max_backoff)
         self.flats[r.name] = Flat(x, n + cooldown, strikes)
+
+    def _place(self, name: str, node: str) -> None:
+        old = self.node_of.get(name)
+        if old == node:
+            return
+        if old is not None:
+            self.on_node[old].discard(name)
+        self.node_of[name] = node
+        self.on_node.setdefault(node, set()).add(name)
 
     def curve(self, name: str) -> Curve:
         """What a policy should believe about job ``name`` now."""
@@ -155,6 +178,10 @@ class CurveBook:
         self.tracks.pop(name, None)
         self.flats.pop(name, None)
         self.gpus.pop(name, None)
+        self.history.pop(name, None)
+        node = self.node_of.pop(name, None)
+        if node is not None:
+            self.on_node[node].discard(name)
         self._flat_cache.pop(name, None)
 
     def state_dict(self) -> dict[str, Any]:
@@ -165,6 +192,8 @@ class CurveBook:
             "tracks": {k: v.state_dict() for k, v in self.tracks.items()},
             "flats": {k: [f.x, f.until, f.strikes] for k, f in self.flats.items()},
             "gpus": dict(self.gpus),
+            "history": {k: list(v) for k, v in self.history.items()},
+            "nodes": dict(self.node_of),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -174,6 +203,11 @@ class CurveBook:
         self.tracks = {k: MoveTrack.from_state(v) for k, v in state.get("tracks", {}).items()}
         self.flats = {k: Flat(float(x), int(u), int(s)) for k, (x, u, s) in state.get("flats", {}).items()}
         self.gpus = {k: float(v) for k, v in state.get("gpus", {}).items()}
+        keep = self.rules.window + self.rules.trial_reports + 1
+        self.history = {k: deque(v, maxlen=keep) for k, v in state.get("history", {}).items()}
+        self.node_of, self.on_node = {}, {}
+        for k, node in state.get("nodes", {}).items():
+            self._place(k, node)
         self._flat_cache = {}
         self.learners = {}
         for name, s in state["learners"].items():

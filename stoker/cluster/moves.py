@@ -65,11 +65,15 @@ class Verdict:
         mattered: True: throughput changed with the count by more than noise and ``min_share``; False:
             it did not (the workers above ``lower`` bought nothing; a rise whose gain cannot be told from
             the noise is this too); None: a cut whose cost the noise hid.
+        up: The move was a rise (a cut otherwise).
+        gain: Mean samples/s at the new count over the mean at the old one, minus 1.
     """
 
     lower: float
     higher: float
     mattered: bool | None
+    up: bool = True
+    gain: float = 0.0
 
 
 def judge(lower: Sequence[float], higher: Sequence[float], lo: float, hi: float, rules: MoveRules) -> bool | None:
@@ -97,6 +101,33 @@ def judge(lower: Sequence[float], higher: Sequence[float], lo: float, hi: float,
         return None
     gain = statistics.fmean(higher) / m_lo - 1.0
     return gain >= max(noise, rules.min_share * possible)
+
+
+def neighbours_change(histories: Sequence[Sequence[float]], after: int, skip: int, before: int) -> float:
+    """Summed relative change of other jobs' samples/s across a move: what the move cost (or gave) them.
+
+    Each history holds a job's latest reports, oldest first, one a round; the mean of its last ``after``
+    is compared with the mean of the ``before`` ones preceding the ``skip`` reports of the transition.
+    On a node whose logical CPUs share fewer cores, a worker more for one job is CPU taken from the
+    others: its own gain can be their loss, which only their reports show. A history without two
+    reports before the transition counts 0.
+
+    Args:
+        histories: Samples/s of each other job on the node, per round, oldest first.
+        after: Reports since the move (the trial's).
+        skip: Reports of the transition, left out.
+        before: Reports before it (the baseline's).
+    """
+    total = 0.0
+    for h in histories:
+        n0 = min(before, len(h) - after - skip)
+        if n0 < 2:
+            continue
+        tail = list(h)[-(after + skip + n0) :]
+        m0 = statistics.fmean(tail[:n0])
+        if m0 > 0:
+            total += statistics.fmean(tail[-after:]) / m0 - 1.0
+    return total
 
 
 @dataclass
@@ -143,10 +174,11 @@ class MoveTrack:
             mattered = judge(self.base, self.trial, x0, x1, rules) or False
         else:
             mattered = judge(self.trial, self.base, x1, x0, rules)
+        gain = statistics.fmean(self.trial) / statistics.fmean(self.base) - 1.0
         # The new count is the baseline of the next move.
         self.base_workers, self.base = x1, self.trial[-rules.window :]
         self.trial_workers, self.trial = None, []
-        return Verdict(min(x0, x1), max(x0, x1), mattered)
+        return Verdict(min(x0, x1), max(x0, x1), mattered, x1 > x0, gain)
 
     def state_dict(self) -> dict[str, Any]:
         return {"base_workers": self.base_workers, "base": list(self.base),

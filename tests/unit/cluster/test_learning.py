@@ -139,3 +139,21 @@ def test_a_rise_lost_in_noise_did_not_matter() -> None:
     feed(book, 1, [100, 100, 101, 99])
     feed(book, 2, [60, 60, 180, 100])  # mean 113 within a spread of +-60: cannot tell, so no gain shown
     assert book.curve("j")(2) == book.curve("j")(1)
+
+
+def test_a_rise_that_paid_for_the_job_but_cost_its_node_more_did_not_matter() -> None:
+    """Shared cores: the job's second worker takes CPU from the other job on its node."""
+
+    def round_(book: CurveBook, jw: float, jt: float, kt: float) -> None:
+        book.learn(report(jw, jt, name="j"))
+        book.learn(report(1, kt, name="k"))
+
+    for pays_node in (False, True):
+        book = CurveBook(GRID, moves=RULES)
+        for _ in range(6):
+            round_(book, 1, 100, 200)
+        round_(book, 2, 80, 150)  # the transition
+        for _ in range(3):
+            round_(book, 2, 130, 190 if pays_node else 100)  # j +30 %; k -5 % or -50 %
+        c = book.curve("j")
+        assert (c(2) > c(1)) is pays_node

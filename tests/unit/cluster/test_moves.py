@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from stoker.cluster.moves import MoveRules, MoveTrack, judge
+from stoker.cluster.moves import MoveRules, MoveTrack, judge, neighbours_change
 
 RULES = MoveRules()
 
@@ -77,3 +77,10 @@ def test_the_track_round_trips_its_state() -> None:
 def test_bad_rules_are_named(kw: dict) -> None:
     with pytest.raises(ValueError, match=next(iter(kw))):
         MoveRules(**kw)
+
+
+def test_neighbours_change_sums_the_others_relative_change_across_the_move() -> None:
+    k = [100.0, 100.0, 100.0, 70.0, 50.0, 50.0]  # 3 before, 1 transition, 2 after: -50 %
+    m = [10.0, 10.0, 10.0, 10.0, 11.0, 11.0]  # +10 %
+    assert neighbours_change([k, m], after=2, skip=1, before=3) == pytest.approx(-0.4)
+    assert neighbours_change([[100.0, 50.0]], after=2, skip=1, before=3) == 0.0  # too short to tell
