@@ -73,7 +73,9 @@ class CurveBook:
 
     def learn(self, r: JobReport) -> None:
         """Learns from one report of job ``r.name`` (a job seen for the first time is added)."""
-        learner = self.learners.setdefault(r.name, OnlineCurve(self.grid))
+        learner = self.learners.get(r.name)
+        if learner is None:  # not setdefault: that would build a curve per report (1,000 a round)
+            learner = self.learners[r.name] = OnlineCurve(self.grid)
         # A job that consumed nothing yet tells nothing about its curve, and its first window with
         # progress still holds its start-up (workers launching): learn from the windows after that.
         if r.workers <= 0 or r.gpus <= 0 or r.throughput <= 0:
@@ -220,4 +222,4 @@ def flat_from(curve: Curve, x: float) -> Curve:
     """``curve`` up to ``x`` CPUs per GPU and flat from there (its value at ``x``)."""
     xs = [g for g in curve.xs if g < x - 1e-9]
     ys = [curve(g) for g in xs]
-    return Curve((*xs, x), (*ys, curve(x)))
+    return Curve.trusted((*xs, x), (*ys, curve(x)))
