@@ -121,7 +121,9 @@ class CurveBook:
         if v.mattered:
             # More workers paid where the curve was flat (it expired and the job was offered more): the
             # flat part and its strikes go; below it, a move that paid leaves it in place.
-            if old is not None and v.higher / r.gpus > old.x + 1e-9:
+            # A cut that cost the job itself does not: a rise refuted by what its node lost stays refuted
+            # (clearing it there made a job on shared cores climb and fall back every few rounds).
+            if v.up and old is not None and v.higher / r.gpus > old.x + 1e-9:
                 del self.flats[r.name]
             return
         if old is not None and n < old.until and abs(old.x - x) < 1e-9:

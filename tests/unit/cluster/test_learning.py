@@ -157,3 +157,18 @@ def test_a_rise_that_paid_for_the_job_but_cost_its_node_more_did_not_matter() ->
             round_(book, 2, 130, 190 if pays_node else 100)  # j +30 %; k -5 % or -50 %
         c = book.curve("j")
         assert (c(2) > c(1)) is pays_node
+
+
+def test_a_rise_refuted_by_its_node_stays_refuted_when_the_cut_back_costs_the_job() -> None:
+    book = CurveBook(GRID, moves=RULES)
+    for _ in range(6):
+        book.learn(report(1, 100, name="j"))
+        book.learn(report(1, 200, name="k"))
+    for jt, kt in [(80, 150), (130, 100), (130, 100), (130, 100)]:  # j +30 %, k -50 %: refuted
+        book.learn(report(2, jt, name="j"))
+        book.learn(report(1, kt, name="k"))
+    for jt, kt in [(110, 180), (100, 200), (100, 200), (100, 200)]:  # back to 1: j loses its 30 %
+        book.learn(report(1, jt, name="j"))
+        book.learn(report(1, kt, name="k"))
+    c = book.curve("j")
+    assert c(2) == c(1) and book.flats["j"].x == 1.0
