@@ -66,7 +66,7 @@ class CurveBook:
         self.tracks: dict[str, MoveTrack] = {}
         self.flats: dict[str, Flat] = {}
         self.gpus: dict[str, float] = {}  # each job's accelerators in its latest report
-        self.history: dict[str, deque[tuple[float, float]]] = {}  # latest (workers, samples/s), one a report
+        self.history: dict[str, deque[float]] = {}  # each job's latest samples/s, one per learned report
         self.node_of: dict[str, str] = {}  # each job's node in its latest report
         self.on_node: dict[str, set[str]] = {}  # node -> jobs whose trainer is there
         self._flat_cache: dict[str, tuple[Curve, float, Curve]] = {}  # (learned, flat from, what policies get)
@@ -101,7 +101,7 @@ class CurveBook:
         self.gpus[r.name] = r.gpus
         self._place(r.name, r.node)
         hist = self.history.setdefault(r.name, deque(maxlen=self.rules.window + self.rules.trial_reports + 1))
-        hist.append((r.workers, r.throughput))
+        hist.append(r.throughput)
         track = self.tracks.get(r.name)
         if track is None:
             self.tracks[r.name] = MoveTrack(r.workers, [r.throughput])
@@ -114,7 +114,7 @@ class CurveBook:
             # than it gained (their workers and trainers share its cores).
             rules = self.rules
             others = [self.history[k] for k in self.on_node.get(r.node, ()) if k != r.name]
-            if v.gain + neighbours_change(others, rules.trial_reports, 1, rules.window, rules.same) <= 0:
+            if v.gain + neighbours_change(others, rules.trial_reports, 1, rules.window) <= 0:
                 v = Verdict(v.lower, v.higher, False, v.up, v.gain)
         x = v.lower / r.gpus
         old = self.flats.get(r.name)
@@ -196,7 +196,7 @@ class CurveBook:
             "tracks": {k: v.state_dict() for k, v in self.tracks.items()},
             "flats": {k: [f.x, f.until, f.strikes] for k, f in self.flats.items()},
             "gpus": dict(self.gpus),
-            "history": {k: [list(p) for p in v] for k, v in self.history.items()},
+            "history": {k: list(v) for k, v in self.history.items()},
             "nodes": dict(self.node_of),
         }
 
@@ -208,9 +208,7 @@ class CurveBook:
         self.flats = {k: Flat(float(x), int(u), int(s)) for k, (x, u, s) in state.get("flats", {}).items()}
         self.gpus = {k: float(v) for k, v in state.get("gpus", {}).items()}
         keep = self.rules.window + self.rules.trial_reports + 1
-        self.history = {
-            k: deque(((float(w), float(y)) for w, y in v), maxlen=keep) for k, v in state.get("history", {}).items()
-        }
+        self.history = {k: deque(v, maxlen=keep) for k, v in state.get("history", {}).items()}
         self.node_of, self.on_node = {}, {}
         for k, node in state.get("nodes", {}).items():
             self._place(k, node)

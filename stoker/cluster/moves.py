@@ -103,24 +103,20 @@ def judge(lower: Sequence[float], higher: Sequence[float], lo: float, hi: float,
     return gain >= max(noise, rules.min_share * possible)
 
 
-def neighbours_change(
-    histories: Sequence[Sequence[tuple[float, float]]], after: int, skip: int, before: int, same: float = 0.5
-) -> float:
+def neighbours_change(histories: Sequence[Sequence[float]], after: int, skip: int, before: int) -> float:
     """Summed relative change of other jobs' samples/s across a move: what the move cost (or gave) them.
 
-    Each history holds a job's latest (workers, samples/s) reports, oldest first, one a round; the mean of
-    its last ``after`` is compared with the mean of the ``before`` ones preceding the ``skip`` reports of
-    the transition. On a node whose logical CPUs share fewer cores, a worker more for one job is CPU taken
-    from the others: its own gain can be their loss, which only their reports show. A job whose own
-    worker count changed inside the window is left out (its own move explains its change: the CPUs a
-    rise takes are often another job's cut), as is one without two reports before the transition.
+    Each history holds a job's latest reports, oldest first, one a round; the mean of its last ``after``
+    is compared with the mean of the ``before`` ones preceding the ``skip`` reports of the transition.
+    On a node whose logical CPUs share fewer cores, a worker more for one job is CPU taken from the
+    others: its own gain can be their loss, which only their reports show. A history without two
+    reports before the transition counts 0.
 
     Args:
-        histories: (workers, samples/s) of each other job on the node, per round, oldest first.
+        histories: Samples/s of each other job on the node, per round, oldest first.
         after: Reports since the move (the trial's).
         skip: Reports of the transition, left out.
         before: Reports before it (the baseline's).
-        same: Worker counts closer than this are the same count.
     """
     total = 0.0
     for h in histories:
@@ -128,13 +124,9 @@ def neighbours_change(
         if n0 < 2:
             continue
         tail = list(h)[-(after + skip + n0) :]
-        counts = [w for w, _ in tail]
-        if max(counts) - min(counts) >= same:
-            continue
-        ys = [y for _, y in tail]
-        m0 = statistics.fmean(ys[:n0])
+        m0 = statistics.fmean(tail[:n0])
         if m0 > 0:
-            total += statistics.fmean(ys[-after:]) / m0 - 1.0
+            total += statistics.fmean(tail[-after:]) / m0 - 1.0
     return total
 
 
