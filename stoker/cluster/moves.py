@@ -109,7 +109,9 @@ def neighbours_change(histories: Sequence[Sequence[float]], after: int, skip: in
     Each history holds a job's latest reports, oldest first, one a round; the mean of its last ``after``
     is compared with the mean of the ``before`` ones preceding the ``skip`` reports of the transition.
     On a node whose logical CPUs share fewer cores, a worker more for one job is CPU taken from the
-    others: its own gain can be their loss, which only their reports show. A history without two
+    others: its own gain can be their loss, which only their reports show. A job cut to make room for
+    the rise counts too: the CPU the rise took from it is part of what the rise cost (leaving such jobs
+    out let two jobs on shared cores trade the same CPU back and forth, each rise judged as paying). A history without two
     reports before the transition counts 0.
 
     Args:
