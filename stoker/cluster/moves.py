@@ -169,6 +169,7 @@ class MoveTrack:
         if len(self.trial) < rules.trial_reports:
             return None
         x0, x1 = self.base_workers, self.trial_workers
+        mattered: bool | None
         if x0 < x1:
             # A rise has to show beyond the noise: one that cannot be told from it did not matter (the
             # CPUs go back). The first live windows at a new count are noisy (a worker starting takes
