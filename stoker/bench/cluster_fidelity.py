@@ -9,7 +9,7 @@
    of 128 samples: about ``--job-s`` seconds at one worker), under the live controller with ``static``
    and with ``elastic`` (fresh state each). Per job: samples/s over its life and its completion time
    (JCT, from its Loader's start to its last epoch).
-3. **Simulated.** The same jobs (the measured curves as their true profiles, one GPU each, work =
+3. **Simulated.** The same jobs (the measured curves as their true profiles, dips kept, one GPU each, work =
    samples / samples/s at one worker), the same arrivals and the same CPUs go to
    :class:`~stoker.cluster.simulator.Simulator` with the same policy, a policy round and a report every
    ``--period`` (the live controller's) and no measurement noise.
@@ -179,12 +179,11 @@ def _simulate(policy: str, live: dict, curves: dict[str, list[float]], args: arg
     from stoker.cluster.trace import TraceJob
 
     xs = tuple(float(k) for k in range(1, args.max_workers + 1))
-    # The simulator's curves are relative to the requested CPUs (1 worker), made non-decreasing as the
-    # controller's learned curves are (a measured dip is noise: more workers never slow a loader down).
-    prof = {}
-    for name, ys in curves.items():
-        mono = [max(ys[: i + 1]) for i in range(len(ys))]
-        prof[(name, 1)] = Curve(xs, tuple(y / mono[0] for y in mono))
+    # The simulator's curves are relative to the requested CPUs (1 worker) and kept as measured, dips
+    # included: on a node whose logical CPUs share fewer cores, a worker more can slow its job (it takes
+    # the trainer's core), and the controller learns that from its moves (stoker.cluster.moves), so
+    # the simulated one must see it too. A running maximum here predicted gains no live job got.
+    prof = {(name, 1): Curve(xs, tuple(y / ys[0] for y in ys)) for name, ys in curves.items()}
     order = sorted(JOBS, key=lambda n: live[n]["start"])
     jobs = [
         TraceJob(n, 1.0, 1.0, 0, live[n]["start"], live[n]["samples"] / curves[n][0], (), n)

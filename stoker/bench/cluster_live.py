@@ -137,6 +137,16 @@ def _round(policy: str, folder: Path, args: argparse.Namespace) -> tuple[float, 
     return t_switch, time.time(), 0
 
 
+def _moves(history: list[dict[str, int]]) -> str:
+    """Each job's budgets over the controller's rounds, repeats folded (``fast 1>2>1``)."""
+    out = []
+    for name in JOBS:
+        seq = [h[name] for h in history if name in h]
+        folded = [b for k, b in enumerate(seq) if k == 0 or b != seq[k - 1]]
+        out.append(f"{name} {'>'.join(map(str, folded))}")
+    return ", ".join(out)
+
+
 def _done_lines(folder: Path) -> dict[str, dict]:
     out = {}
     for n in JOBS:
@@ -209,6 +219,7 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 jobs = ray.get(_controller().status.remote()).jobs
                 seen = "budgets " + ", ".join(f"{j.name} {j.budget} (wait {j.data_wait:.2f})" for j in jobs)
+                seen += "; moves since the controller started: " + _moves(ray.get(_controller().history.remote()))
             rates = {n: _rate(_epochs(folder, n), t_switch + args.settle, t_end) for n in JOBS}
             per_job.append({"policy": policy, "round": k // len(POLICIES) + 1, "sps": rates})
             figures[policy].append(sum(rates.values()))

@@ -94,7 +94,7 @@ def _offline(audit: Any, policy: str) -> dict[str, int]:
 
     ctl = Controller(audit.nodes, policy, grid=(1, 2, 3, 4, 6, 8))
     ctl.load_state_dict(audit.controller_state)
-    return ctl.decide(list(audit.reports), list(audit.nodes))
+    return ctl.decide(list(audit.reports), list(audit.nodes), audit.learned)
 
 
 def _p(xs: list[float], q: float) -> float:

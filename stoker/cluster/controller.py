@@ -12,7 +12,7 @@ A job that loses CPUs drains workers; stateless data workers lose no sample.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -86,27 +86,30 @@ class Controller:
         self.last_alloc: Allocation = {}  # the policy's last allocation, job -> node -> CPUs
         self.hold_rounds = hold_rounds
         self.moves: dict[str, BudgetMove] = {}  # each job's budget and its last change
+        self._jobs: dict[str, Job] = {}  # the policy's records, kept while a job's curve is unchanged
 
-    def decide(self, reports: Sequence[JobReport], nodes: Sequence[Node] | None = None) -> dict[str, int]:
+    def decide(
+        self,
+        reports: Sequence[JobReport],
+        nodes: Sequence[Node] | None = None,
+        learn: Collection[str] | None = None,
+    ) -> dict[str, int]:
         """Learns from ``reports`` and returns each job's data-worker budget for the next round.
 
         Args:
             reports: The latest report of every job that takes part in this round.
             nodes: The cluster as it is now (a live cluster gains and loses nodes); default: as built.
+            learn: Names of the jobs whose report is new since the last round (default: all). A job that
+                has not reported since keeps its budget from the same report, but the report is learned
+                once: counted twice it would weigh double in the curve and look noiseless to the judging
+                of moves (:mod:`stoker.cluster.moves`).
         """
         if nodes is not None:
             self.nodes = tuple(nodes)
         for r in reports:
-            self.book.learn(r)
-        jobs = tuple(
-            Job(
-                name=r.name,
-                gpus=r.gpus,
-                cpus=float(self.requested.get(r.name, max(1, math.ceil(r.gpus)))),
-                curve=self.book.curve(r.name),
-            )
-            for r in reports
-        )
+            if learn is None or r.name in learn:
+                self.book.learn(r)
+        jobs = tuple(self._job(r) for r in reports)
         known = {n.name for n in self.nodes}
         # A job whose node is not in the view (it left the cluster, or reports a name the controller
         # cannot see) is steered as if it sat on the node with the most CPUs: it still gets a budget.
@@ -121,6 +124,15 @@ class Controller:
         budgets = _within(self._hold(budgets), sum(n.cpus for n in self.nodes))
         self._remember(budgets)
         return budgets
+
+    def _job(self, r: JobReport) -> Job:
+        """The policy's record of a job, rebuilt only when its curve or size changed (1,000 jobs a round)."""
+        curve = self.book.curve(r.name)
+        cpus = float(self.requested.get(r.name, max(1, math.ceil(r.gpus))))
+        job = self._jobs.get(r.name)
+        if job is None or job.curve is not curve or job.gpus != r.gpus or job.cpus != cpus:
+            job = self._jobs[r.name] = Job(name=r.name, gpus=r.gpus, cpus=cpus, curve=curve)
+        return job
 
     def _hold(self, budgets: dict[str, int]) -> dict[str, int]:
         """Keeps a budget that would move back the way it moved within ``hold_rounds`` rounds."""
@@ -146,6 +158,7 @@ class Controller:
         """Drops a job that left (its learned curve goes with it)."""
         self.book.forget(name)
         self.moves.pop(name, None)
+        self._jobs.pop(name, None)
 
     def step(self, handles: Sequence[JobHandle]) -> dict[str, int]:
         """One round against local handles: report, decide, set budgets."""
@@ -162,6 +175,7 @@ class Controller:
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.rounds = state["rounds"]
         self.book.load_state_dict(state["book"])
+        self._jobs = {}
         # States saved before the hold existed have no moves: every job starts unheld.
         self.moves = {n: BudgetMove(int(b), int(r), int(d)) for n, (b, r, d) in state.get("moves", {}).items()}
 

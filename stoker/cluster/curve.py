@@ -38,6 +38,16 @@ class Curve:
         object.__setattr__(self, "_peak", max(self.ys))
 
     @classmethod
+    def trusted(cls, xs: tuple[float, ...], ys: tuple[float, ...]) -> Curve:
+        """A curve from points already known valid (built from a valid grid): no checks, for the
+        controller's round, which builds up to two curves per job at 1,000 jobs."""
+        c = object.__new__(cls)
+        object.__setattr__(c, "xs", xs)
+        object.__setattr__(c, "ys", ys)
+        object.__setattr__(c, "_peak", max(ys))
+        return c
+
+    @classmethod
     def flat(cls, value: float = 1.0) -> Curve:
         """A job that needs one CPU per GPU and gains nothing from more."""
         return cls((1.0,), (value,))
@@ -115,8 +125,10 @@ class OnlineCurve:
         if cpus_per_gpu < self.grid[0]:
             throughput *= self.grid[0] / cpus_per_gpu
         old = self._est[i]
-        self._est[i] = throughput if old is None else (1 - self.alpha) * old + self.alpha * throughput
-        self._cached = None
+        new = throughput if old is None else (1 - self.alpha) * old + self.alpha * throughput
+        if new != old:  # a curve is rebuilt only when an estimate moved (the controller's round at 1,000 jobs)
+            self._est[i] = new
+            self._cached = None
 
     def _nearest(self, x: float) -> int:
         # The simulator observes millions of times per trace: bisect rather than a scan of the grid.
@@ -167,7 +179,7 @@ class OnlineCurve:
                 ys[i] = min(ys[i], cap)
         for i in range(1, len(ys)):
             ys[i] = max(ys[i], ys[i - 1])
-        return Curve(self.grid, tuple(ys))
+        return Curve.trusted(self.grid, tuple(ys))  # the grid was checked at construction
 
     def state_dict(self) -> dict[str, Any]:
         return {"grid": self.grid, "alpha": self.alpha, "optimism": self.optimism, "est": list(self._est)}

@@ -21,7 +21,6 @@ from __future__ import annotations
 import copy
 import json
 import logging
-import os
 import threading
 import time
 from collections import deque
@@ -35,6 +34,7 @@ from stoker.cluster.controller import Controller
 from stoker.cluster.learning import JobReport
 from stoker.cluster.policies import CpuParams
 from stoker.cluster.records import Node
+from stoker.cluster.state_writer import StateWriter
 
 log = logging.getLogger("stoker")
 
@@ -136,13 +136,15 @@ class RoundAudit:
     """A round's inputs and outcome: the controller's state before it, the reports, nodes and budgets.
 
     ``Controller(nodes, policy, params)`` loaded with ``controller_state`` and asked to ``decide(reports,
-    nodes)`` must return ``budgets`` (``stoker bench cluster_scale`` checks that at 1,000 jobs).
+    nodes, learned)`` must return ``budgets`` (``stoker bench cluster_scale`` checks that at 1,000 jobs).
+    ``learned``: the jobs whose report was new in that round (None: all).
     """
 
     controller_state: dict[str, Any]
     reports: tuple[JobReport, ...]
     nodes: tuple[Node, ...]
     budgets: dict[str, int]
+    learned: frozenset[str] | None = None
 
 
 @dataclass
@@ -151,6 +153,7 @@ class _Member:
     budget: int
     seen: float  # clock time of its last report
     token_sha256: str | None  # None only for a job restored from a version-1 state: it must join again
+    fresh: bool = True  # its report came in since the last round (a round learns each report once)
 
 
 class ControllerService:
@@ -160,7 +163,8 @@ class ControllerService:
         nodes: Returns the cluster's nodes now (Ray's view for the live service); called every round.
         policy: CPU policy name.
         period_s: Seconds per round.
-        state_path: Where to save the state every round (JSON); loaded at construction if it exists.
+        state_path: Where to save the state every round (JSON; written by a background thread, atomically,
+            so the file always holds a whole state, at most a round old); loaded at construction if it exists.
         params: Policy knobs.
         clock: Seconds, monotonic (a test passes a fake one).
         secret_sha256: SHA-256 digest of the operator's secret (:func:`~stoker.cluster.admission.digest`;
@@ -185,6 +189,7 @@ class ControllerService:
         self.policy_name = policy
         self.period_s = float(period_s)
         self.state_path = Path(state_path) if state_path else None
+        self._writer = StateWriter(self.state_path) if self.state_path is not None else None
         self.clock = clock
         self.members: dict[str, _Member] = {}
         self.alloc: dict[str, dict[str, float]] = {}
@@ -242,7 +247,7 @@ class ControllerService:
         with self._lock:
             r = self._check(r)
             member = self._member(r.name, token)
-            member.report, member.seen = r, self.clock()
+            member.report, member.seen, member.fresh = r, self.clock(), True
             return Budget(member.budget, self.period_s, self.controller.rounds)
 
     def leave(self, name: str, token: str) -> None:
@@ -309,8 +314,8 @@ class ControllerService:
         """One round with what went into it, for checking it against the policy run offline."""
         seen: list[Any] = []
         budgets = self._round(seen)
-        before, reports, nodes = seen
-        return RoundAudit(before, reports, nodes, budgets)
+        before, reports, nodes, learned = seen
+        return RoundAudit(before, reports, nodes, budgets, learned)
 
     def _round(self, audit: list[Any] | None) -> dict[str, int]:
         with self._lock:
@@ -320,16 +325,20 @@ class ControllerService:
                 del self.members[name]
                 self.controller.forget(name)
             reports = [m.report for m in self.members.values()]
+            learned = frozenset(n for n, m in self.members.items() if m.fresh)
             nodes = tuple(self._nodes())
             if audit is not None:  # the state before the round updates it in place
-                audit.extend([copy.deepcopy(self.controller.state_dict()), tuple(reports), nodes])
-            budgets = self.controller.decide(reports, nodes) if reports else {}
+                audit.extend([copy.deepcopy(self.controller.state_dict()), tuple(reports), nodes, learned])
+            budgets = self.controller.decide(reports, nodes, learned) if reports else {}
+            for m in self.members.values():
+                m.fresh = False
             self.alloc = self.controller.last_alloc
             for name, b in budgets.items():
                 self.members[name].budget = b
             self.history.append(dict(budgets))
             del self.history[:-100]
-            self.save()
+            if self._writer is not None:  # the JSON is written after the round, off its critical path
+                self._writer.submit(self.state_dict())
             if audit is None:  # an audited round also copies the state: not a round's own time
                 self.round_s.append(time.perf_counter() - t0)
             return budgets
@@ -370,14 +379,18 @@ class ControllerService:
         return JobStatus(name, r.node, r.gpus, m.budget, r.workers, r.throughput, r.data_wait, round(now - m.seen, 3))
 
     def save(self) -> None:
-        """Writes the state to ``state_path`` atomically (a killed controller leaves a whole file)."""
-        if self.state_path is None:
-            return
-        tmp = self.state_path.with_name(self.state_path.name + f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(self.state_dict()))
-        os.replace(tmp, self.state_path)
+        """Writes the state to ``state_path`` now, atomically (a killed controller leaves a whole file)."""
+        if self._writer is not None:
+            self._writer.write(self.state_dict())
+
+    def flush(self) -> None:
+        """Waits until the states of past rounds are on disk."""
+        if self._writer is not None:
+            self._writer.flush()
 
     def state_dict(self) -> dict[str, Any]:
+        # vars() of a report rather than dataclasses.asdict: asdict recurses and deep-copies, which at
+        # 1,000 jobs cost more than the policy in every round.
         with self._lock:
             return {
                 "version": STATE_VERSION,
@@ -386,7 +399,7 @@ class ControllerService:
                 "evicted": sorted(self.evicted),
                 "controller": self.controller.state_dict(),
                 "jobs": {
-                    n: {"report": asdict(m.report), "budget": m.budget, "token_sha256": m.token_sha256}
+                    n: {"report": dict(vars(m.report)), "budget": m.budget, "token_sha256": m.token_sha256}
                     for n, m in self.members.items()
                 },
             }
@@ -409,4 +422,5 @@ class ControllerService:
                 except (Refused, TypeError) as exc:
                     log.warning("stoker: controller state: job %r left out (%s); it joins again", n, exc)
                     continue
-                self.members[n] = _Member(report, int(s["budget"]), now, s.get("token_sha256"))
+                # Its report was learned before the state was saved: not again.
+                self.members[n] = _Member(report, int(s["budget"]), now, s.get("token_sha256"), fresh=False)

@@ -7,6 +7,7 @@ import itertools
 import pytest
 
 from stoker.cluster.controller import Controller, JobReport
+from stoker.cluster.policies import CpuPolicy
 from stoker.cluster.records import Node
 from tests.common.state import run_test_save_load_state
 from tests.unit.cluster.helpers import FLAT, HUNGRY, MODEST
@@ -80,14 +81,20 @@ def test_bad_wait_threshold_is_named() -> None:
 
 
 def _flapping(hold: int) -> list[tuple[int, int]]:
-    """Two jobs whose data wait swaps every round (noise under load): the policy wants to swap the spare CPUs."""
+    """A policy that swaps the spare CPUs between two jobs every round (what noisy data waits under load
+    did before moves were judged): the hold alone must stop the budgets following it."""
     c = Controller((Node("a", 4.0, 0, 0),), "elastic", hold_rounds=hold)
+    turn = itertools.count()
+
+    def swap(view, params) -> dict[str, dict[str, float]]:
+        k = next(turn) % 2
+        return {"x": {"a": 3.0 - 2 * k}, "y": {"a": 1.0 + 2 * k}}
+
+    c.policy = CpuPolicy("swap", c.policy.floor, swap)
     b, out = {"x": 1, "y": 1}, []
-    for r in range(40):
-        wx, wy = (0.6, 0.02) if r % 2 == 0 else (0.02, 0.6)
-        b = c.decide(
-            [JobReport("x", "a", 1.0, 100.0, wx, float(b["x"])), JobReport("y", "a", 1.0, 100.0, wy, float(b["y"]))]
-        )
+    for _ in range(40):
+        x, y = float(b["x"]), float(b["y"])
+        b = c.decide([JobReport("x", "a", 1.0, 100.0 * x, 0.5, x), JobReport("y", "a", 1.0, 100.0 * y, 0.5, y)])
         out.append((b["x"], b["y"]))
     return out
 
@@ -101,3 +108,24 @@ def test_a_budget_does_not_move_back_within_the_hold() -> None:
     assert all(sum(x) <= 4 for x in held)
     with pytest.raises(ValueError, match="hold_rounds=-1"):
         Controller((Node("a", 4.0, 0, 0),), hold_rounds=-1)
+
+
+class StuckJob(CurveJob):
+    """A job that waits on data 90 % of the time whatever its workers (its trainer shares cores with its own
+    decoders, or storage is slow): every worker past one takes CPU and buys nothing, or a little less."""
+
+    def report(self) -> JobReport:
+        return JobReport(self.name, self.node, 1.0, 100.0 - 5.0 * (self.workers - 1), 0.9, self.workers)
+
+
+def test_a_worker_that_buys_nothing_goes_back_and_is_not_offered_again_for_a_while() -> None:
+    stuck, gainer = StuckJob("stuck", "a", FLAT), CurveJob("gainer", "a", MODEST)
+    c = Controller((Node("a", 5.0, 0, 0),), "elastic")
+    seen = [c.step([stuck, gainer]) for _ in range(60)]
+    extra = [b["stuck"] for b in seen if b["stuck"] > 1]
+    # It was offered more (its data wait promised it), judged within the hold, and each refuted offer
+    # waits longer: a few rounds of 60 with more than its one worker, against every round before.
+    assert 0 < len(extra) <= 15
+    assert all(b["stuck"] == 1 for b in seen[-20:])
+    assert seen[-1]["gainer"] == 3  # the CPUs went to the job they speed up (MODEST saturates at 3)
+    assert c.book.flats["stuck"].x == 1.0

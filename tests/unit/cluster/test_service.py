@@ -56,7 +56,9 @@ def test_a_lone_hungry_job_borrows_the_cluster_and_a_new_job_gets_its_floor_at_o
     clock = Clock()
     svc = make(clock)
     budget = 1
-    for _ in range(4):
+    # Each report is learned once (the first, at its join, is its warm-up), a budget reaches the job in
+    # the reply to its next report, and a rise is judged (4 reports) before the next: eight periods.
+    for _ in range(8):
         budget = send(svc, hungry("old", budget)).workers
         clock.t += 1.0
         svc.round()
@@ -71,7 +73,7 @@ def test_a_job_silent_for_three_periods_is_dropped_and_its_budget_freed() -> Non
     clock = Clock()
     svc = make(clock)
     send(svc, hungry("quiet", 1))
-    for _ in range(5):
+    for _ in range(8):  # "busy" climbs to every CPU once "quiet" is gone, each rise judged before the next
         send(svc, hungry("busy", svc.members["busy"].budget if "busy" in svc.members else 1))
         clock.t += 1.0
         svc.round()
@@ -93,7 +95,7 @@ def test_leave_frees_the_budget_at_once() -> None:
 def test_status_lists_jobs_and_nodes_with_lent_and_free_cpus() -> None:
     clock = Clock()
     svc = make(clock)
-    for _ in range(4):
+    for _ in range(8):  # the hungry job climbs 1 -> 3 -> 6, each rise judged before the next
         send(svc, hungry("j", svc.members["j"].budget if "j" in svc.members else 1))
         svc.round()
     status = svc.status()
@@ -106,9 +108,10 @@ def test_status_lists_jobs_and_nodes_with_lent_and_free_cpus() -> None:
 def test_the_state_is_saved_every_round_and_a_new_service_resumes_from_it(tmp_path: Path) -> None:
     clock = Clock()
     svc = make(clock, tmp_path)
-    for _ in range(4):
+    for _ in range(8):  # the hungry job climbs 1 -> 3 -> 6, each rise judged before the next
         send(svc, hungry("j", svc.members["j"].budget if "j" in svc.members else 1))
         svc.round()
+    svc.flush()  # the state is written after each round, by a background thread
     saved = json.loads((tmp_path / "state.json").read_text())
     assert saved["jobs"]["j"]["budget"] == 6
     again = make(clock, tmp_path)  # a controller restarted after a SIGKILL
@@ -154,3 +157,16 @@ def test_bad_period_and_foreign_state_are_named(tmp_path: Path) -> None:
     (tmp_path / "state.json").write_text("{}")
     with pytest.raises(ValueError, match="not a stoker controller state"):
         make(Clock(), tmp_path)
+
+
+def test_a_report_is_learned_once_however_many_rounds_see_it() -> None:
+    clock = Clock()
+    svc = make(clock)
+    for _ in range(3):
+        send(svc, hungry("j", 1))
+        svc.round()
+    learned = svc.controller.book.seen["j"]
+    audit = svc.audited_round()  # no report since the last round
+    assert audit.learned == frozenset() and svc.controller.book.seen["j"] == learned
+    send(svc, hungry("j", 1))
+    assert svc.audited_round().learned == {"j"} and svc.controller.book.seen["j"] == learned + 1

@@ -47,7 +47,7 @@ def test_an_audited_round_equals_the_policy_run_offline_and_every_round_is_timed
     assert len(audit.reports) == 6 and audit.nodes == NODES
     offline = Controller(audit.nodes, "elastic", grid=(1, 2, 3, 4, 6, 8))
     offline.load_state_dict(json.loads(json.dumps(audit.controller_state)))  # as saved: plain JSON
-    assert offline.decide(list(audit.reports), list(audit.nodes)) == audit.budgets
+    assert offline.decide(list(audit.reports), list(audit.nodes), audit.learned) == audit.budgets
     assert max(audit.budgets.values()) > 1  # the policy did reallocate: the check is not trivially equal
     # The 6 joins at one instant make one round, then 5 periodic rounds; all timed but the audited one
     # (it also copies the state).
