@@ -42,4 +42,6 @@ class CpuMeter:
         spent = total - self._total0
         if spent <= 0:  # no clock tick yet
             return None
-        return cores * (idle - self._idle0) / spent
+        # The counters are float seconds summed over fields: an all-idle machine can come out a hair
+        # above `cores` (2.000000000364 of 2), so the share is clamped to what can be true.
+        return cores * min(1.0, max(0.0, (idle - self._idle0) / spent))
