@@ -11,15 +11,11 @@ cached; a source read that draws ends caching altogether.
 
 from __future__ import annotations
 
-import random
 from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
-import torch
-
 from stoker.data.pipeline import Op, Source
-from stoker.data.rng import sample_key, seeded
+from stoker.data.rng import preserved_rngs, sample_key, seeded
 from stoker.optimize.cache_store import MISS, CacheStore
 from stoker.optimize.watch import Snapshot
 
@@ -129,15 +125,7 @@ class CachedPrefix:
         if key is None:
             return self._fill_each(index, cut)
         before = Snapshot.take()
-        value: Any = self.source.get(index)
-        for op in self.ops[:cut]:
-            out = self._run(op, value)
-            if op.kind == "filter":
-                if not out:
-                    value = Dropped()
-                    break
-            else:
-                value = out
+        value = self._apply(self.ops[:cut], self.source.get(index))
         if not before.drew_since():
             self.store.put(index, cut, value)
         else:
@@ -152,10 +140,9 @@ class CachedPrefix:
         exactly what they would have; a draw the second run does not repeat ends caching (the safe
         side).
         """
-        saved = (random.getstate(), np.random.get_state(), torch.get_rng_state())
         level, step = 0, f"a step of the cached part of {self.source.name!r} (not repeated when run again)"
         try:
-            with seeded(*key):
+            with preserved_rngs(), seeded(*key):
                 before = Snapshot.take()
                 value = self.source.get(index)
                 if before.drew_since():
@@ -171,10 +158,6 @@ class CachedPrefix:
                         value = out if op.kind == "map" else value
         except Exception:  # failing when run again is the cache's problem, never the sample's
             level, step = 0, f"a step of the cached part of {self.source.name!r} (failed when run again)"
-        finally:
-            random.setstate(saved[0])
-            np.random.set_state(saved[1])
-            torch.set_rng_state(saved[2])
         self._lower(level, index, step)
 
     def _fill_each(self, index: int, cut: int) -> Any:
