@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from stoker.data.executor import Executor, SplitFailure, SplitResult
+from stoker.data.heap import freeze_inherited
 from stoker.data.splits import Split
 from stoker.data.worker_setup import apply_setup
 
@@ -171,6 +172,7 @@ class DataWorker:
             # with its type, instead of ending the actor (which would read as a lost worker).
             self._executor = Executor(pipeline, seed, on_error, catch=BaseException)
             apply_setup(pipeline, worker_id)
+            freeze_inherited()  # Ray's and torch's modules and the pipeline: no full collection walks them
         except BaseException:
             self._error = f"the Ray data worker could not load the pipeline:\n{traceback.format_exc()}"
 

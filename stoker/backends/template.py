@@ -62,8 +62,10 @@ class HeldPipeline:
 def _serve(listener_fd: int, alive_r: int, alive_w: int, trainer_pid: int) -> None:
     """The template's main: the forkserver loop, plus a janitor that ends the tree with the trainer."""
     from stoker.backends import forkserver_janitor
+    from stoker.data.heap import freeze_inherited
 
     os.close(alive_w)  # the trainer's end: only the trainer and the workers hold it
+    freeze_inherited()  # its workers' collections then skip the trainer's heap (stoker.data.heap)
     threading.Thread(target=forkserver_janitor.watch, args=(trainer_pid,), name="stoker-janitor", daemon=True).start()
     try:
         forkserver.main(listener_fd, alive_r, [], None, None)

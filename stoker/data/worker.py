@@ -20,6 +20,7 @@ from typing import Any
 from stoker.backends.template import HeldPipeline
 from stoker.data import protocol as msg
 from stoker.data.executor import Executor, SplitFailure, SplitResult
+from stoker.data.heap import freeze_inherited
 from stoker.data.transport import Arena, Packed, discard, pack
 from stoker.data.worker_setup import apply_setup
 
@@ -93,6 +94,7 @@ def worker_main(
         arena = Arena(f"{shm_prefix}-arena", cap=shm_files)
         executor = Executor(pipeline, seed, on_error, arena=arena, catch=BaseException)
         apply_setup(pipeline, worker_id)
+        freeze_inherited()  # the first full collection would walk the trainer's heap (stoker.data.heap)
         # In a traced split, say which sample starts: a crash then blames that sample alone.
         executor.on_sample = lambda s, pos: conn.send(msg.Started((s.epoch, s.index, pos)))
     except BaseException:

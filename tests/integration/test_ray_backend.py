@@ -389,3 +389,19 @@ def test_random_kills_and_rescaling_keep_every_epoch_exact_and_identical(cluster
     for epoch in got:
         assert sorted(indices_of(epoch)) == list(range(240))
     assert all(torch.equal(g, w) for e, f in zip(got, reference, strict=True) for g, w in zip(e, f, strict=True))
+
+
+def _freeze_count(_: int) -> int:
+    import gc
+
+    return gc.get_freeze_count()
+
+
+def test_actors_keep_the_collector_off_their_imports_and_pipeline(cluster):
+    # stoker.data.heap: Ray's, torch's and numpy's modules and the unpickled pipeline are frozen
+    # once the actor has loaded it (tens of thousands of objects), so no full collection walks them.
+    with stoker.Loader(
+        stoker.from_items(list(range(8))).map(_freeze_count).batch(4), workers=1, backend="ray"
+    ) as loader:
+        counts = [int(c) for batch in loader for c in batch]
+    assert len(counts) == 8 and min(counts) > 20_000, counts
