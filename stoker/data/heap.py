@@ -17,12 +17,13 @@ from __future__ import annotations
 import gc
 
 
-def freeze_inherited() -> int:
-    """Moves every object tracked now into the permanent generation; returns how many there are.
+def freeze_inherited() -> None:
+    """Moves every object tracked now into the permanent generation (constant time: the
+    collector's lists are spliced, no object is visited; :func:`gc.get_freeze_count` would visit
+    them all, 17 ms and the same copied pages, so it is not called here).
 
     Objects made afterwards are collected as usual. A reference cycle among the frozen objects
     that the worker later drops is never collected in that worker (its memory was the trainer's
     shared pages anyway).
     """
     gc.freeze()
-    return gc.get_freeze_count()
