@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import argparse
 import statistics
-from multiprocessing import resource_tracker
 from dataclasses import dataclass
+from multiprocessing import resource_tracker
 from typing import Any
 
 import psutil
