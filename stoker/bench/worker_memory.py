@@ -22,62 +22,23 @@ from __future__ import annotations
 
 import argparse
 import statistics
-from dataclasses import dataclass
 from multiprocessing import resource_tracker
 from typing import Any
 
 import psutil
 
+from stoker.bench._memory import MIB, Footprint, footprint
 from stoker.bench._util import emit, machine
 from stoker.bench.pipelines.suite import build_case, case_names
 
 SYSTEMS = ("dataloader", "stoker")
-MIB = 2**20
-
-
-@dataclass(frozen=True)
-class Footprint:
-    """One loader's memory after its epochs.
-
-    Attributes:
-        children_uss: Bytes private to the processes the loader started (workers, stoker's template).
-        tree_pss: Bytes of the trainer and those processes, shared pages split between their users.
-        processes: How many processes the loader started.
-    """
-
-    children_uss: int
-    tree_pss: int
-    processes: int
-
-
-def footprint(before: set[int]) -> Footprint:
-    """This process and its children (recursively) but those in ``before``, measured now."""
-    me = psutil.Process()
-    uss = pss = count = 0
-    for proc in me.children(recursive=True):
-        if proc.pid in before:
-            continue
-        try:
-            info = proc.memory_full_info()
-        except psutil.Error:  # exited between the listing and the read
-            continue
-        uss += info.uss
-        pss += info.pss
-        count += 1
-    return Footprint(uss, pss + me.memory_full_info().pss, count)
 
 
 def first_sample(pipe: Any) -> None:
-    """Runs sample 0 through the pipeline's per-sample functions in this process (under its key)."""
-    from stoker.data.rng import seeded
+    """Runs sample 0 through the pipeline's per-sample functions in this process, under its key."""
+    from stoker.bench.pipelines._base import OpsDataset
 
-    with seeded(0, 0, 0):
-        value = pipe.source.get(0)
-        for op in pipe.ops:
-            if op.kind == "filter" and not op.fn(value):
-                return
-            if op.kind == "map":
-                value = op.fn(value)
+    OpsDataset(pipe)[0]
 
 
 def _loader(system: str, case: Any, workers: int) -> Any:

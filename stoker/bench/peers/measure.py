@@ -15,9 +15,9 @@ import threading
 import time
 from dataclasses import asdict, dataclass, field
 
-import psutil
 import torch
 
+from stoker.bench._memory import footprint
 from stoker.bench.peers import data as d
 from stoker.bench.peers.systems import LIBRARIES, SYSTEMS
 
@@ -32,19 +32,9 @@ class PeakPss:
         self._thread = threading.Thread(target=self._run, name="pss-sampler", daemon=True)
         self._thread.start()
 
-    def _tree_pss(self) -> int:
-        me = psutil.Process()
-        total = 0
-        for p in [me, *me.children(recursive=True)]:
-            try:
-                total += p.memory_full_info().pss
-            except psutil.Error:  # a process that ended meanwhile, or one we may not read
-                continue
-        return total
-
     def _run(self) -> None:
         while not self._done.is_set():
-            self.peak = max(self.peak, self._tree_pss())
+            self.peak = max(self.peak, footprint().tree_pss)
             self._done.wait(self._period)
 
     def stop(self) -> int:
