@@ -16,6 +16,7 @@ import weakref
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
+from stoker.backends import check_options
 from stoker.backends.base import WorkerPool
 from stoker.cluster import membership
 from stoker.data.autoscale import get_policy
@@ -193,6 +194,7 @@ class Loader(SplitReceiver, StreamState):
         self._pool: WorkerPool | None = None
         self.prefetch = prefetch
         self._backend = backend
+        check_options(backend, backend_options)  # now, not when the workers start (maybe at iter())
         self._backend_options = backend_options
         self._fixed_max = max_workers is not None
         if self._inline is None and start_workers:
