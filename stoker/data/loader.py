@@ -93,6 +93,9 @@ class Loader(SplitReceiver, StreamState):
             Loader retries it.
         **backend_options: Passed to the worker pool (``mp_context`` for local; ``address``,
             ``num_cpus`` for Ray).
+
+    Raises:
+        TypeError: an option that neither the Loader nor the backend takes (at construction).
     """
 
     def __init__(
