@@ -33,6 +33,7 @@ from typing import Any
 
 from stoker.data.pipeline import Op, Source
 from stoker.optimize.base import Context, Rewrite
+from stoker.optimize.cache_entry import FORMAT
 from stoker.optimize.cache_stats import CacheStats, StatsSink, total
 from stoker.optimize.cache_store import CacheStore
 from stoker.optimize.cached_source import CachedPrefix, Dropped, kept
@@ -145,7 +146,9 @@ def _kept_name(source: str | None, ops: list[Op]) -> str | None:
     code = ops_identity(ops)
     if source is None or code is None:
         return None
-    return hashlib.sha1(f"{source}\n{code}".encode()).hexdigest()[:20]
+    # The entry format is part of the name: a kept cache of another stoker version is not read (every
+    # entry would be a counted, warned-about miss), it is left alone and a new one is made beside it.
+    return hashlib.sha1(f"{FORMAT}\n{source}\n{code}".encode()).hexdigest()[:20]
 
 
 def _kept_folder(ctx: Context, ops: list[Op], source: str | None) -> tuple[str, bool, str]:

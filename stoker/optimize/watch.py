@@ -41,23 +41,30 @@ def _slow_np() -> Any:
     return state[1].tobytes(), int(state[2]), int(state[3]), float(state[4])
 
 
+# (object, its Mersenne Twister state as a ctypes array over the object's own memory): made once per
+# generator object, so a snapshot is one C call (``.raw``, a 2.5 kB copy) per generator. ctypes'
+# string_at costs ~4x more per call, and on a cache made cold by the sample's own work each Python
+# call in a snapshot costs microseconds, twice per cached sample.
+_PY_VIEW: list[Any] = [None, None]
+_NP_VIEW: list[Any] = [None, None]
+
+
 def _fast_py() -> Any:
     # CPython's random object: header, then int index, then uint32 state[624]. A copy of those
     # bytes takes ~1 us where getstate() builds a 625-int tuple (~5-35 us); gauss() keeps a
     # cached second value in a Python attribute.
     inst = random._inst  # type: ignore[attr-defined]
-    return ctypes.string_at(id(inst) + object.__basicsize__, _MT_BYTES), getattr(inst, "gauss_next", None)
-
-
-_NP_ADDRESS: list[Any] = [None, 0]  # (bit generator, address of its state): .ctypes costs ~2 us
+    if _PY_VIEW[0] is not inst:
+        _PY_VIEW[:] = [inst, (ctypes.c_char * _MT_BYTES).from_address(id(inst) + object.__basicsize__)]
+    return _PY_VIEW[1].raw, getattr(inst, "gauss_next", None)
 
 
 def _fast_np() -> Any:
     # numpy's legacy generator keeps its MT19937 state (key[624], pos) at a fixed address.
     gen = np.random.mtrand._rand._bit_generator
-    if _NP_ADDRESS[0] is not gen:
-        _NP_ADDRESS[:] = [gen, gen.ctypes.state_address]
-    return ctypes.string_at(_NP_ADDRESS[1], _MT_BYTES)
+    if _NP_VIEW[0] is not gen:
+        _NP_VIEW[:] = [gen, (ctypes.c_char * _MT_BYTES).from_address(gen.ctypes.state_address)]
+    return _NP_VIEW[1].raw
 
 
 def _fast_readers_work() -> bool:
@@ -97,8 +104,9 @@ def _states() -> tuple[Any, ...]:
 class Snapshot:
     """The generator states at one point of a sample's run (compare with :meth:`drew_since`).
 
-    A few microseconds to take (CPython's and numpy's Mersenne Twister states are copied from
-    memory, checked once against their portable readers), so watching every cache fill is cheap.
+    About 3 us to take on a warm cache and 20-25 us right after a sample's own work has made it
+    cold, most of it torch's ``get_state()`` (CPython's and numpy's Mersenne Twister states are
+    copied from memory, one C call each, checked once against their portable readers).
     """
 
     __slots__ = ("states",)

@@ -200,7 +200,7 @@ def test_a_full_file_system_is_a_failed_write(tmp_path) -> None:
     assert store.put(1, 1, torch.ones(8)) and torch.equal(store.get(1, 1), torch.ones(8))  # room again: works
 
 
-def test_the_checksum_sees_every_single_bit_flip_and_moved_blocks() -> None:
+def test_the_checksum_sees_each_bit_flip_moved_blocks_and_an_extra_byte() -> None:
     from stoker.optimize.cache_entry import checksum
 
     data = bytearray(np.random.default_rng(0).bytes(3001))  # a tail that is not a whole word

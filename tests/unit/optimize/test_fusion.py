@@ -51,3 +51,16 @@ def test_fused_ops_go_before_existing_batch_ops(optimize_in) -> None:
     new, _ = optimize_in(pipe, strategies=["fusion"], min_gain=0.0)
     assert [op.name for op in new.batch_ops()] == ["fused(scale)", "count"]
     assert identical(run(pipe, 1), run(new, 1))
+
+
+def test_a_tail_that_does_not_batch_on_the_probe_values_is_not_run_again(optimize_in, monkeypatch) -> None:
+    from stoker.optimize.base import Context
+
+    def no_second_run(self, ops):
+        raise AssertionError("the chain ran again on the probe samples")
+
+    monkeypatch.setattr(Context, "traces", no_second_run)
+    pipe = stoker.from_items(list(range(16))).map(fns.heavy).map(fns.jitter).map(fns.center).batch(8)
+    new, report = optimize_in(pipe, strategies=["fusion"], min_gain=0.0)
+    assert not fused(report) and "same result on a batch" in report.rewrites[0].why
+    assert new.sample_ops()[-1].name == "center"
