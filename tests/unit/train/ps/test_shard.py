@@ -107,3 +107,21 @@ def test_shard_state_round_trips(optim: OptimSpec, consistency: Consistency) -> 
         steps=9,
         checkpoints=(0, 3, 4, 8),
     )
+
+
+def test_a_round_a_restore_lost_a_gradient_of_is_completed_when_that_worker_moves_on() -> None:
+    # Restored from a checkpoint at clock 10: worker 0's push 11 (applied before the kill) is gone, and
+    # worker 0 has moved on to push 12 (its slot no longer holds gradient 11); worker 1 resends 11.
+    core = ShardCore(0, torch.zeros(2), OptimSpec("sgd", {"momentum": 0.0}), Consistency("bsp"), 2)
+    core.load_state_dict({**core.state_dict(), "clocks": [10, 10], "pushed": [10, 10], "updates": 10})
+    core.push(1, 11, torch.ones(2), lr=1.0)
+    assert not core.readable(11)  # worker 0 may still push 11
+    core.push(0, 12, torch.full((2,), 3.0), lr=1.0)
+    assert core.readable(11) and not core.readable(12)  # round 11 done with worker 1's gradient alone
+    torch.testing.assert_close(core.params, torch.full((2,), -1.0))
+    assert core.sqnorms is None  # a round that lost a gradient gives no AdaScale statistics
+    assert not core.push(0, 11, torch.ones(2), lr=1.0)  # a late resend of 11 is a duplicate now
+    core.push(1, 12, torch.ones(2), lr=1.0)
+    assert core.readable(12)
+    torch.testing.assert_close(core.params, torch.full((2,), -3.0))
+    assert core.sqnorms is not None
