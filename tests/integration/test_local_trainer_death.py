@@ -100,6 +100,12 @@ def test_trainer_death_leaves_no_process_and_no_shm_file(tmp_path: Path, sig: in
         elif worker_state == "hang":
             time.sleep(1.0)  # the trainer reaches sample 300, one worker hangs on it
         if worker_state != "hang":  # a hung pipeline leaves nothing in flight by the time we look
+            # The trainer unlinks a file's name when it maps it, so on a busy machine the workers can be
+            # momentarily behind with nothing in flight: look until some file is (one look failed ~1 in 12
+            # under a busy loop).
+            deadline = time.monotonic() + 10.0
+            while not _files(trainer.pid) and time.monotonic() < deadline:
+                time.sleep(0.005)
             assert _files(trainer.pid), "the run should have shared-memory files in flight"
         tree = _tree(trainer.pid)
         os.kill(trainer.pid, sig)
