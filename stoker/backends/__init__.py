@@ -36,7 +36,8 @@ def check_options(name: str, options: Mapping[str, Any]) -> None:
     params = inspect.signature(BACKENDS.lookup(name)).parameters
     if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
         return
-    unknown = sorted(set(options) - set(params) | set(options) & FROM_LOADER)
+    # Options the backend does not take, and those the Loader itself gives the backend (passed twice).
+    unknown = sorted((set(options) - set(params)) | (set(options) & FROM_LOADER))
     if unknown:
         own = sorted(set(params) - FROM_LOADER)
         raise TypeError(

@@ -29,6 +29,7 @@ import psutil
 
 from stoker.bench._memory import MIB, Footprint, footprint
 from stoker.bench._util import emit, machine
+from stoker.bench.pipelines.bench import quick_samples
 from stoker.bench.pipelines.suite import build_case, case_names
 
 SYSTEMS = ("dataloader", "stoker")
@@ -85,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     host = machine()
     case = build_case(args.pipeline)
     if args.quick:
-        case = case.subset(8192 if args.pipeline == "tabular" else 256)
+        case = case.subset(quick_samples(args.pipeline))
     first_sample(case.pipeline)
     resource_tracker.ensure_running()
     print(

@@ -50,6 +50,11 @@ QUICK_SAMPLES = {"tabular": 8192}  # samples per epoch under --quick (others: QU
 QUICK_DEFAULT = 256
 
 
+def quick_samples(name: str) -> int:
+    """Samples per epoch of pipeline ``name`` under ``--quick`` (every benchmark of the suite uses it)."""
+    return QUICK_SAMPLES.get(name, QUICK_DEFAULT)
+
+
 @dataclass
 class Run:
     """One timed run: seconds per epoch (the first includes building the loader), batch digests per epoch.
@@ -142,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     cases = {name: build_case(name) for name in args.pipelines}
     if args.quick:
-        cases = {name: c.subset(QUICK_SAMPLES.get(name, QUICK_DEFAULT)) for name, c in cases.items()}
+        cases = {name: c.subset(quick_samples(name)) for name, c in cases.items()}
     _warm_up(args.workers)
     out: dict[str, dict[str, Any]] = {}
     ratios = []
