@@ -8,12 +8,16 @@ few-byte message; shard ``i`` reads only its range ``[lo, hi)``. A pull asks eac
 its range into the worker's parameter slot. So no tensor is pickled on the data path.
 
 The parent keeps both ends of every pipe, so a shard killed and restarted from its checkpoint
-gets the same pipes and slots; messages it had not read are still there for the new process.
+gets the same pipes and slots; messages it had not read are still there for the new process, whole
+(the shard reads each in one system call, :class:`WholeReader`).
 """
 
 from __future__ import annotations
 
 import os
+import pickle
+import socket
+import struct
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from typing import Any
@@ -46,6 +50,44 @@ class ShardArgs:
     restore: bool
 
 
+class WholeReader:
+    """Reads one message from a worker's pipe end in a single consuming system call.
+
+    ``Connection.recv`` reads a message's 4-byte length and then its body: two reads. A shard killed
+    between them leaves the body in the pipe, which the restarted shard (it gets the same pipes)
+    would read as the next length, and then wait forever for bytes that never come. Here the length
+    is only peeked, and the whole message (written by the worker in one ``write``) is taken in one
+    ``recv``: a kill loses at most whole messages, which the clients resend on the restart.
+
+    Args:
+        conn: A pipe end of ``multiprocessing.Pipe(duplex=True)`` (a Unix socket); any other kind
+            is read with ``conn.recv()``.
+    """
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        try:
+            self.sock: socket.socket | None = socket.socket(fileno=os.dup(conn.fileno()))
+        except OSError:  # not a socket (a one-way os.pipe): no peeking there
+            self.sock = None
+
+    def recv(self) -> Any:
+        if self.sock is None:
+            return self.conn.recv()
+        head = self.sock.recv(4, socket.MSG_PEEK)
+        if not head:
+            raise EOFError
+        if len(head) < 4:  # a worker writes the length and a small body at once; never seen, but stay correct
+            return self.conn.recv()
+        (size,) = struct.unpack("!i", head)
+        if size < 0:  # multiprocessing's framing of messages over 2 GiB: no such message here
+            return self.conn.recv()
+        data = self.sock.recv(4 + size, socket.MSG_WAITALL)
+        if len(data) < 4 + size:
+            raise EOFError
+        return pickle.loads(memoryview(data)[4:])
+
+
 def shard_main(a: ShardArgs) -> None:
     """The shard process: serves pushes, pulls and control requests until told to stop."""
     torch.set_num_threads(1)  # shards share the CPUs with the workers; one thread each is enough
@@ -54,10 +96,11 @@ def shard_main(a: ShardArgs) -> None:
         core.load_state_dict(torch.load(a.checkpoint_path, weights_only=False))
     waiting: dict[int, tuple[int, int]] = {}  # worker -> (request id, clock) of a pull not yet readable
     owner = {id(c): w for w, c in enumerate(a.conns)}
+    readers = {id(c): WholeReader(c) for c in a.conns}
     while True:
         for conn in wait([*a.conns, a.control]):
             try:
-                msg = conn.recv()  # type: ignore[union-attr,call-arg]
+                msg = conn.recv() if conn is a.control else readers[id(conn)].recv()  # type: ignore[union-attr,call-arg]
             except EOFError:
                 return  # the parent is gone
             if conn is a.control:
